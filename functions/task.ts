@@ -1,0 +1,26 @@
+import { configFromEnv, createCoreDependencies } from '../shared/adapters/dependencies.js';
+import { tableNamesFromEnv } from '../shared/adapters/dynamodb/tables.js';
+import { logger } from '../shared/logger.js';
+import { errorSummary } from '../shared/usecases/accept-signal.js';
+import { TRADE_FLOW_TASKS, type TradeFlowTaskName } from '../shared/usecases/tasks.js';
+import type { TradeFlowDeps } from '../shared/usecases/trade-flow.js';
+
+let deps: TradeFlowDeps | undefined;
+
+/**
+ * A workflow task as a Lambda handler. Errors propagate with their `name`, which Step Functions
+ * matches in Retry and Catch; the handler logs ids and outcomes only.
+ */
+export const taskHandler =
+  (name: TradeFlowTaskName) =>
+  async (input: unknown): Promise<unknown> => {
+    deps ??= createCoreDependencies(configFromEnv(), tableNamesFromEnv());
+    try {
+      const output = await TRADE_FLOW_TASKS[name].run(input, deps);
+      logger.info(`${name} done`, { output });
+      return output;
+    } catch (error) {
+      logger.error(`${name} failed`, { error: errorSummary(error) });
+      throw error;
+    }
+  };

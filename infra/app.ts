@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { parseConfig, parseConfigText } from '../shared/config/load.js';
+import type { Config } from '../shared/config/schema.js';
+import { StatefulStack } from './stacks/stateful-stack.js';
+import { StatelessStack } from './stacks/stateless-stack.js';
+
+export type Stage = 'dev' | 'prod';
+
+export function stageOf(app: App): Stage {
+  const stage = app.node.tryGetContext('stage') ?? 'dev';
+  if (stage !== 'dev' && stage !== 'prod') {
+    throw new Error(`CDK context "stage" must be "dev" or "prod", got "${String(stage)}" (use -c stage=prod)`);
+  }
+  return stage;
+}
+
+/** config.json when present, else the built-in defaults; validated loudly at synth. */
+export function loadConfigFile(path = 'config.json'): Config {
+  try {
+    return parseConfigText(readFileSync(path, 'utf8'), path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return parseConfig({});
+    throw error;
+  }
+}
+
+/** The whole app: both stacks, with cdk-nag's AwsSolutions checks failing synth on any finding. */
+export function buildApp(app: App, config: Config): { stateful: StatefulStack; stateless: StatelessStack } {
+  const stage = stageOf(app);
+  const stateful = new StatefulStack(app, `Pinebridge-${stage}-Stateful`, { stage });
+  const stateless = new StatelessStack(app, `Pinebridge-${stage}-Stateless`, {
+    stage,
+    config,
+    tables: stateful.tables,
+    bus: stateful.bus,
+    webhookSecret: stateful.webhookSecret,
+  });
+  // Functions and the workflow reference the tables, bus and secret: deploy data first.
+  stateless.addStackDependency(stateful, 'functions and workflow use its tables, bus and secret');
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { stateful, stateless };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const app = new App();
+  buildApp(app, loadConfigFile());
+  app.synth();
+}

@@ -1,0 +1,119 @@
+import { type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  Choice,
+  Condition,
+  DefinitionBody,
+  Fail,
+  LogLevel,
+  StateMachine,
+  StateMachineType,
+  Succeed,
+  Timeout,
+  Wait,
+  WaitTime,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { TradeFlowTaskName } from '../../shared/usecases/tasks.js';
+
+export interface TradeFlowProps {
+  functions: Record<TradeFlowTaskName, IFunction>;
+  type: 'STANDARD' | 'EXPRESS';
+  stateMachineName?: string;
+}
+
+/** Errors of the Lambda service itself; safe to retry because the task never ran. */
+const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+/**
+ * RiskCheck → Choice → SubmitOrder → AwaitFill (Wait/CheckOrder) → RecordFill, with
+ * RecordRejection for denials and RecordFailure as the compensation branch. Retries happen only
+ * on named transient errors before the broker call; after it, faults are caught and reconciled.
+ * Local mode runs this very definition (see infra/local/definition.ts).
+ */
+export class TradeFlow extends Construct {
+  readonly stateMachine: StateMachine;
+
+  constructor(scope: Construct, id: string, props: TradeFlowProps) {
+    super(scope, id);
+    const task = (name: TradeFlowTaskName, timeout: Duration, extra: Partial<ConstructorParameters<typeof LambdaInvoke>[2]> = {}) =>
+      new LambdaInvoke(this, name, {
+        lambdaFunction: props.functions[name],
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        taskTimeout: Timeout.duration(timeout),
+        ...extra,
+      });
+
+    const recordFailure = task('RecordFailure', Duration.seconds(20), { resultPath: '$.recorded' }).next(
+      new Fail(this, 'Failed', { error: 'TradeFlowFailed', cause: 'a task failed; see RecordFailure' }),
+    );
+    const catchInto = { errors: ['States.ALL'], resultPath: '$.error' };
+
+    const riskCheck = task('RiskCheck', Duration.seconds(15));
+    riskCheck.addRetry({ errors: [...LAMBDA_SERVICE_ERRORS, 'TransientStoreError'], interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2 });
+    riskCheck.addCatch(recordFailure, catchInto);
+
+    const recordRejection = task('RecordRejection', Duration.seconds(10));
+    recordRejection.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2 });
+    recordRejection.addCatch(recordFailure, catchInto);
+
+    // The broker call: never retried by the workflow. The broker adapter owns the submit
+    // protocol (client order id lookups); anything else is compensated by RecordFailure.
+    const submitOrder = task('SubmitOrder', Duration.seconds(20));
+    submitOrder.addCatch(recordFailure, catchInto);
+
+    const checkOrder = task('CheckOrder', Duration.seconds(15));
+    checkOrder.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2 });
+    checkOrder.addCatch(recordFailure, catchInto);
+
+    const recordFill = task('RecordFill', Duration.seconds(20));
+    recordFill.addRetry({ errors: [...LAMBDA_SERVICE_ERRORS, 'OptimisticConflictError'], interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2 });
+    recordFill.addCatch(recordFailure, catchInto);
+
+    const done = new Succeed(this, 'Done');
+    const awaitFill = new Wait(this, 'AwaitFill', { time: WaitTime.secondsPath('$.pollSeconds') });
+    const orderFinal = new Choice(this, 'OrderFinal?')
+      .when(Condition.booleanEquals('$.final', true), recordFill.next(done))
+      .otherwise(awaitFill.next(checkOrder));
+    checkOrder.next(orderFinal);
+
+    const definition = riskCheck.next(
+      new Choice(this, 'Approved?')
+        .when(Condition.stringEquals('$.decision', 'approved'), submitOrder.next(orderFinal))
+        .when(Condition.stringEquals('$.decision', 'rejected'), recordRejection.next(done))
+        .otherwise(done),
+    );
+
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineName: props.stateMachineName,
+      definitionBody: DefinitionBody.fromChainable(definition),
+      stateMachineType: props.type === 'EXPRESS' ? StateMachineType.EXPRESS : StateMachineType.STANDARD,
+      timeout: Duration.hours(25),
+      tracingEnabled: true,
+      logs: {
+        destination: new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH }),
+        level: LogLevel.ALL,
+        // Safe: executions carry ids, decisions and broker reports only — never an alert body or secret.
+        includeExecutionData: true,
+      },
+    });
+    Validations.of(this.stateMachine).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray tracing and CloudWatch Logs delivery actions do not support resource-level permissions.',
+    });
+    for (const name of Object.keys(props.functions) as TradeFlowTaskName[]) {
+      Validations.of(this.stateMachine).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(props.functions[name].node.defaultChild as CfnElement)}.Arn>:*]`,
+        reason: 'CDK grants invoke on the task function and its versions (`:*`); nothing else.',
+      });
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import { parseConfigText } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { type Clock, type SignalPublisher, systemClock, type WebhookSecretSource } from '../ports/index.js';
+import { createDocumentClient } from './dynamodb/client.js';
+import { DynamoSignalStore } from './dynamodb/signal-store.js';
+import type { TableNames } from './dynamodb/tables.js';
+import { DynamoTradingStore } from './dynamodb/trading-store.js';
+import { PaperBroker } from './paper/paper-broker.js';
+
+export interface CoreDependencies {
+  config: Config;
+  clock: Clock;
+  signals: DynamoSignalStore;
+  store: DynamoTradingStore;
+  broker: PaperBroker;
+}
+
+/** Builds the stores and the broker once per container (or once per local process). */
+export function createCoreDependencies(config: Config, tables: TableNames, clock: Clock = systemClock): CoreDependencies {
+  const db = createDocumentClient();
+  const store = new DynamoTradingStore(db, tables, config.paper.startingCash);
+  const broker = new PaperBroker(db, tables.paperOrders, config.paper, store);
+  return { config, clock, signals: new DynamoSignalStore(db, tables.signals), store, broker };
+}
+
+export interface WebhookDependencies extends CoreDependencies {
+  publisher: SignalPublisher;
+  secrets: WebhookSecretSource;
+}
+
+/** Config handed to a Lambda through PINEBRIDGE_CONFIG, validated at synth and again at cold start. */
+export const configFromEnv = (env: NodeJS.ProcessEnv = process.env): Config =>
+  parseConfigText(env.PINEBRIDGE_CONFIG ?? '{}', 'PINEBRIDGE_CONFIG');
+
+export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (!value) throw new Error(`environment variable ${name} is not set`);
+  return value;
+}

@@ -1,0 +1,114 @@
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { SignalSchema } from '../../domain/alert.js';
+import { sha256 } from '../../domain/ids.js';
+import { SIGNAL_STATUSES } from '../../domain/trading.js';
+import type { NewSignal, RecordSignalResult, SignalRecord, SignalStore } from '../../ports/index.js';
+import { cancellationReasons } from './client.js';
+
+export const SignalItemSchema = z.object({
+  signalId: z.string(),
+  status: z.enum(SIGNAL_STATUSES),
+  signal: SignalSchema,
+  receivedAt: z.string(),
+  updatedAt: z.string(),
+  reason: z.string().optional(),
+  denials: z.array(z.object({ code: z.string(), detail: z.string() })).optional(),
+  clientOrderId: z.string().optional(),
+  filledQuantity: z.string().optional(),
+  averageFillPrice: z.string().optional(),
+});
+
+const DedupItemSchema = z.object({ signalId: z.string(), payloadHash: z.string() });
+
+export const parseSignalItem = (item: unknown): SignalRecord => SignalItemSchema.parse(item) as SignalRecord;
+
+const dedupPk = (dedupKey: string) => `dedup#${sha256(dedupKey).toString('hex')}`;
+
+export class DynamoSignalStore implements SignalStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async recordNew(input: NewSignal): Promise<RecordSignalResult> {
+    const nowSeconds = Math.floor(Date.parse(input.receivedAt) / 1000);
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  pk: dedupPk(input.dedupKey),
+                  signalId: input.signalId,
+                  payloadHash: input.payloadHash,
+                  ttl: Math.floor(input.dedupExpiresAt.getTime() / 1000),
+                },
+                // TTL deletion is lazy, so an expired marker must be treated as absent here.
+                ConditionExpression: 'attribute_not_exists(pk) OR #ttl < :now',
+                ExpressionAttributeNames: { '#ttl': 'ttl' },
+                ExpressionAttributeValues: { ':now': nowSeconds },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  pk: input.signalId,
+                  signalId: input.signalId,
+                  status: 'received',
+                  signal: input.signal,
+                  receivedAt: input.receivedAt,
+                  updatedAt: input.receivedAt,
+                  day: input.receivedAt.slice(0, 10),
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+      return { kind: 'recorded' };
+    } catch (error) {
+      const reasons = cancellationReasons(error);
+      if (reasons === undefined || !reasons.includes('ConditionalCheckFailed')) throw error;
+      const existing = await this.db.send(
+        new GetCommand({ TableName: this.tableName, Key: { pk: dedupPk(input.dedupKey) }, ConsistentRead: true }),
+      );
+      const marker = DedupItemSchema.safeParse(existing.Item);
+      if (!marker.success) throw error;
+      return marker.data.payloadHash === input.payloadHash
+        ? { kind: 'duplicate', signalId: marker.data.signalId }
+        : { kind: 'conflict', signalId: marker.data.signalId };
+    }
+  }
+
+  async get(signalId: string): Promise<SignalRecord | undefined> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: signalId }, ConsistentRead: true }),
+    );
+    return result.Item === undefined ? undefined : parseSignalItem(result.Item);
+  }
+
+  async recent(limit: number, now = new Date()): Promise<SignalRecord[]> {
+    const records: SignalRecord[] = [];
+    for (let daysBack = 0; daysBack < 7 && records.length < limit; daysBack++) {
+      const day = new Date(now.getTime() - daysBack * 86_400_000).toISOString().slice(0, 10);
+      const result = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'byDay',
+          KeyConditionExpression: '#day = :day',
+          ExpressionAttributeNames: { '#day': 'day' },
+          ExpressionAttributeValues: { ':day': day },
+          ScanIndexForward: false,
+          Limit: limit - records.length,
+        }),
+      );
+      records.push(...(result.Items ?? []).map(parseSignalItem));
+    }
+    return records;
+  }
+}

@@ -1,0 +1,537 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { dec, str, toCents } from '../../domain/money.js';
+import type { Denial } from '../../domain/risk.js';
+import {
+  type Account,
+  type BrokerOrder,
+  bookFill,
+  flatPosition,
+  type LastPrice,
+  type OrderIntent,
+  OrderIntentSchema,
+  type PortfolioSnapshot,
+  type Position,
+  type SignalStatus,
+  signedQuantity,
+  TRADING_STATES,
+  type TradingState,
+} from '../../domain/trading.js';
+import type { ApprovalResult, OrderRecord, TradingStore } from '../../ports/index.js';
+import { cancellationReasons } from './client.js';
+import type { TableNames } from './tables.js';
+
+const PK = 'PORTFOLIO';
+const ACCOUNT = { pk: PK, sk: 'ACCOUNT' };
+const TRADING_STATE = { pk: PK, sk: 'TRADING_STATE' };
+const positionKey = (symbol: string) => ({ pk: PK, sk: `POSITION#${symbol}` });
+const priceKey = (symbol: string) => ({ pk: PK, sk: `PRICE#${symbol}` });
+
+const AccountItem = z.object({
+  cash: z.string(),
+  reservedCash: z.string(),
+  realizedPnl: z.string(),
+  commissions: z.string(),
+  version: z.number().int(),
+});
+const PositionItem = z.object({
+  symbol: z.string(),
+  quantity: z.string(),
+  averageCost: z.string(),
+  realizedPnl: z.string(),
+  pendingQuantity: z.string(),
+});
+const PriceItem = z.object({ price: z.string(), at: z.string() });
+const TradingStateItem = z.object({ state: z.enum(TRADING_STATES) });
+
+const OrderItem = z.object({
+  clientOrderId: z.string(),
+  signalId: z.string(),
+  intent: OrderIntentSchema,
+  status: z.enum(['pending_submit', 'unknown', 'new', 'partially_filled', 'filled', 'cancelled', 'expired', 'rejected']),
+  brokerOrderId: z.string().optional(),
+  filledQuantity: z.string(),
+  bookedQuantity: z.string(),
+  bookedCommission: z.string(),
+  averageFillPrice: z.string().optional(),
+  reservedCashRemaining: z.string(),
+  final: z.boolean(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+type OrderItem = z.infer<typeof OrderItem>;
+
+const toOrderRecord = (item: OrderItem): OrderRecord => {
+  const { bookedCommission: _c, reservedCashRemaining: _r, ...record } = item;
+  return record;
+};
+
+const MAX_CONFLICT_RETRIES = 20;
+
+export class OptimisticConflictError extends Error {
+  override readonly name = 'OptimisticConflictError';
+}
+
+export class DynamoTradingStore implements TradingStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly tables: TableNames,
+    private readonly startingCash: string,
+  ) {}
+
+  async snapshot(): Promise<PortfolioSnapshot> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tables.portfolio,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': PK },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+
+    let account: Account | undefined;
+    let tradingState: TradingState = 'ACTIVE';
+    const positions: Record<string, Position> = {};
+    const prices: Record<string, LastPrice> = {};
+    for (const item of items) {
+      const sk = String(item.sk);
+      if (sk === 'ACCOUNT') account = AccountItem.parse(item);
+      else if (sk === 'TRADING_STATE') tradingState = TradingStateItem.parse(item).state;
+      else if (sk.startsWith('POSITION#')) {
+        const position = PositionItem.parse(item);
+        positions[position.symbol] = position;
+      } else if (sk.startsWith('PRICE#')) prices[sk.slice('PRICE#'.length)] = PriceItem.parse(item);
+    }
+    return { tradingState, account: account ?? (await this.openAccount()), positions, prices };
+  }
+
+  private async openAccount(): Promise<Account> {
+    const account: Account = {
+      cash: str(toCents(dec(this.startingCash))),
+      reservedCash: '0',
+      realizedPnl: '0',
+      commissions: '0',
+      version: 0,
+    };
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tables.portfolio,
+          Item: { ...ACCOUNT, ...account },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return account;
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+      const existing = await this.db.send(
+        new GetCommand({ TableName: this.tables.portfolio, Key: ACCOUNT, ConsistentRead: true }),
+      );
+      return AccountItem.parse(existing.Item);
+    }
+  }
+
+  /** The paper broker's market price: the latest price any alert carried for the symbol. */
+  async lastPrice(symbol: string): Promise<string | undefined> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tables.portfolio, Key: priceKey(symbol), ConsistentRead: true }),
+    );
+    return result.Item === undefined ? undefined : PriceItem.parse(result.Item).price;
+  }
+
+  async recordPrice(symbol: string, price: string, at: string): Promise<void> {
+    // Only ever move the price forward in time: a late-arriving old alert must not overwrite it.
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tables.portfolio,
+          Item: { ...priceKey(symbol), price, at },
+          ConditionExpression: 'attribute_not_exists(pk) OR #at <= :at',
+          ExpressionAttributeNames: { '#at': 'at' },
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+    }
+  }
+
+  async approve(intent: OrderIntent, snapshot: PortfolioSnapshot, at: string): Promise<ApprovalResult> {
+    const signed = signedQuantity(intent.side, intent.quantity);
+    const position = snapshot.positions[intent.symbol] ?? flatPosition(intent.symbol);
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tables.signals,
+                Key: { pk: intent.signalId },
+                UpdateExpression: 'SET #status = :approved, clientOrderId = :coid, updatedAt = :at',
+                ConditionExpression: '#status = :received',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: {
+                  ':approved': 'approved',
+                  ':received': 'received',
+                  ':coid': intent.clientOrderId,
+                  ':at': at,
+                },
+              },
+            },
+            {
+              Put: {
+                TableName: this.tables.orders,
+                Item: {
+                  clientOrderId: intent.clientOrderId,
+                  signalId: intent.signalId,
+                  intent,
+                  status: 'pending_submit',
+                  filledQuantity: '0',
+                  bookedQuantity: '0',
+                  bookedCommission: '0',
+                  reservedCashRemaining: intent.reservedCash,
+                  final: false,
+                  createdAt: at,
+                  updatedAt: at,
+                } satisfies OrderItem,
+                ConditionExpression: 'attribute_not_exists(clientOrderId)',
+              },
+            },
+            {
+              Update: {
+                TableName: this.tables.portfolio,
+                Key: ACCOUNT,
+                UpdateExpression: 'SET reservedCash = :reserved, version = version + :one',
+                ConditionExpression: 'version = :version',
+                ExpressionAttributeValues: {
+                  ':reserved': str(dec(snapshot.account.reservedCash).plus(dec(intent.reservedCash))),
+                  ':version': snapshot.account.version,
+                  ':one': 1,
+                },
+              },
+            },
+            {
+              Update: {
+                TableName: this.tables.portfolio,
+                Key: positionKey(intent.symbol),
+                UpdateExpression:
+                  'SET symbol = :symbol, quantity = if_not_exists(quantity, :zero), averageCost = if_not_exists(averageCost, :zero), realizedPnl = if_not_exists(realizedPnl, :zero), pendingQuantity = :pending',
+                ExpressionAttributeValues: {
+                  ':symbol': intent.symbol,
+                  ':zero': '0',
+                  ':pending': str(dec(position.pendingQuantity).plus(signed)),
+                },
+              },
+            },
+            {
+              ConditionCheck: {
+                TableName: this.tables.portfolio,
+                Key: TRADING_STATE,
+                ConditionExpression: 'attribute_not_exists(pk) OR #state <> :halted',
+                ExpressionAttributeNames: { '#state': 'state' },
+                ExpressionAttributeValues: { ':halted': 'HALTED' },
+              },
+            },
+          ],
+        }),
+      );
+      return 'approved';
+    } catch (error) {
+      const reasons = cancellationReasons(error);
+      if (reasons === undefined) throw error;
+      if (reasons[0] === 'ConditionalCheckFailed' || reasons[1] === 'ConditionalCheckFailed') return 'already_decided';
+      if (reasons[4] === 'ConditionalCheckFailed') return 'halted';
+      // The account moved (another approval or a fill) or a concurrent transaction touched the same items.
+      return 'conflict';
+    }
+  }
+
+  private async readPosition(symbol: string): Promise<Position> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tables.portfolio, Key: positionKey(symbol), ConsistentRead: true }),
+    );
+    return result.Item === undefined ? flatPosition(symbol) : PositionItem.parse(result.Item);
+  }
+
+  async reject(signalId: string, denials: Denial[], at: string): Promise<boolean> {
+    const first = denials[0];
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tables.signals,
+          Key: { pk: signalId },
+          UpdateExpression: 'SET #status = :rejected, reason = :reason, denials = :denials, updatedAt = :at',
+          ConditionExpression: '#status = :received',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':rejected': 'rejected',
+            ':received': 'received',
+            ':reason': first ? `${first.code}: ${first.detail}` : 'REJECTED',
+            ':denials': denials,
+            ':at': at,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  }
+
+  private async readOrder(clientOrderId: string): Promise<OrderItem | undefined> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tables.orders, Key: { clientOrderId }, ConsistentRead: true }),
+    );
+    return result.Item === undefined ? undefined : OrderItem.parse(result.Item);
+  }
+
+  async getOrder(clientOrderId: string): Promise<OrderRecord | undefined> {
+    const item = await this.readOrder(clientOrderId);
+    return item && toOrderRecord(item);
+  }
+
+  async listOrders(limit: number): Promise<OrderRecord[]> {
+    const result = await this.db.send(new ScanCommand({ TableName: this.tables.orders }));
+    return (result.Items ?? [])
+      .map((item) => toOrderRecord(OrderItem.parse(item)))
+      .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
+      .slice(0, limit);
+  }
+
+  async markSubmitted(order: BrokerOrder, at: string): Promise<void> {
+    const existing = await this.readOrder(order.clientOrderId);
+    if (existing === undefined) throw new Error(`order ${order.clientOrderId} was never approved`);
+    await this.db.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tables.orders,
+              Key: { clientOrderId: order.clientOrderId },
+              UpdateExpression: 'SET brokerOrderId = :bid, #status = :status, updatedAt = :at',
+              ConditionExpression: '#final = :false',
+              ExpressionAttributeNames: { '#status': 'status', '#final': 'final' },
+              ExpressionAttributeValues: { ':bid': order.brokerOrderId, ':status': 'new', ':at': at, ':false': false },
+            },
+          },
+          {
+            Update: {
+              TableName: this.tables.signals,
+              Key: { pk: existing.signalId },
+              UpdateExpression: 'SET #status = :submitted, updatedAt = :at',
+              ConditionExpression: '#status = :approved',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: { ':submitted': 'submitted', ':approved': 'approved', ':at': at },
+            },
+          },
+        ],
+      }),
+    ).catch((error: unknown) => {
+      // Already submitted or already final: recording it again changes nothing.
+      if (cancellationReasons(error) === undefined) throw error;
+    });
+  }
+
+  async applyBrokerOrder(report: BrokerOrder, at: string): Promise<SignalStatus> {
+    for (let attempt = 0; attempt < MAX_CONFLICT_RETRIES; attempt++) {
+      const order = await this.readOrder(report.clientOrderId);
+      if (order === undefined) throw new Error(`order ${report.clientOrderId} was never approved`);
+      if (order.final) return this.signalStatusOf(order.signalId);
+
+      const intent = order.intent;
+      const filled = dec(report.filledQuantity);
+      const booked = dec(order.bookedQuantity);
+      const newly = filled.gt(booked) ? filled.minus(booked) : dec(0);
+      const final = ['filled', 'cancelled', 'expired', 'rejected'].includes(report.status);
+      const snapshotAccount = AccountItem.parse(
+        (await this.db.send(new GetCommand({ TableName: this.tables.portfolio, Key: ACCOUNT, ConsistentRead: true }))).Item,
+      );
+      const position = await this.readPosition(intent.symbol);
+
+      let account = { ...snapshotAccount };
+      let nextPosition: Position = position;
+      let commissionCharged = dec(order.bookedCommission);
+      if (newly.isPositive()) {
+        // The broker reports a cumulative average; the price of the new units is what it adds.
+        const previousNotional = booked.times(dec(order.averageFillPrice ?? '0'));
+        const newlyPrice = filled.times(dec(report.averageFillPrice ?? '0')).minus(previousNotional).div(newly);
+        const commissionDelta = dec(report.commission).minus(commissionCharged);
+        const booking = bookFill(position, intent.side, str(newly), str(newlyPrice), str(commissionDelta));
+        commissionCharged = dec(report.commission);
+        nextPosition = booking.position;
+        account = {
+          ...account,
+          cash: str(dec(account.cash).plus(dec(booking.cashDelta))),
+          realizedPnl: str(dec(account.realizedPnl).plus(dec(booking.realizedPnlDelta))),
+          commissions: str(dec(account.commissions).plus(commissionDelta)),
+        };
+      }
+      // Release the reservation in step with what is filled, and all of it once the order is final.
+      const remaining = dec(order.reservedCashRemaining);
+      const release = final
+        ? remaining
+        : toCents(dec(intent.reservedCash).times(newly).div(dec(intent.quantity))).clampedTo(0, remaining);
+      const unfilledPendingRelease = final ? dec(intent.quantity).minus(filled) : dec(0);
+      const pendingRelease = signedQuantity(intent.side, newly.plus(Decimal0(unfilledPendingRelease)));
+      account.reservedCash = str(dec(account.reservedCash).minus(release));
+      nextPosition = { ...nextPosition, pendingQuantity: str(dec(position.pendingQuantity).minus(pendingRelease)) };
+
+      const signalStatus: SignalStatus = !final
+        ? 'submitted'
+        : filled.gte(dec(intent.quantity))
+          ? 'filled'
+          : report.status === 'rejected' && filled.isZero()
+            ? 'rejected'
+            : 'cancelled';
+
+      try {
+        await this.db.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.tables.orders,
+                  Key: { clientOrderId: order.clientOrderId },
+                  UpdateExpression:
+                    'SET #status = :status, brokerOrderId = :bid, filledQuantity = :filled, bookedQuantity = :filled, bookedCommission = :commission, averageFillPrice = :avg, reservedCashRemaining = :remaining, #final = :final, updatedAt = :at',
+                  ConditionExpression: 'bookedQuantity = :booked AND #final = :false',
+                  ExpressionAttributeNames: { '#status': 'status', '#final': 'final' },
+                  ExpressionAttributeValues: {
+                    ':status': report.status,
+                    ':bid': report.brokerOrderId,
+                    ':filled': str(Decimal0(filled.gt(booked) ? filled : booked)),
+                    ':commission': str(commissionCharged),
+                    ':avg': report.averageFillPrice ?? order.averageFillPrice ?? '0',
+                    ':remaining': str(remaining.minus(release)),
+                    ':final': final,
+                    ':booked': order.bookedQuantity,
+                    ':false': false,
+                    ':at': at,
+                  },
+                },
+              },
+              {
+                Put: {
+                  TableName: this.tables.portfolio,
+                  Item: { ...ACCOUNT, ...account, version: snapshotAccount.version + 1 },
+                  ConditionExpression: 'version = :version',
+                  ExpressionAttributeValues: { ':version': snapshotAccount.version },
+                },
+              },
+              {
+                Put: { TableName: this.tables.portfolio, Item: { ...positionKey(intent.symbol), ...nextPosition } },
+              },
+              {
+                Update: {
+                  TableName: this.tables.signals,
+                  Key: { pk: order.signalId },
+                  UpdateExpression:
+                    'SET #status = :status, filledQuantity = :filled, averageFillPrice = :avg, updatedAt = :at' +
+                    (signalStatus === 'rejected' || signalStatus === 'cancelled' ? ', reason = :reason' : ''),
+                  ExpressionAttributeNames: { '#status': 'status' },
+                  ExpressionAttributeValues: {
+                    ':status': signalStatus,
+                    ':filled': str(filled),
+                    ':avg': report.averageFillPrice ?? '0',
+                    ':at': at,
+                    ...(signalStatus === 'rejected'
+                      ? { ':reason': `BROKER_REJECTED: ${report.reason ?? 'rejected by the broker'}` }
+                      : signalStatus === 'cancelled'
+                        ? { ':reason': `ORDER_${report.status.toUpperCase()}: ${report.reason ?? `filled ${str(filled)} of ${intent.quantity}`}` }
+                        : {}),
+                  },
+                },
+              },
+            ],
+          }),
+        );
+        return signalStatus;
+      } catch (error) {
+        if (cancellationReasons(error) === undefined) throw error;
+        // Someone else booked first or the account moved: read again and recompute.
+      }
+    }
+    throw new OptimisticConflictError(`could not book order ${report.clientOrderId} after ${MAX_CONFLICT_RETRIES} attempts`);
+  }
+
+  private async signalStatusOf(signalId: string): Promise<SignalStatus> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tables.signals, Key: { pk: signalId }, ConsistentRead: true }),
+    );
+    return z.object({ status: z.enum(['received', 'approved', 'submitted', 'rejected', 'filled', 'cancelled', 'failed']) }).parse(result.Item).status;
+  }
+
+  async markFailed(signalId: string, reason: string, at: string): Promise<void> {
+    const signal = await this.db.send(
+      new GetCommand({ TableName: this.tables.signals, Key: { pk: signalId }, ConsistentRead: true }),
+    );
+    const clientOrderId = z.object({ clientOrderId: z.string().optional() }).parse(signal.Item ?? {}).clientOrderId;
+    const order = clientOrderId === undefined ? undefined : await this.readOrder(clientOrderId);
+    const orderStillOpen = order !== undefined && !order.final;
+    await this.db.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: this.tables.signals,
+              Key: { pk: signalId },
+              UpdateExpression: 'SET #status = :failed, reason = :reason, updatedAt = :at',
+              // A fill is never overwritten; a broker rejection or cancel found while compensating is.
+              ConditionExpression: 'attribute_exists(pk) AND #status <> :filled',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: {
+                ':failed': 'failed',
+                ':reason': reason,
+                ':at': at,
+                ':filled': 'filled',
+              },
+            },
+          },
+          ...(orderStillOpen
+            ? [
+                {
+                  Update: {
+                    TableName: this.tables.orders,
+                    Key: { clientOrderId: order.clientOrderId },
+                    UpdateExpression: 'SET #status = :unknown, updatedAt = :at',
+                    ConditionExpression: '#final = :false',
+                    ExpressionAttributeNames: { '#status': 'status', '#final': 'final' },
+                    ExpressionAttributeValues: { ':unknown': 'unknown', ':at': at, ':false': false },
+                  },
+                },
+              ]
+            : []),
+        ],
+      }),
+    ).catch((error: unknown) => {
+      if (cancellationReasons(error) === undefined) throw error;
+    });
+  }
+
+  async setTradingState(state: TradingState, reason: string, source: string, at: string): Promise<void> {
+    await this.db.send(
+      new PutCommand({
+        TableName: this.tables.portfolio,
+        Item: { ...TRADING_STATE, state, reason, source, since: at },
+      }),
+    );
+  }
+}
+
+const Decimal0 = (d: ReturnType<typeof dec>) => (d.isNegative() ? dec(0) : d);

@@ -1,0 +1,132 @@
+import { z } from 'zod';
+
+/** A non-negative decimal amount written as a string, e.g. "100000" or "0.35". Money stays exact. */
+const DecimalString = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal written as a string, e.g. "100000.00"');
+
+const Symbol = z
+  .string()
+  .regex(/^[A-Z0-9.:/-]{1,20}$/, 'must be an upper-case ticker such as "AAPL" or "BTCUSD"');
+
+export const ConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    broker: z
+      .enum(['paper'])
+      .default('paper')
+      .describe('Which broker executes orders. "paper" is the built-in simulated broker.'),
+    paper: z
+      .object({
+        startingCash: DecimalString.default('100000').describe('Cash the paper account starts with, in USD.'),
+        slippageBps: z
+          .number()
+          .min(0)
+          .max(1000)
+          .default(0)
+          .describe('Adverse slippage applied to market fills, in basis points.'),
+        commissionPerOrder: DecimalString.default('0').describe('Flat commission charged per fill, in USD.'),
+      })
+      .strict()
+      .prefault({}),
+    symbols: z
+      .object({
+        allowed: z
+          .array(Symbol)
+          .min(1)
+          .default(['SPY', 'QQQ', 'AAPL', 'MSFT', 'GOOG', 'AMZN', 'NVDA', 'META', 'TSLA'])
+          .describe('Symbols Pinebridge may trade. Anything else is rejected with SYMBOL_NOT_ALLOWED.'),
+        quantityDecimals: z
+          .number()
+          .int()
+          .min(0)
+          .max(9)
+          .default(0)
+          .describe('Decimal places an order quantity may have (0 = whole shares; up to 9 for fractional trading).'),
+      })
+      .strict()
+      .prefault({}),
+    risk: z
+      .object({
+        maxPositionQuantity: z
+          .number()
+          .positive()
+          .default(1000)
+          .describe('Largest absolute position per symbol, in shares/units, counting orders in flight.'),
+        maxPositionNotional: DecimalString.default('25000').describe(
+          'Largest absolute position per symbol, in USD at the order price, counting orders in flight.',
+        ),
+        buyingPowerCheck: z
+          .boolean()
+          .default(true)
+          .describe('Deny orders whose opening notional exceeds cash not already reserved by orders in flight.'),
+        maxPriceAgeSeconds: z
+          .number()
+          .int()
+          .positive()
+          .default(300)
+          .describe('How old the last known price may be when an alert carries no price of its own.'),
+      })
+      .strict()
+      .prefault({}),
+    webhook: z
+      .object({
+        maxBodyBytes: z
+          .number()
+          .int()
+          .min(256)
+          .max(65536)
+          .default(8192)
+          .describe('Largest accepted alert body; larger bodies get 413 before parsing.'),
+        dedupWindowSeconds: z
+          .number()
+          .int()
+          .min(30)
+          .default(300)
+          .describe('How long an identical alert body without an "id" counts as a re-delivery.'),
+        alertIdRetentionDays: z
+          .number()
+          .int()
+          .min(1)
+          .default(30)
+          .describe('How long an alert "id" is remembered for deduplication.'),
+      })
+      .strict()
+      .prefault({}),
+    api: z
+      .object({
+        throttle: z
+          .object({
+            rateLimit: z.number().positive().default(10).describe('Steady requests per second (API stage throttling).'),
+            burstLimit: z.number().int().positive().default(20).describe('Burst size (API stage throttling).'),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    workflow: z
+      .object({
+        type: z.enum(['STANDARD', 'EXPRESS']).default('STANDARD').describe('Step Functions workflow type.'),
+        orderPollSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(300)
+          .default(5)
+          .describe('Seconds between order-status checks while an order rests at the broker.'),
+        orderTimeoutSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(86_400)
+          .default(300)
+          .describe('An order still open after this long is cancelled and the signal ends as cancelled.'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;

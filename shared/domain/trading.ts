@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import { Decimal, dec, str, toCents } from './money.js';
+
+export const ORDER_SIDES = ['buy', 'sell'] as const;
+export type OrderSide = (typeof ORDER_SIDES)[number];
+
+export const TRADING_STATES = ['ACTIVE', 'REDUCING', 'HALTED'] as const;
+export type TradingState = (typeof TRADING_STATES)[number];
+
+/** Where a signal is in its life. Terminal: rejected, filled, cancelled, failed. */
+export const SIGNAL_STATUSES = ['received', 'approved', 'submitted', 'rejected', 'filled', 'cancelled', 'failed'] as const;
+export type SignalStatus = (typeof SIGNAL_STATUSES)[number];
+export const TERMINAL_SIGNAL_STATUSES: readonly SignalStatus[] = ['rejected', 'filled', 'cancelled', 'failed'];
+
+/** What the broker says of an order. `new` means it rests at the venue; the rest are final. */
+export const BROKER_ORDER_STATUSES = ['new', 'partially_filled', 'filled', 'cancelled', 'expired', 'rejected'] as const;
+export type BrokerOrderStatus = (typeof BROKER_ORDER_STATUSES)[number];
+
+/** One order Pinebridge decided to send: the output of the risk check, the input of SubmitOrder. */
+export const OrderIntentSchema = z.object({
+  clientOrderId: z.string().max(48),
+  signalId: z.string(),
+  symbol: z.string(),
+  side: z.enum(ORDER_SIDES),
+  quantity: z.string(),
+  orderType: z.enum(['market', 'limit', 'stop', 'stop_limit']),
+  limitPrice: z.string().optional(),
+  stopPrice: z.string().optional(),
+  timeInForce: z.enum(['day', 'gtc', 'ioc', 'fok', 'opg', 'cls']),
+  extendedHours: z.boolean(),
+  /** Price the risk check sized and limited the order with; the paper broker's market price. */
+  referencePrice: z.string(),
+  /** Cash set aside for the order while it is in flight (its opening notional). */
+  reservedCash: z.string(),
+});
+export type OrderIntent = z.infer<typeof OrderIntentSchema>;
+
+export const BrokerOrderSchema = z.object({
+  clientOrderId: z.string(),
+  brokerOrderId: z.string(),
+  status: z.enum(BROKER_ORDER_STATUSES),
+  filledQuantity: z.string(),
+  averageFillPrice: z.string().optional(),
+  commission: z.string(),
+  reason: z.string().optional(),
+});
+export type BrokerOrder = z.infer<typeof BrokerOrderSchema>;
+
+export interface Position {
+  symbol: string;
+  /** Signed: positive long, negative short. */
+  quantity: string;
+  averageCost: string;
+  realizedPnl: string;
+  /** Signed quantity of orders approved but not yet final; counts against the position limits. */
+  pendingQuantity: string;
+}
+
+export interface Account {
+  cash: string;
+  /** Cash set aside for orders in flight; buying power is cash minus this. */
+  reservedCash: string;
+  realizedPnl: string;
+  commissions: string;
+  /** Bumped by every change; approvals are conditioned on it so racing signals re-run the check. */
+  version: number;
+}
+
+export interface LastPrice {
+  price: string;
+  at: string;
+}
+
+export interface PortfolioSnapshot {
+  tradingState: TradingState;
+  account: Account;
+  positions: Record<string, Position>;
+  prices: Record<string, LastPrice>;
+}
+
+export const flatPosition = (symbol: string): Position => ({
+  symbol,
+  quantity: '0',
+  averageCost: '0',
+  realizedPnl: '0',
+  pendingQuantity: '0',
+});
+
+export const signedQuantity = (side: OrderSide, quantity: string | Decimal): Decimal =>
+  side === 'buy' ? dec(quantity) : dec(quantity).neg();
+
+export interface FillBooking {
+  position: Position;
+  /** Change to cash, rounded to the cent: proceeds of sales minus cost of purchases minus commission. */
+  cashDelta: string;
+  realizedPnlDelta: string;
+}
+
+/**
+ * Books one fill against a position: average cost on opening, realized P&L on closing, and a
+ * reversal (sell 20 while long 10) handled as a close followed by an open at the fill price.
+ */
+export function bookFill(
+  position: Position,
+  side: OrderSide,
+  quantity: string,
+  price: string,
+  commission: string,
+): FillBooking {
+  const q = dec(position.quantity);
+  const avg = dec(position.averageCost);
+  const fillQty = dec(quantity);
+  const fillPrice = dec(price);
+  const signed = signedQuantity(side, fillQty);
+
+  let newQty = q.plus(signed);
+  let newAvg: Decimal;
+  let realized = dec(0);
+
+  if (q.isZero() || q.isPositive() === signed.isPositive()) {
+    newAvg = q.abs().times(avg).plus(fillQty.times(fillPrice)).div(newQty.abs());
+  } else {
+    const closing = Decimal.min(fillQty, q.abs());
+    realized = fillPrice.minus(avg).times(closing).times(q.isPositive() ? 1 : -1);
+    const opening = fillQty.minus(closing);
+    newAvg = opening.isPositive() ? fillPrice : newQty.isZero() ? dec(0) : avg;
+  }
+  if (newQty.isZero()) {
+    newQty = dec(0);
+    newAvg = dec(0);
+  }
+  const realizedCents = toCents(realized).minus(dec(commission));
+  return {
+    position: {
+      ...position,
+      quantity: str(newQty),
+      averageCost: str(newAvg.toDecimalPlaces(10)),
+      realizedPnl: str(dec(position.realizedPnl).plus(realizedCents)),
+    },
+    cashDelta: str(toCents(signed.neg().times(fillPrice)).minus(dec(commission))),
+    realizedPnlDelta: str(realizedCents),
+  };
+}
+
+/** Equity = cash + every position marked at its last price (average cost when none is known). */
+export function equityOf(snapshot: Pick<PortfolioSnapshot, 'account' | 'positions' | 'prices'>): Decimal {
+  let equity = dec(snapshot.account.cash);
+  for (const position of Object.values(snapshot.positions)) {
+    const mark = snapshot.prices[position.symbol]?.price ?? position.averageCost;
+    equity = equity.plus(dec(position.quantity).times(dec(mark)));
+  }
+  return toCents(equity);
+}

@@ -1,0 +1,143 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import { bodySecretOf, parseAlertJson, validateAlert } from '../domain/alert.js';
+import { canonicalJson, dedupKeyOf, sha256, signalIdOf } from '../domain/ids.js';
+import type { Clock, Log, SignalPublisher, SignalStore, WebhookSecrets, WebhookSecretSource } from '../ports/index.js';
+
+export interface WebhookRequest {
+  /** The raw body exactly as received (API Gateway may deliver it base64-encoded). */
+  body: string | null;
+  isBase64Encoded: boolean;
+  /** The secret from `/webhook/{secret}`, when the alert URL carries it. */
+  pathSecret: string | undefined;
+}
+
+export interface WebhookResponse {
+  statusCode: 202 | 200 | 400 | 401 | 409 | 413 | 503;
+  body: Record<string, unknown>;
+}
+
+export interface AcceptSignalDeps {
+  config: Config;
+  signals: SignalStore;
+  publisher: SignalPublisher;
+  secrets: WebhookSecretSource;
+  clock: Clock;
+  log: Log;
+}
+
+/** Constant-time comparison of two strings of any length (both are hashed to equal length first). */
+export function secretsMatch(candidate: string, expected: string): boolean {
+  const a = createHash('sha256').update(candidate).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b) && candidate.length === expected.length;
+}
+
+export type SecretMatch = 'current' | 'previous' | undefined;
+
+/** Which configured secret, if any, the candidate is; the previous one only until its deadline. */
+export function matchSecret(candidate: unknown, secrets: WebhookSecrets, now: Date): SecretMatch {
+  if (typeof candidate !== 'string' || candidate.length === 0 || candidate.length > 512) return undefined;
+  const current = secretsMatch(candidate, secrets.current);
+  const previousOpen =
+    secrets.previous !== undefined &&
+    (secrets.previousValidUntil === undefined || Date.parse(secrets.previousValidUntil) > now.getTime());
+  const previous = previousOpen && secrets.previous !== undefined && secretsMatch(candidate, secrets.previous);
+  return current ? 'current' : previous ? 'previous' : undefined;
+}
+
+/**
+ * Accept a TradingView alert.
+ *
+ * Primary course:
+ *  1. Refuse a body over the size cap before reading it (413).
+ *  2. Parse the raw body as JSON whatever its content type (400 naming the problem).
+ *  3. Authenticate with the path secret or the body's secret/passphrase, in constant time (401).
+ *  4. Validate the alert contract and normalize it into a Signal (400 listing the fields).
+ *  5. Record signal + dedup marker in one conditional write (503 if that write fails;
+ *     200 duplicate for a re-delivery; 409 when an alert id comes back with another payload).
+ *  6. Publish the signal id to the bus and answer 202 — risk and broker work happen after.
+ */
+export async function acceptSignal(request: WebhookRequest, deps: AcceptSignalDeps): Promise<WebhookResponse> {
+  const { config, log } = deps;
+  const now = deps.clock.now();
+  const raw = request.body ?? '';
+  const bytes = request.isBase64Encoded ? Math.floor((raw.length * 3) / 4) : Buffer.byteLength(raw, 'utf8');
+  if (bytes > config.webhook.maxBodyBytes) {
+    log.warn('alert refused: body too large', { bytes, limit: config.webhook.maxBodyBytes });
+    return { statusCode: 413, body: { error: `body is larger than ${config.webhook.maxBodyBytes} bytes` } };
+  }
+  const text = request.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+
+  const secrets = await deps.secrets.get();
+  if (request.pathSecret !== undefined && matchSecret(request.pathSecret, secrets, now) === undefined) {
+    log.warn('alert refused: wrong secret', { where: 'path' });
+    return { statusCode: 401, body: { error: 'unauthorized' } };
+  }
+
+  const parsed = parseAlertJson(text);
+  if (!parsed.ok) {
+    log.warn('alert refused: not JSON', { error: parsed.error });
+    return { statusCode: 400, body: { error: parsed.error } };
+  }
+
+  const secretUsed =
+    request.pathSecret !== undefined
+      ? matchSecret(request.pathSecret, secrets, now)
+      : matchSecret(bodySecretOf(parsed.value), secrets, now);
+  if (secretUsed === undefined) {
+    log.warn('alert refused: wrong or missing secret', { where: request.pathSecret !== undefined ? 'path' : 'body' });
+    return { statusCode: 401, body: { error: 'unauthorized' } };
+  }
+
+  const validated = validateAlert(parsed.value);
+  if (!validated.ok) {
+    log.warn('alert refused: invalid', { fields: validated.fields, error: validated.error });
+    return { statusCode: 400, body: { error: validated.error, fields: validated.fields } };
+  }
+
+  const signal = validated.signal;
+  const canonical = canonicalJson(signal);
+  const dedupKey = dedupKeyOf(signal.alertId, canonical);
+  const receivedAt = now.toISOString();
+  const signalId = signalIdOf(dedupKey, receivedAt);
+  const retentionSeconds =
+    signal.alertId !== undefined ? config.webhook.alertIdRetentionDays * 86_400 : config.webhook.dedupWindowSeconds;
+
+  let recorded: Awaited<ReturnType<SignalStore['recordNew']>>;
+  try {
+    recorded = await deps.signals.recordNew({
+      signalId,
+      signal,
+      receivedAt,
+      dedupKey,
+      payloadHash: sha256(canonical).toString('hex'),
+      dedupExpiresAt: new Date(now.getTime() + retentionSeconds * 1000),
+    });
+  } catch (error) {
+    log.error('signal could not be recorded; answering 503 so TradingView re-sends', { error: errorSummary(error) });
+    return { statusCode: 503, body: { error: 'could not record the signal; retry' } };
+  }
+
+  if (recorded.kind === 'duplicate') {
+    log.info('duplicate delivery', { signalId: recorded.signalId });
+    return { statusCode: 200, body: { signalId: recorded.signalId, duplicate: true } };
+  }
+  if (recorded.kind === 'conflict') {
+    log.error('alert id reused with a different payload; refused', { signalId: recorded.signalId, alertId: signal.alertId });
+    return { statusCode: 409, body: { error: 'this alert id was already used with a different payload', signalId: recorded.signalId } };
+  }
+
+  log.info('signal accepted', { signalId, symbol: signal.symbol, action: signal.action, secret: secretUsed });
+  try {
+    await deps.publisher.publish({ signalId, symbol: signal.symbol, receivedAt });
+  } catch (error) {
+    // The signal is durable; answering 503 would only make TradingView re-send a duplicate.
+    // It stays `received` and is picked up again by the reconciler.
+    log.error('signal recorded but not published', { signalId, error: errorSummary(error) });
+  }
+  return { statusCode: 202, body: { signalId } };
+}
+
+export const errorSummary = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';

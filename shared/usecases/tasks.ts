@@ -1,0 +1,26 @@
+import {
+  checkOrder,
+  recordFailure,
+  recordOutcome,
+  recordRejection,
+  riskCheck,
+  submitOrder,
+  type TradeFlowDeps,
+} from './trade-flow.js';
+
+/**
+ * The workflow's Task states, each with the use case it runs and the Lambda entry that runs it
+ * in AWS. The CDK construct creates one function per entry; the local runtime binds each state
+ * name to the same use case in-process.
+ */
+export const TRADE_FLOW_TASKS = {
+  RiskCheck: { entry: 'risk-check', run: riskCheck },
+  RecordRejection: { entry: 'record-rejection', run: recordRejection },
+  SubmitOrder: { entry: 'submit-order', run: submitOrder },
+  CheckOrder: { entry: 'check-order', run: checkOrder },
+  RecordFill: { entry: 'record-outcome', run: recordOutcome },
+  RecordFailure: { entry: 'record-failure', run: recordFailure },
+} as const satisfies Record<string, { entry: string; run: (input: unknown, deps: TradeFlowDeps) => Promise<unknown> }>;
+
+export type TradeFlowTaskName = keyof typeof TRADE_FLOW_TASKS;
+export const TRADE_FLOW_TASK_NAMES = Object.keys(TRADE_FLOW_TASKS) as TradeFlowTaskName[];

@@ -1,0 +1,168 @@
+import { z } from 'zod';
+import type { Config } from '../config/schema.js';
+import { type Denial, evaluateRisk } from '../domain/risk.js';
+import { BROKER_ORDER_STATUSES, type BrokerOrder, BrokerOrderSchema } from '../domain/trading.js';
+import type { Broker, Clock, SignalStore, TradingStore } from '../ports/index.js';
+
+/**
+ * The workflow's task contracts. Every task parses its input with these schemas, so the state
+ * machine definition and the handlers cannot drift apart silently. Nothing here carries a secret:
+ * the workflow only ever sees ids, decisions and broker order reports.
+ */
+export const SignalEventSchema = z.object({ signalId: z.string(), symbol: z.string(), receivedAt: z.string() });
+
+const DenialSchema = z.object({ code: z.string(), detail: z.string() });
+
+export const RiskCheckOutputSchema = z.discriminatedUnion('decision', [
+  z.object({ decision: z.literal('approved'), signalId: z.string(), clientOrderId: z.string() }),
+  z.object({ decision: z.literal('rejected'), signalId: z.string(), denials: z.array(DenialSchema).min(1) }),
+  /** The signal was already decided (the event arrived twice): nothing more to do. */
+  z.object({ decision: z.literal('skipped'), signalId: z.string(), reason: z.string() }),
+]);
+export type RiskCheckOutput = z.infer<typeof RiskCheckOutputSchema>;
+
+export const OrderRefSchema = z.object({ signalId: z.string(), clientOrderId: z.string() });
+
+export const OrderStateSchema = OrderRefSchema.extend({
+  order: BrokerOrderSchema,
+  /** `final` drives the workflow's Choice: true → record the outcome, false → wait and poll. */
+  final: z.boolean(),
+  pollSeconds: z.number().int().positive(),
+  deadline: z.string(),
+});
+export type OrderState = z.infer<typeof OrderStateSchema>;
+
+export const RecordRejectionInputSchema = z.object({ signalId: z.string(), denials: z.array(DenialSchema).min(1) });
+
+export const RecordFailureInputSchema = z.object({
+  signalId: z.string(),
+  clientOrderId: z.string().optional(),
+  error: z.object({ Error: z.string(), Cause: z.unknown().optional() }),
+});
+
+const FINAL_STATUSES: readonly BrokerOrder['status'][] = ['filled', 'cancelled', 'expired', 'rejected'];
+export const isFinal = (status: (typeof BROKER_ORDER_STATUSES)[number]) => FINAL_STATUSES.includes(status);
+
+export interface TradeFlowDeps {
+  config: Config;
+  signals: SignalStore;
+  store: TradingStore;
+  broker: Broker;
+  clock: Clock;
+}
+
+/** Raised for a fault the workflow may retry (before any broker call). */
+export class TransientStoreError extends Error {
+  override readonly name = 'TransientStoreError';
+}
+
+const MAX_APPROVAL_ATTEMPTS = 10;
+
+/**
+ * RiskCheck.
+ *
+ * Primary course:
+ *  1. Load the signal; skip it if it is already decided (the event arrived twice).
+ *  2. Record the alert's price as the symbol's latest price.
+ *  3. Read the portfolio and evaluate every check.
+ *  4. Approved: commit intent + reservation in one transaction conditioned on the portfolio
+ *     version; a conflict (a racing signal or fill) re-reads and re-checks.
+ *  5. Denied: return the denials for RecordRejection.
+ */
+export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<RiskCheckOutput> {
+  const { signalId } = SignalEventSchema.parse(input);
+  const record = await deps.signals.get(signalId);
+  if (record === undefined) throw new Error(`signal ${signalId} is not recorded`);
+  if (record.status !== 'received') return { decision: 'skipped', signalId, reason: `already ${record.status}` };
+  if (record.signal.price !== undefined) {
+    await deps.store.recordPrice(record.signal.symbol, record.signal.price, record.signal.time ?? record.receivedAt);
+  }
+  for (let attempt = 0; attempt < MAX_APPROVAL_ATTEMPTS; attempt++) {
+    const now = deps.clock.now();
+    const snapshot = await deps.store.snapshot();
+    const decision = evaluateRisk({ signal: record.signal, signalId, snapshot, config: deps.config, now });
+    if (!decision.approved) return { decision: 'rejected', signalId, denials: decision.denials };
+    const result = await deps.store.approve(decision.intent, snapshot, now.toISOString());
+    if (result === 'approved') return { decision: 'approved', signalId, clientOrderId: decision.intent.clientOrderId };
+    if (result === 'already_decided') return { decision: 'skipped', signalId, reason: 'decided concurrently' };
+    // 'conflict' or 'halted': the world changed under us; evaluate again against fresh state.
+  }
+  throw new TransientStoreError(`approval of ${signalId} kept conflicting after ${MAX_APPROVAL_ATTEMPTS} attempts`);
+}
+
+/** RecordRejection: the signal ends as rejected with every denial; the first is its reason. */
+export async function recordRejection(input: unknown, deps: TradeFlowDeps): Promise<{ signalId: string; status: 'rejected' }> {
+  const { signalId, denials } = RecordRejectionInputSchema.parse(input);
+  await deps.store.reject(signalId, denials as Denial[], deps.clock.now().toISOString());
+  return { signalId, status: 'rejected' };
+}
+
+function orderState(ref: z.infer<typeof OrderRefSchema>, order: BrokerOrder, deps: TradeFlowDeps, deadline: string): OrderState {
+  return { ...ref, order, final: isFinal(order.status), pollSeconds: deps.config.workflow.orderPollSeconds, deadline };
+}
+
+/**
+ * SubmitOrder. Exactly one broker order per signal: the client order id is derived from the
+ * signal id and the broker answers a repeated id with the existing order. Never retried blindly.
+ */
+export async function submitOrder(input: unknown, deps: TradeFlowDeps): Promise<OrderState> {
+  const ref = OrderRefSchema.parse(input);
+  const record = await deps.store.getOrder(ref.clientOrderId);
+  if (record === undefined) throw new Error(`order ${ref.clientOrderId} has no approved intent`);
+  const now = deps.clock.now();
+  const order = await deps.broker.submitOrder(record.intent);
+  if (!isFinal(order.status)) await deps.store.markSubmitted(order, now.toISOString());
+  const deadline = new Date(now.getTime() + deps.config.workflow.orderTimeoutSeconds * 1000).toISOString();
+  return orderState(ref, order, deps, deadline);
+}
+
+/** CheckOrder: the AwaitFill poll. Past the deadline an open order is cancelled. */
+export async function checkOrder(input: unknown, deps: TradeFlowDeps): Promise<OrderState> {
+  const state = OrderStateSchema.parse(input);
+  const ref = { signalId: state.signalId, clientOrderId: state.clientOrderId };
+  let order = (await deps.broker.getOrder(state.clientOrderId)) ?? state.order;
+  if (!isFinal(order.status) && deps.clock.now().getTime() >= Date.parse(state.deadline)) {
+    order = await deps.broker.cancelOrder(state.clientOrderId);
+  }
+  return orderState(ref, order, deps, state.deadline);
+}
+
+/** RecordFill: book the final broker report (fill, partial fill then cancel, or broker rejection). */
+export async function recordOutcome(input: unknown, deps: TradeFlowDeps): Promise<{ signalId: string; status: string }> {
+  const state = OrderStateSchema.parse(input);
+  const status = await deps.store.applyBrokerOrder(state.order, deps.clock.now().toISOString());
+  return { signalId: state.signalId, status };
+}
+
+/**
+ * RecordFailure: the compensation branch after a fault in or after SubmitOrder. The order's
+ * fate is unknown, so ask the broker: adopt what it has (cancelling an order still open), and
+ * release the reservation only when the broker has never seen the order. If even that lookup
+ * fails, the signal ends failed and the order stays `unknown`, keeping its reservation.
+ */
+export async function recordFailure(input: unknown, deps: TradeFlowDeps): Promise<{ signalId: string; status: string }> {
+  const { signalId, clientOrderId, error } = RecordFailureInputSchema.parse(input);
+  const reason = `${error.Error}: ${typeof error.Cause === 'string' ? error.Cause.slice(0, 300) : 'task failed'}`;
+  const at = () => deps.clock.now().toISOString();
+  if (clientOrderId !== undefined && (await deps.store.getOrder(clientOrderId)) !== undefined) {
+    try {
+      let order = await deps.broker.getOrder(clientOrderId);
+      if (order !== undefined && !isFinal(order.status)) order = await deps.broker.cancelOrder(clientOrderId);
+      const report: BrokerOrder = order ?? {
+        clientOrderId,
+        brokerOrderId: 'never-submitted',
+        status: 'rejected',
+        filledQuantity: '0',
+        commission: '0',
+        reason: `not submitted (${reason})`,
+      };
+      const status = await deps.store.applyBrokerOrder(report, at());
+      if (status === 'filled') return { signalId, status };
+      // Anything short of a fill ends failed below, with the broker's outcome already booked.
+    } catch {
+      // Fall through: record the failure and keep the reservation until reconciled.
+    }
+  }
+  await deps.store.markFailed(signalId, `FAILED: ${reason}`, at());
+  return { signalId, status: 'failed' };
+}
