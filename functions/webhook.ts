@@ -1,5 +1,10 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { configFromEnv, createCoreDependencies, requireEnv, type WebhookDependencies } from '../shared/adapters/dependencies.js';
+import {
+  configFromEnv,
+  createCoreDependencies,
+  requireEnv,
+  type WebhookDependencies,
+} from '../shared/adapters/dependencies.js';
 import { tableNamesFromEnv } from '../shared/adapters/dynamodb/tables.js';
 import { EventBridgePublisher } from '../shared/adapters/events.js';
 import { SecretsManagerWebhookSecrets } from '../shared/adapters/secrets.js';
@@ -18,7 +23,11 @@ export const createWebhookHandler =
   async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     try {
       const response = await acceptSignal(
-        { body: event.body, isBase64Encoded: event.isBase64Encoded, pathSecret: event.pathParameters?.secret },
+        {
+          body: event.body,
+          isBase64Encoded: event.isBase64Encoded,
+          pathSecret: event.pathParameters?.secret,
+        },
         { ...deps, log: logger },
       );
       return json(response.statusCode, response.body);

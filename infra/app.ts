@@ -11,7 +11,9 @@ export type Stage = 'dev' | 'prod';
 export function stageOf(app: App): Stage {
   const stage = app.node.tryGetContext('stage') ?? 'dev';
   if (stage !== 'dev' && stage !== 'prod') {
-    throw new Error(`CDK context "stage" must be "dev" or "prod", got "${String(stage)}" (use -c stage=prod)`);
+    throw new Error(
+      `CDK context "stage" must be "dev" or "prod", got "${String(stage)}" (use -c stage=prod)`,
+    );
   }
   return stage;
 }

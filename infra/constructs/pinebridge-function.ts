@@ -1,14 +1,15 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { TableDefinition } from '../../shared/adapters/dynamodb/tables.js';
 
-export interface PinebridgeFunctionProps extends Pick<NodejsFunctionProps, 'timeout' | 'memorySize' | 'environment' | 'description'> {
+export interface PinebridgeFunctionProps
+  extends Pick<NodejsFunctionProps, 'timeout' | 'memorySize' | 'environment' | 'description'> {
   /** File name under functions/, without extension. */
   entry: string;
   stage: 'dev' | 'prod';
@@ -65,7 +66,8 @@ export class PinebridgeFunction extends NodejsFunction {
   private acknowledgeDefaults(): void {
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: 'Pinebridge targets and tests on Node.js 22 (nodejs22.x); moving runtime is a deliberate, tested change.',
+      reason:
+        'Pinebridge targets and tests on Node.js 22 (nodejs22.x); moving runtime is a deliberate, tested change.',
     });
     Validations.of(this.role ?? this).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
@@ -79,12 +81,26 @@ export class PinebridgeFunction extends NodejsFunction {
    */
   bindTable(table: ITableV2, definition: TableDefinition, access: 'read' | 'readWrite'): this {
     this.addEnvironment(definition.envVar, table.tableName);
-    const read = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:ConditionCheckItem'];
-    const write = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+    const read = [
+      'dynamodb:GetItem',
+      'dynamodb:BatchGetItem',
+      'dynamodb:Query',
+      'dynamodb:Scan',
+      'dynamodb:ConditionCheckItem',
+    ];
+    const write = [
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:BatchWriteItem',
+    ];
     this.addToRolePolicy(
       new PolicyStatement({
         actions: access === 'read' ? read : [...read, ...write],
-        resources: [table.tableArn, ...definition.indexes.map((index) => `${table.tableArn}/index/${index.name}`)],
+        resources: [
+          table.tableArn,
+          ...definition.indexes.map((index) => `${table.tableArn}/index/${index.name}`),
+        ],
       }),
     );
     return this;

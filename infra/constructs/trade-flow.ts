@@ -43,7 +43,11 @@ export class TradeFlow extends Construct {
 
   constructor(scope: Construct, id: string, props: TradeFlowProps) {
     super(scope, id);
-    const task = (name: TradeFlowTaskName, timeout: Duration, extra: Partial<ConstructorParameters<typeof LambdaInvoke>[2]> = {}) =>
+    const task = (
+      name: TradeFlowTaskName,
+      timeout: Duration,
+      extra: Partial<ConstructorParameters<typeof LambdaInvoke>[2]> = {},
+    ) =>
       new LambdaInvoke(this, name, {
         lambdaFunction: props.functions[name],
         payloadResponseOnly: true,
@@ -58,11 +62,21 @@ export class TradeFlow extends Construct {
     const catchInto = { errors: ['States.ALL'], resultPath: '$.error' };
 
     const riskCheck = task('RiskCheck', Duration.seconds(15));
-    riskCheck.addRetry({ errors: [...LAMBDA_SERVICE_ERRORS, 'TransientStoreError'], interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2 });
+    riskCheck.addRetry({
+      errors: [...LAMBDA_SERVICE_ERRORS, 'TransientStoreError'],
+      interval: Duration.seconds(1),
+      maxAttempts: 3,
+      backoffRate: 2,
+    });
     riskCheck.addCatch(recordFailure, catchInto);
 
     const recordRejection = task('RecordRejection', Duration.seconds(10));
-    recordRejection.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2 });
+    recordRejection.addRetry({
+      errors: LAMBDA_SERVICE_ERRORS,
+      interval: Duration.seconds(1),
+      maxAttempts: 3,
+      backoffRate: 2,
+    });
     recordRejection.addCatch(recordFailure, catchInto);
 
     // The broker call: never retried by the workflow. The broker adapter owns the submit
@@ -71,11 +85,21 @@ export class TradeFlow extends Construct {
     submitOrder.addCatch(recordFailure, catchInto);
 
     const checkOrder = task('CheckOrder', Duration.seconds(15));
-    checkOrder.addRetry({ errors: LAMBDA_SERVICE_ERRORS, interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2 });
+    checkOrder.addRetry({
+      errors: LAMBDA_SERVICE_ERRORS,
+      interval: Duration.seconds(1),
+      maxAttempts: 3,
+      backoffRate: 2,
+    });
     checkOrder.addCatch(recordFailure, catchInto);
 
     const recordFill = task('RecordFill', Duration.seconds(20));
-    recordFill.addRetry({ errors: [...LAMBDA_SERVICE_ERRORS, 'OptimisticConflictError'], interval: Duration.seconds(1), maxAttempts: 3, backoffRate: 2 });
+    recordFill.addRetry({
+      errors: [...LAMBDA_SERVICE_ERRORS, 'OptimisticConflictError'],
+      interval: Duration.seconds(1),
+      maxAttempts: 3,
+      backoffRate: 2,
+    });
     recordFill.addCatch(recordFailure, catchInto);
 
     const done = new Succeed(this, 'Done');

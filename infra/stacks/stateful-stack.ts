@@ -1,8 +1,7 @@
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
 
@@ -46,7 +45,8 @@ export class StatefulStack extends Stack {
 
     this.webhookSecret = new Secret(this, 'WebhookSecret', {
       secretName: `${prefix}/webhook`,
-      description: 'TradingView webhook secret: {"current", "previous"?, "previousValidUntil"?}. Rotate by moving current to previous with a deadline.',
+      description:
+        'TradingView webhook secret: {"current", "previous"?, "previousValidUntil"?}. Rotate by moving current to previous with a deadline.',
       generateSecretString: {
         secretStringTemplate: JSON.stringify({}),
         generateStringKey: 'current',
@@ -56,7 +56,8 @@ export class StatefulStack extends Stack {
     });
     Validations.of(this.webhookSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'The webhook secret is pasted into TradingView alerts, so rotation is a manual, two-secret procedure (docs/DEPLOYMENT.md).',
+      reason:
+        'The webhook secret is pasted into TradingView alerts, so rotation is a manual, two-secret procedure (docs/DEPLOYMENT.md).',
     });
   }
 }

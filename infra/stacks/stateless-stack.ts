@@ -17,7 +17,11 @@ import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
 import { SIGNAL_EVENT } from '../../shared/adapters/events.js';
 import type { Config } from '../../shared/config/schema.js';
-import { TRADE_FLOW_TASK_NAMES, TRADE_FLOW_TASKS, type TradeFlowTaskName } from '../../shared/usecases/tasks.js';
+import {
+  TRADE_FLOW_TASK_NAMES,
+  TRADE_FLOW_TASKS,
+  type TradeFlowTaskName,
+} from '../../shared/usecases/tasks.js';
 import { PinebridgeFunction } from '../constructs/pinebridge-function.js';
 import { TradeFlow } from '../constructs/trade-flow.js';
 
@@ -46,10 +50,15 @@ export class StatelessStack extends Stack {
       stage,
       timeout: Duration.seconds(3),
       description: 'Authenticates, validates, records and publishes TradingView alerts',
-      environment: { ...environment, EVENT_BUS_NAME: props.bus.eventBusName, WEBHOOK_SECRET_ID: props.webhookSecret.secretArn },
+      environment: {
+        ...environment,
+        EVENT_BUS_NAME: props.bus.eventBusName,
+        WEBHOOK_SECRET_ID: props.webhookSecret.secretArn,
+      },
     }).bindTable(tables.signals, TABLES.signals, 'readWrite');
     // The webhook touches only the signals table; the others' names satisfy the shared wiring.
-    for (const key of ['orders', 'portfolio', 'paperOrders'] as const) webhook.addEnvironment(TABLES[key].envVar, tables[key].tableName);
+    for (const key of ['orders', 'portfolio', 'paperOrders'] as const)
+      webhook.addEnvironment(TABLES[key].envVar, tables[key].tableName);
     props.bus.grantPutEventsTo(webhook);
     props.webhookSecret.grantRead(webhook);
 
@@ -62,7 +71,8 @@ export class StatelessStack extends Stack {
           description: `Trade flow task ${name}`,
           environment,
         });
-        for (const key of Object.keys(TABLES) as TableKey[]) fn.bindTable(tables[key], TABLES[key], 'readWrite');
+        for (const key of Object.keys(TABLES) as TableKey[])
+          fn.bindTable(tables[key], TABLES[key], 'readWrite');
         return [name, fn];
       }),
     ) as Record<TradeFlowTaskName, PinebridgeFunction>;
@@ -133,11 +143,13 @@ export class StatelessStack extends Stack {
 
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-      reason: 'The account-level API Gateway logging role; this managed policy is the documented way to grant it.',
+      reason:
+        'The account-level API Gateway logging role; this managed policy is the documented way to grant it.',
     });
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG4',
-      reason: 'TradingView cannot send auth headers; the webhook authenticates with a shared secret in constant time.',
+      reason:
+        'TradingView cannot send auth headers; the webhook authenticates with a shared secret in constant time.',
     });
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-COG4',
@@ -149,7 +161,8 @@ export class StatelessStack extends Stack {
     });
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG3',
-      reason: 'WAF is optional (cost); throttling and the secret protect the webhook. The deployment issue adds the switch.',
+      reason:
+        'WAF is optional (cost); throttling and the secret protect the webhook. The deployment issue adds the switch.',
     });
   }
 }

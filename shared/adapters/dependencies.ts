@@ -16,8 +16,13 @@ export interface CoreDependencies {
 }
 
 /** Builds the stores and the broker once per container (or once per local process). */
-export function createCoreDependencies(config: Config, tables: TableNames, clock: Clock = systemClock): CoreDependencies {
-  const db = createDocumentClient();
+export function createCoreDependencies(
+  config: Config,
+  tables: TableNames,
+  options: { clock?: Clock; dynamoEndpoint?: string } = {},
+): CoreDependencies {
+  const clock = options.clock ?? systemClock;
+  const db = createDocumentClient(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {});
   const store = new DynamoTradingStore(db, tables, config.paper.startingCash);
   const broker = new PaperBroker(db, tables.paperOrders, config.paper, store);
   return { config, clock, signals: new DynamoSignalStore(db, tables.signals), store, broker };

@@ -28,7 +28,9 @@ export class EventBridgePublisher implements SignalPublisher {
       }),
     );
     if ((result.FailedEntryCount ?? 0) > 0) {
-      throw new PublishError(`EventBridge refused the event: ${result.Entries?.[0]?.ErrorCode ?? 'unknown error'}`);
+      throw new PublishError(
+        `EventBridge refused the event: ${result.Entries?.[0]?.ErrorCode ?? 'unknown error'}`,
+      );
     }
   }
 }

@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
-import type { WebhookSecrets, WebhookSecretSource } from '../ports/index.js';
+import type { WebhookSecretSource, WebhookSecrets } from '../ports/index.js';
 
 const WebhookSecretsSchema = z.object({
   current: z.string().min(16, 'the webhook secret must be at least 16 characters'),
@@ -28,7 +28,9 @@ export class SecretsManagerWebhookSecrets implements WebhookSecretSource {
     const parsed = WebhookSecretsSchema.safeParse(JSON.parse(result.SecretString ?? '{}'));
     // Never include the secret's value in an error: say only which field is wrong.
     if (!parsed.success) {
-      throw new SecretUnavailableError(`webhook secret ${this.secretId} is malformed at ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`);
+      throw new SecretUnavailableError(
+        `webhook secret ${this.secretId} is malformed at ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
+      );
     }
     this.cached = { value: parsed.data, until: Date.now() + this.ttlMs };
     return parsed.data;

@@ -6,7 +6,8 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-const SECRET_LIKE_KEY = /secret|passw(or)?d|passphrase|token|credential|private|api_?key|(^|_)key$|[a-z]Key$|^key$/i;
+const SECRET_LIKE_KEY =
+  /secret|passw(or)?d|passphrase|token|credential|private|api_?key|(^|_)key$|[a-z]Key$|^key$/i;
 
 function findSecretLikeKeys(value: unknown, path: string[] = []): string[] {
   if (Array.isArray(value)) return value.flatMap((item, i) => findSecretLikeKeys(item, [...path, String(i)]));

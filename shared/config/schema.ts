@@ -5,7 +5,7 @@ const DecimalString = z
   .string()
   .regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal written as a string, e.g. "100000.00"');
 
-const Symbol = z
+const Ticker = z
   .string()
   .regex(/^[A-Z0-9.:/-]{1,20}$/, 'must be an upper-case ticker such as "AAPL" or "BTCUSD"');
 
@@ -42,7 +42,9 @@ export const ConfigSchema = z
           .min(0)
           .max(9)
           .default(0)
-          .describe('Decimal places an order quantity may have (0 = whole shares; up to 9 for fractional trading).'),
+          .describe(
+            'Decimal places an order quantity may have (0 = whole shares; up to 9 for fractional trading).',
+          ),
       })
       .strict()
       .prefault({}),
@@ -59,7 +61,9 @@ export const ConfigSchema = z
         buyingPowerCheck: z
           .boolean()
           .default(true)
-          .describe('Deny orders whose opening notional exceeds cash not already reserved by orders in flight.'),
+          .describe(
+            'Deny orders whose opening notional exceeds cash not already reserved by orders in flight.',
+          ),
         maxPriceAgeSeconds: z
           .number()
           .int()
@@ -97,8 +101,17 @@ export const ConfigSchema = z
       .object({
         throttle: z
           .object({
-            rateLimit: z.number().positive().default(10).describe('Steady requests per second (API stage throttling).'),
-            burstLimit: z.number().int().positive().default(20).describe('Burst size (API stage throttling).'),
+            rateLimit: z
+              .number()
+              .positive()
+              .default(10)
+              .describe('Steady requests per second (API stage throttling).'),
+            burstLimit: z
+              .number()
+              .int()
+              .positive()
+              .default(20)
+              .describe('Burst size (API stage throttling).'),
           })
           .strict()
           .prefault({}),

@@ -32,14 +32,21 @@ const positiveDecimal = (label: string, max: number) =>
     return canonicalDecimal(text);
   });
 
-const booleanLike = z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true');
+const booleanLike = z
+  .union([z.boolean(), z.enum(['true', 'false'])])
+  .transform((v) => v === true || v === 'true');
 
 const lowerEnum = <T extends readonly [string, ...string[]]>(values: T) =>
   z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(values));
 
 export const ORDER_ACTIONS = ['buy', 'sell', 'exit', 'cancel', 'add'] as const;
 export const SENTIMENTS = ['long', 'bullish', 'short', 'bearish', 'flat'] as const;
-export const QUANTITY_TYPES = ['fixed_quantity', 'dollar_amount', 'percent_of_equity', 'percent_of_position'] as const;
+export const QUANTITY_TYPES = [
+  'fixed_quantity',
+  'dollar_amount',
+  'percent_of_equity',
+  'percent_of_position',
+] as const;
 export const ORDER_TYPES = ['market', 'limit', 'stop', 'stop_limit'] as const;
 export const TIME_IN_FORCE = ['day', 'gtc', 'ioc', 'fok', 'opg', 'cls'] as const;
 
@@ -81,24 +88,47 @@ const AlertSchema = z
   .superRefine((a, ctx) => {
     // A sell without a quantity closes the long position (TradersPost semantics); buys must say how much.
     if ((a.action === 'buy' || a.action === 'add') && a.quantity === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['quantity'], message: `quantity is required for action "${a.action}"` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['quantity'],
+        message: `quantity is required for action "${a.action}"`,
+      });
     }
     if ((a.orderType === 'limit' || a.orderType === 'stop_limit') && a.limitPrice === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['limitPrice'], message: `limitPrice is required for a ${a.orderType} order` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['limitPrice'],
+        message: `limitPrice is required for a ${a.orderType} order`,
+      });
     }
     if ((a.orderType === 'stop' || a.orderType === 'stop_limit') && a.stopPrice === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['stopPrice'], message: `stopPrice is required for a ${a.orderType} order` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['stopPrice'],
+        message: `stopPrice is required for a ${a.orderType} order`,
+      });
     }
-    if ((a.quantityType === 'percent_of_equity' || a.quantityType === 'percent_of_position') && a.quantity !== undefined) {
+    if (
+      (a.quantityType === 'percent_of_equity' || a.quantityType === 'percent_of_position') &&
+      a.quantity !== undefined
+    ) {
       if (Number(a.quantity) > 100) {
-        ctx.addIssue({ code: 'custom', path: ['quantity'], message: `quantity is a percentage here and must be at most 100` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['quantity'],
+          message: `quantity is a percentage here and must be at most 100`,
+        });
       }
     }
     // Fail closed: a trader who sends bracket legs expects them to protect the position. Until
     // Pinebridge places them, refuse the alert rather than trade without the protection.
     for (const key of ['takeProfit', 'stopLoss'] as const) {
       if (a[key] !== undefined) {
-        ctx.addIssue({ code: 'custom', path: [key], message: `${key} is not supported yet; remove it from the alert` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${key} is not supported yet; remove it from the alert`,
+        });
       }
     }
   });
@@ -132,14 +162,16 @@ export type AlertParseResult =
 export function parseAlertJson(rawBody: string): { ok: true; value: unknown } | { ok: false; error: string } {
   const text = rawBody.replace(/^\uFEFF/, '').trim();
   if (text.length === 0) return { ok: false, error: 'body is empty; the alert message must be JSON' };
-  if (!text.startsWith('{')) return { ok: false, error: 'body is not a JSON object; the alert message must be JSON' };
+  if (!text.startsWith('{'))
+    return { ok: false, error: 'body is not a JSON object; the alert message must be JSON' };
   try {
     const value: unknown = JSON.parse(text);
     return { ok: true, value };
   } catch (error) {
     // JSON.parse messages can quote the input; report only where it broke, never the body.
     const position = /position (\d+)/.exec((error as Error).message)?.[1];
-    const where = position !== undefined ? ` near character ${Number(position) + 1}` : ' (truncated or malformed)';
+    const where =
+      position !== undefined ? ` near character ${Number(position) + 1}` : ' (truncated or malformed)';
     return { ok: false, error: `body is not valid JSON${where}` };
   }
 }
@@ -164,10 +196,14 @@ export function validateAlert(value: unknown): AlertParseResult {
   }
   const result = AlertSchema.safeParse(value);
   if (!result.success) {
-    const fields = [...new Set(result.error.issues.map((i) => (i.path.length > 0 ? i.path.join('.') : 'body')))];
+    const fields = [
+      ...new Set(result.error.issues.map((i) => (i.path.length > 0 ? i.path.join('.') : 'body'))),
+    ];
     const messages = result.error.issues.map((i) => {
       const field = i.path.length > 0 ? i.path.join('.') : 'body';
-      return i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : `${field}: ${i.message}`;
+      return i.code === 'unrecognized_keys'
+        ? `unknown field(s) ${i.keys.join(', ')}`
+        : `${field}: ${i.message}`;
     });
     return { ok: false, status: 400, error: messages.join('; '), fields };
   }

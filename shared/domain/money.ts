@@ -13,8 +13,10 @@ export const dec = (value: string | number | Decimal): Decimal => new Dec(value)
 export const toCents = (value: Decimal): Decimal => value.toDecimalPlaces(2, Decimal.ROUND_HALF_EVEN);
 
 /** A price rounded to the increment brokers accept: cents at or above $1, 4 decimals below. */
-export const toPriceIncrement = (value: Decimal, rounding: Decimal.Rounding = Decimal.ROUND_HALF_EVEN): Decimal =>
-  value.gte(1) ? value.toDecimalPlaces(2, rounding) : value.toDecimalPlaces(4, rounding);
+export const toPriceIncrement = (
+  value: Decimal,
+  rounding: Decimal.Rounding = Decimal.ROUND_HALF_EVEN,
+): Decimal => (value.gte(1) ? value.toDecimalPlaces(2, rounding) : value.toDecimalPlaces(4, rounding));
 
 export const money = (value: Decimal): string => toCents(value).toFixed(2);
 

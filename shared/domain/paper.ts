@@ -18,19 +18,34 @@ export interface PaperExecution {
  * adverse slippage; limit orders fill when marketable (never through their limit) and rest
  * otherwise; stop orders rest until triggered. No price → rejected (fail closed).
  */
-export function executePaper(intent: OrderIntent, marketPrice: string | undefined, terms: PaperTerms): PaperExecution {
+export function executePaper(
+  intent: OrderIntent,
+  marketPrice: string | undefined,
+  terms: PaperTerms,
+): PaperExecution {
   if (marketPrice === undefined) {
-    return { status: 'rejected', commission: '0', reason: 'NO_FRESH_PRICE: the paper broker has no price for this symbol' };
+    return {
+      status: 'rejected',
+      commission: '0',
+      reason: 'NO_FRESH_PRICE: the paper broker has no price for this symbol',
+    };
   }
   const market = dec(marketPrice);
   const buy = intent.side === 'buy';
   const slipped = toPriceIncrement(
-    market.times(dec(1).plus(dec(terms.slippageBps).div(10_000).times(buy ? 1 : -1))),
+    market.times(
+      dec(1).plus(
+        dec(terms.slippageBps)
+          .div(10_000)
+          .times(buy ? 1 : -1),
+      ),
+    ),
     buy ? Decimal.ROUND_UP : Decimal.ROUND_DOWN,
   );
 
   const stopTriggered =
-    intent.stopPrice === undefined || (buy ? market.gte(dec(intent.stopPrice)) : market.lte(dec(intent.stopPrice)));
+    intent.stopPrice === undefined ||
+    (buy ? market.gte(dec(intent.stopPrice)) : market.lte(dec(intent.stopPrice)));
   if (!stopTriggered) return { status: 'new', commission: '0' };
 
   if (intent.orderType === 'market' || intent.orderType === 'stop') {

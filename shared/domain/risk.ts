@@ -78,8 +78,12 @@ export const supportedActionCheck: SignalCheck = ({ signal }) =>
     : undefined;
 
 export const reducingCheck: IntentCheck = (intent, ctx) =>
-  ctx.snapshot.tradingState === 'REDUCING' && openingQuantity(intent, positionOf(ctx, intent.symbol)).isPositive()
-    ? { code: 'TRADING_REDUCING', detail: 'trading is REDUCING: only orders that shrink a position are allowed' }
+  ctx.snapshot.tradingState === 'REDUCING' &&
+  openingQuantity(intent, positionOf(ctx, intent.symbol)).isPositive()
+    ? {
+        code: 'TRADING_REDUCING',
+        detail: 'trading is REDUCING: only orders that shrink a position are allowed',
+      }
     : undefined;
 
 export const maxPositionCheck: IntentCheck = (intent, ctx) => {
@@ -116,7 +120,11 @@ export const buyingPowerCheck: IntentCheck = (intent, ctx) => {
 };
 
 /** The checks, in the order their denials are reported. Adding a check is adding it here. */
-export const SIGNAL_CHECKS: readonly SignalCheck[] = [tradingStateCheck, symbolAllowedCheck, supportedActionCheck];
+export const SIGNAL_CHECKS: readonly SignalCheck[] = [
+  tradingStateCheck,
+  symbolAllowedCheck,
+  supportedActionCheck,
+];
 export const INTENT_CHECKS: readonly IntentCheck[] = [reducingCheck, maxPositionCheck, buyingPowerCheck];
 
 /** The price to size and check the order with: the alert's own, else a fresh last price. */
@@ -135,10 +143,16 @@ export function sizeOrder(ctx: RiskContext): OrderIntent | Denial {
   const { signal, config } = ctx;
   const price = referencePriceOf(ctx);
   if (price === undefined) {
-    return { code: 'NO_FRESH_PRICE', detail: `no price in the alert and no last price for ${signal.symbol} within ${config.risk.maxPriceAgeSeconds}s` };
+    return {
+      code: 'NO_FRESH_PRICE',
+      detail: `no price in the alert and no last price for ${signal.symbol} within ${config.risk.maxPriceAgeSeconds}s`,
+    };
   }
   const position = dec(positionOf(ctx, signal.symbol).quantity);
-  const closing = signal.action === 'exit' || signal.sentiment === 'flat' || (signal.action === 'sell' && signal.quantity === undefined);
+  const closing =
+    signal.action === 'exit' ||
+    signal.sentiment === 'flat' ||
+    (signal.action === 'sell' && signal.quantity === undefined);
 
   let side: OrderSide;
   let quantity: Decimal;
@@ -148,9 +162,20 @@ export function sizeOrder(ctx: RiskContext): OrderIntent | Denial {
       (signal.action === 'sell' && position.isPositive()) ||
       (signal.action === 'buy' && position.isNegative()) ||
       (signal.action === 'exit' && !position.isZero());
-    if (!closable) return { code: 'NOTHING_TO_CLOSE', detail: `no ${signal.action === 'buy' ? 'short' : signal.action === 'sell' ? 'long' : ''} position in ${signal.symbol} to close`.replace('  ', ' ') };
+    if (!closable)
+      return {
+        code: 'NOTHING_TO_CLOSE',
+        detail:
+          `no ${signal.action === 'buy' ? 'short' : signal.action === 'sell' ? 'long' : ''} position in ${signal.symbol} to close`.replace(
+            '  ',
+            ' ',
+          ),
+      };
     side = position.isPositive() ? 'sell' : 'buy';
-    quantity = signal.quantity !== undefined && signal.quantityType === 'fixed_quantity' ? Decimal.min(dec(signal.quantity), position.abs()) : position.abs();
+    quantity =
+      signal.quantity !== undefined && signal.quantityType === 'fixed_quantity'
+        ? Decimal.min(dec(signal.quantity), position.abs())
+        : position.abs();
   } else {
     side = signal.action === 'sell' ? 'sell' : 'buy';
     const amount = dec(signal.quantity ?? '0');
@@ -173,7 +198,10 @@ export function sizeOrder(ctx: RiskContext): OrderIntent | Denial {
   }
   quantity = quantity.toDecimalPlaces(config.symbols.quantityDecimals, Decimal.ROUND_DOWN);
   if (!quantity.isPositive()) {
-    return { code: 'QUANTITY_TOO_SMALL', detail: `order for ${signal.symbol} rounds to zero at ${config.symbols.quantityDecimals} decimal places` };
+    return {
+      code: 'QUANTITY_TOO_SMALL',
+      detail: `order for ${signal.symbol} rounds to zero at ${config.symbols.quantityDecimals} decimal places`,
+    };
   }
   const draft = { side, quantity: str(quantity) };
   const opening = openingQuantity(draft, positionOf(ctx, signal.symbol));
@@ -204,6 +232,10 @@ export function evaluateRisk(ctx: RiskContext): RiskDecision {
   if (denials.length > 0) return { approved: false, denials };
   const sized = sizeOrder(ctx);
   if (isDenial(sized)) return { approved: false, denials: [sized] };
-  const intentDenials = INTENT_CHECKS.map((check) => check(sized, ctx)).filter((d): d is Denial => d !== undefined);
-  return intentDenials.length > 0 ? { approved: false, denials: intentDenials } : { approved: true, intent: sized };
+  const intentDenials = INTENT_CHECKS.map((check) => check(sized, ctx)).filter(
+    (d): d is Denial => d !== undefined,
+  );
+  return intentDenials.length > 0
+    ? { approved: false, denials: intentDenials }
+    : { approved: true, intent: sized };
 }

@@ -8,12 +8,32 @@ export const TRADING_STATES = ['ACTIVE', 'REDUCING', 'HALTED'] as const;
 export type TradingState = (typeof TRADING_STATES)[number];
 
 /** Where a signal is in its life. Terminal: rejected, filled, cancelled, failed. */
-export const SIGNAL_STATUSES = ['received', 'approved', 'submitted', 'rejected', 'filled', 'cancelled', 'failed'] as const;
+export const SIGNAL_STATUSES = [
+  'received',
+  'approved',
+  'submitted',
+  'rejected',
+  'filled',
+  'cancelled',
+  'failed',
+] as const;
 export type SignalStatus = (typeof SIGNAL_STATUSES)[number];
-export const TERMINAL_SIGNAL_STATUSES: readonly SignalStatus[] = ['rejected', 'filled', 'cancelled', 'failed'];
+export const TERMINAL_SIGNAL_STATUSES: readonly SignalStatus[] = [
+  'rejected',
+  'filled',
+  'cancelled',
+  'failed',
+];
 
 /** What the broker says of an order. `new` means it rests at the venue; the rest are final. */
-export const BROKER_ORDER_STATUSES = ['new', 'partially_filled', 'filled', 'cancelled', 'expired', 'rejected'] as const;
+export const BROKER_ORDER_STATUSES = [
+  'new',
+  'partially_filled',
+  'filled',
+  'cancelled',
+  'expired',
+  'rejected',
+] as const;
 export type BrokerOrderStatus = (typeof BROKER_ORDER_STATUSES)[number];
 
 /** One order Pinebridge decided to send: the output of the risk check, the input of SubmitOrder. */
@@ -121,7 +141,10 @@ export function bookFill(
     newAvg = q.abs().times(avg).plus(fillQty.times(fillPrice)).div(newQty.abs());
   } else {
     const closing = Decimal.min(fillQty, q.abs());
-    realized = fillPrice.minus(avg).times(closing).times(q.isPositive() ? 1 : -1);
+    realized = fillPrice
+      .minus(avg)
+      .times(closing)
+      .times(q.isPositive() ? 1 : -1);
     const opening = fillQty.minus(closing);
     newAvg = opening.isPositive() ? fillPrice : newQty.isZero() ? dec(0) : avg;
   }

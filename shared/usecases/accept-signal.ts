@@ -2,7 +2,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { bodySecretOf, parseAlertJson, validateAlert } from '../domain/alert.js';
 import { canonicalJson, dedupKeyOf, sha256, signalIdOf } from '../domain/ids.js';
-import type { Clock, Log, SignalPublisher, SignalStore, WebhookSecrets, WebhookSecretSource } from '../ports/index.js';
+import type {
+  Clock,
+  Log,
+  SignalPublisher,
+  SignalStore,
+  WebhookSecretSource,
+  WebhookSecrets,
+} from '../ports/index.js';
 
 export interface WebhookRequest {
   /** The raw body exactly as received (API Gateway may deliver it base64-encoded). */
@@ -42,7 +49,8 @@ export function matchSecret(candidate: unknown, secrets: WebhookSecrets, now: Da
   const previousOpen =
     secrets.previous !== undefined &&
     (secrets.previousValidUntil === undefined || Date.parse(secrets.previousValidUntil) > now.getTime());
-  const previous = previousOpen && secrets.previous !== undefined && secretsMatch(candidate, secrets.previous);
+  const previous =
+    previousOpen && secrets.previous !== undefined && secretsMatch(candidate, secrets.previous);
   return current ? 'current' : previous ? 'previous' : undefined;
 }
 
@@ -58,7 +66,10 @@ export function matchSecret(candidate: unknown, secrets: WebhookSecrets, now: Da
  *     200 duplicate for a re-delivery; 409 when an alert id comes back with another payload).
  *  6. Publish the signal id to the bus and answer 202 — risk and broker work happen after.
  */
-export async function acceptSignal(request: WebhookRequest, deps: AcceptSignalDeps): Promise<WebhookResponse> {
+export async function acceptSignal(
+  request: WebhookRequest,
+  deps: AcceptSignalDeps,
+): Promise<WebhookResponse> {
   const { config, log } = deps;
   const now = deps.clock.now();
   const raw = request.body ?? '';
@@ -86,7 +97,9 @@ export async function acceptSignal(request: WebhookRequest, deps: AcceptSignalDe
       ? matchSecret(request.pathSecret, secrets, now)
       : matchSecret(bodySecretOf(parsed.value), secrets, now);
   if (secretUsed === undefined) {
-    log.warn('alert refused: wrong or missing secret', { where: request.pathSecret !== undefined ? 'path' : 'body' });
+    log.warn('alert refused: wrong or missing secret', {
+      where: request.pathSecret !== undefined ? 'path' : 'body',
+    });
     return { statusCode: 401, body: { error: 'unauthorized' } };
   }
 
@@ -102,7 +115,9 @@ export async function acceptSignal(request: WebhookRequest, deps: AcceptSignalDe
   const receivedAt = now.toISOString();
   const signalId = signalIdOf(dedupKey, receivedAt);
   const retentionSeconds =
-    signal.alertId !== undefined ? config.webhook.alertIdRetentionDays * 86_400 : config.webhook.dedupWindowSeconds;
+    signal.alertId !== undefined
+      ? config.webhook.alertIdRetentionDays * 86_400
+      : config.webhook.dedupWindowSeconds;
 
   let recorded: Awaited<ReturnType<SignalStore['recordNew']>>;
   try {
@@ -115,7 +130,9 @@ export async function acceptSignal(request: WebhookRequest, deps: AcceptSignalDe
       dedupExpiresAt: new Date(now.getTime() + retentionSeconds * 1000),
     });
   } catch (error) {
-    log.error('signal could not be recorded; answering 503 so TradingView re-sends', { error: errorSummary(error) });
+    log.error('signal could not be recorded; answering 503 so TradingView re-sends', {
+      error: errorSummary(error),
+    });
     return { statusCode: 503, body: { error: 'could not record the signal; retry' } };
   }
 
@@ -124,11 +141,17 @@ export async function acceptSignal(request: WebhookRequest, deps: AcceptSignalDe
     return { statusCode: 200, body: { signalId: recorded.signalId, duplicate: true } };
   }
   if (recorded.kind === 'conflict') {
-    log.error('alert id reused with a different payload; refused', { signalId: recorded.signalId, alertId: signal.alertId });
-    return { statusCode: 409, body: { error: 'this alert id was already used with a different payload', signalId: recorded.signalId } };
+    log.error('alert id reused with a different payload; refused', {
+      signalId: recorded.signalId,
+      alertId: signal.alertId,
+    });
+    return {
+      statusCode: 409,
+      body: { error: 'this alert id was already used with a different payload', signalId: recorded.signalId },
+    };
   }
 
-  log.info('signal accepted', { signalId, symbol: signal.symbol, action: signal.action, secret: secretUsed });
+  log.info('signal accepted', { signalId, symbol: signal.symbol, action: signal.action, secretUsed });
   try {
     await deps.publisher.publish({ signalId, symbol: signal.symbol, receivedAt });
   } catch (error) {

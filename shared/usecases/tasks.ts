@@ -20,7 +20,10 @@ export const TRADE_FLOW_TASKS = {
   CheckOrder: { entry: 'check-order', run: checkOrder },
   RecordFill: { entry: 'record-outcome', run: recordOutcome },
   RecordFailure: { entry: 'record-failure', run: recordFailure },
-} as const satisfies Record<string, { entry: string; run: (input: unknown, deps: TradeFlowDeps) => Promise<unknown> }>;
+} as const satisfies Record<
+  string,
+  { entry: string; run: (input: unknown, deps: TradeFlowDeps) => Promise<unknown> }
+>;
 
 export type TradeFlowTaskName = keyof typeof TRADE_FLOW_TASKS;
 export const TRADE_FLOW_TASK_NAMES = Object.keys(TRADE_FLOW_TASKS) as TradeFlowTaskName[];

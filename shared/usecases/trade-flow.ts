@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { type Denial, evaluateRisk } from '../domain/risk.js';
-import { BROKER_ORDER_STATUSES, type BrokerOrder, BrokerOrderSchema } from '../domain/trading.js';
+import { type BROKER_ORDER_STATUSES, type BrokerOrder, BrokerOrderSchema } from '../domain/trading.js';
 import type { Broker, Clock, SignalStore, TradingStore } from '../ports/index.js';
 
 /**
@@ -9,7 +9,11 @@ import type { Broker, Clock, SignalStore, TradingStore } from '../ports/index.js
  * machine definition and the handlers cannot drift apart silently. Nothing here carries a secret:
  * the workflow only ever sees ids, decisions and broker order reports.
  */
-export const SignalEventSchema = z.object({ signalId: z.string(), symbol: z.string(), receivedAt: z.string() });
+export const SignalEventSchema = z.object({
+  signalId: z.string(),
+  symbol: z.string(),
+  receivedAt: z.string(),
+});
 
 const DenialSchema = z.object({ code: z.string(), detail: z.string() });
 
@@ -32,7 +36,10 @@ export const OrderStateSchema = OrderRefSchema.extend({
 });
 export type OrderState = z.infer<typeof OrderStateSchema>;
 
-export const RecordRejectionInputSchema = z.object({ signalId: z.string(), denials: z.array(DenialSchema).min(1) });
+export const RecordRejectionInputSchema = z.object({
+  signalId: z.string(),
+  denials: z.array(DenialSchema).min(1),
+});
 
 export const RecordFailureInputSchema = z.object({
   signalId: z.string(),
@@ -73,9 +80,14 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
   const { signalId } = SignalEventSchema.parse(input);
   const record = await deps.signals.get(signalId);
   if (record === undefined) throw new Error(`signal ${signalId} is not recorded`);
-  if (record.status !== 'received') return { decision: 'skipped', signalId, reason: `already ${record.status}` };
+  if (record.status !== 'received')
+    return { decision: 'skipped', signalId, reason: `already ${record.status}` };
   if (record.signal.price !== undefined) {
-    await deps.store.recordPrice(record.signal.symbol, record.signal.price, record.signal.time ?? record.receivedAt);
+    await deps.store.recordPrice(
+      record.signal.symbol,
+      record.signal.price,
+      record.signal.time ?? record.receivedAt,
+    );
   }
   for (let attempt = 0; attempt < MAX_APPROVAL_ATTEMPTS; attempt++) {
     const now = deps.clock.now();
@@ -83,22 +95,40 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
     const decision = evaluateRisk({ signal: record.signal, signalId, snapshot, config: deps.config, now });
     if (!decision.approved) return { decision: 'rejected', signalId, denials: decision.denials };
     const result = await deps.store.approve(decision.intent, snapshot, now.toISOString());
-    if (result === 'approved') return { decision: 'approved', signalId, clientOrderId: decision.intent.clientOrderId };
-    if (result === 'already_decided') return { decision: 'skipped', signalId, reason: 'decided concurrently' };
+    if (result === 'approved')
+      return { decision: 'approved', signalId, clientOrderId: decision.intent.clientOrderId };
+    if (result === 'already_decided')
+      return { decision: 'skipped', signalId, reason: 'decided concurrently' };
     // 'conflict' or 'halted': the world changed under us; evaluate again against fresh state.
   }
-  throw new TransientStoreError(`approval of ${signalId} kept conflicting after ${MAX_APPROVAL_ATTEMPTS} attempts`);
+  throw new TransientStoreError(
+    `approval of ${signalId} kept conflicting after ${MAX_APPROVAL_ATTEMPTS} attempts`,
+  );
 }
 
 /** RecordRejection: the signal ends as rejected with every denial; the first is its reason. */
-export async function recordRejection(input: unknown, deps: TradeFlowDeps): Promise<{ signalId: string; status: 'rejected' }> {
+export async function recordRejection(
+  input: unknown,
+  deps: TradeFlowDeps,
+): Promise<{ signalId: string; status: 'rejected' }> {
   const { signalId, denials } = RecordRejectionInputSchema.parse(input);
   await deps.store.reject(signalId, denials as Denial[], deps.clock.now().toISOString());
   return { signalId, status: 'rejected' };
 }
 
-function orderState(ref: z.infer<typeof OrderRefSchema>, order: BrokerOrder, deps: TradeFlowDeps, deadline: string): OrderState {
-  return { ...ref, order, final: isFinal(order.status), pollSeconds: deps.config.workflow.orderPollSeconds, deadline };
+function orderState(
+  ref: z.infer<typeof OrderRefSchema>,
+  order: BrokerOrder,
+  deps: TradeFlowDeps,
+  deadline: string,
+): OrderState {
+  return {
+    ...ref,
+    order,
+    final: isFinal(order.status),
+    pollSeconds: deps.config.workflow.orderPollSeconds,
+    deadline,
+  };
 }
 
 /**
@@ -128,7 +158,10 @@ export async function checkOrder(input: unknown, deps: TradeFlowDeps): Promise<O
 }
 
 /** RecordFill: book the final broker report (fill, partial fill then cancel, or broker rejection). */
-export async function recordOutcome(input: unknown, deps: TradeFlowDeps): Promise<{ signalId: string; status: string }> {
+export async function recordOutcome(
+  input: unknown,
+  deps: TradeFlowDeps,
+): Promise<{ signalId: string; status: string }> {
   const state = OrderStateSchema.parse(input);
   const status = await deps.store.applyBrokerOrder(state.order, deps.clock.now().toISOString());
   return { signalId: state.signalId, status };
@@ -140,7 +173,10 @@ export async function recordOutcome(input: unknown, deps: TradeFlowDeps): Promis
  * release the reservation only when the broker has never seen the order. If even that lookup
  * fails, the signal ends failed and the order stays `unknown`, keeping its reservation.
  */
-export async function recordFailure(input: unknown, deps: TradeFlowDeps): Promise<{ signalId: string; status: string }> {
+export async function recordFailure(
+  input: unknown,
+  deps: TradeFlowDeps,
+): Promise<{ signalId: string; status: string }> {
   const { signalId, clientOrderId, error } = RecordFailureInputSchema.parse(input);
   const reason = `${error.Error}: ${typeof error.Cause === 'string' ? error.Cause.slice(0, 300) : 'task failed'}`;
   const at = () => deps.clock.now().toISOString();

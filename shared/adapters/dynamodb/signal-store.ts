@@ -1,4 +1,9 @@
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { SignalSchema } from '../../domain/alert.js';
 import { sha256 } from '../../domain/ids.js';
@@ -75,7 +80,11 @@ export class DynamoSignalStore implements SignalStore {
       const reasons = cancellationReasons(error);
       if (reasons === undefined || !reasons.includes('ConditionalCheckFailed')) throw error;
       const existing = await this.db.send(
-        new GetCommand({ TableName: this.tableName, Key: { pk: dedupPk(input.dedupKey) }, ConsistentRead: true }),
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { pk: dedupPk(input.dedupKey) },
+          ConsistentRead: true,
+        }),
       );
       const marker = DedupItemSchema.safeParse(existing.Item);
       if (!marker.success) throw error;

@@ -27,7 +27,12 @@ export const TABLES = {
   /** One partition holding the whole book: account, trading state, positions, last prices. */
   portfolio: { id: 'portfolio', partitionKey: 'pk', sortKey: 'sk', indexes: [], envVar: 'PORTFOLIO_TABLE' },
   /** The built-in paper broker's own order book (the venue side). */
-  paperOrders: { id: 'paper-orders', partitionKey: 'clientOrderId', indexes: [], envVar: 'PAPER_ORDERS_TABLE' },
+  paperOrders: {
+    id: 'paper-orders',
+    partitionKey: 'clientOrderId',
+    indexes: [],
+    envVar: 'PAPER_ORDERS_TABLE',
+  },
 } as const satisfies Record<string, TableDefinition>;
 
 export type TableKey = keyof typeof TABLES;

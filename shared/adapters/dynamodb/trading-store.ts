@@ -56,7 +56,16 @@ const OrderItem = z.object({
   clientOrderId: z.string(),
   signalId: z.string(),
   intent: OrderIntentSchema,
-  status: z.enum(['pending_submit', 'unknown', 'new', 'partially_filled', 'filled', 'cancelled', 'expired', 'rejected']),
+  status: z.enum([
+    'pending_submit',
+    'unknown',
+    'new',
+    'partially_filled',
+    'filled',
+    'cancelled',
+    'expired',
+    'rejected',
+  ]),
   brokerOrderId: z.string().optional(),
   filledQuantity: z.string(),
   bookedQuantity: z.string(),
@@ -254,7 +263,8 @@ export class DynamoTradingStore implements TradingStore {
     } catch (error) {
       const reasons = cancellationReasons(error);
       if (reasons === undefined) throw error;
-      if (reasons[0] === 'ConditionalCheckFailed' || reasons[1] === 'ConditionalCheckFailed') return 'already_decided';
+      if (reasons[0] === 'ConditionalCheckFailed' || reasons[1] === 'ConditionalCheckFailed')
+        return 'already_decided';
       if (reasons[4] === 'ConditionalCheckFailed') return 'halted';
       // The account moved (another approval or a fill) or a concurrent transaction touched the same items.
       return 'conflict';
@@ -317,35 +327,42 @@ export class DynamoTradingStore implements TradingStore {
   async markSubmitted(order: BrokerOrder, at: string): Promise<void> {
     const existing = await this.readOrder(order.clientOrderId);
     if (existing === undefined) throw new Error(`order ${order.clientOrderId} was never approved`);
-    await this.db.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: this.tables.orders,
-              Key: { clientOrderId: order.clientOrderId },
-              UpdateExpression: 'SET brokerOrderId = :bid, #status = :status, updatedAt = :at',
-              ConditionExpression: '#final = :false',
-              ExpressionAttributeNames: { '#status': 'status', '#final': 'final' },
-              ExpressionAttributeValues: { ':bid': order.brokerOrderId, ':status': 'new', ':at': at, ':false': false },
+    await this.db
+      .send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tables.orders,
+                Key: { clientOrderId: order.clientOrderId },
+                UpdateExpression: 'SET brokerOrderId = :bid, #status = :status, updatedAt = :at',
+                ConditionExpression: '#final = :false',
+                ExpressionAttributeNames: { '#status': 'status', '#final': 'final' },
+                ExpressionAttributeValues: {
+                  ':bid': order.brokerOrderId,
+                  ':status': 'new',
+                  ':at': at,
+                  ':false': false,
+                },
+              },
             },
-          },
-          {
-            Update: {
-              TableName: this.tables.signals,
-              Key: { pk: existing.signalId },
-              UpdateExpression: 'SET #status = :submitted, updatedAt = :at',
-              ConditionExpression: '#status = :approved',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: { ':submitted': 'submitted', ':approved': 'approved', ':at': at },
+            {
+              Update: {
+                TableName: this.tables.signals,
+                Key: { pk: existing.signalId },
+                UpdateExpression: 'SET #status = :submitted, updatedAt = :at',
+                ConditionExpression: '#status = :approved',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: { ':submitted': 'submitted', ':approved': 'approved', ':at': at },
+              },
             },
-          },
-        ],
-      }),
-    ).catch((error: unknown) => {
-      // Already submitted or already final: recording it again changes nothing.
-      if (cancellationReasons(error) === undefined) throw error;
-    });
+          ],
+        }),
+      )
+      .catch((error: unknown) => {
+        // Already submitted or already final: recording it again changes nothing.
+        if (cancellationReasons(error) === undefined) throw error;
+      });
   }
 
   async applyBrokerOrder(report: BrokerOrder, at: string): Promise<SignalStatus> {
@@ -360,7 +377,11 @@ export class DynamoTradingStore implements TradingStore {
       const newly = filled.gt(booked) ? filled.minus(booked) : dec(0);
       const final = ['filled', 'cancelled', 'expired', 'rejected'].includes(report.status);
       const snapshotAccount = AccountItem.parse(
-        (await this.db.send(new GetCommand({ TableName: this.tables.portfolio, Key: ACCOUNT, ConsistentRead: true }))).Item,
+        (
+          await this.db.send(
+            new GetCommand({ TableName: this.tables.portfolio, Key: ACCOUNT, ConsistentRead: true }),
+          )
+        ).Item,
       );
       const position = await this.readPosition(intent.symbol);
 
@@ -370,7 +391,10 @@ export class DynamoTradingStore implements TradingStore {
       if (newly.isPositive()) {
         // The broker reports a cumulative average; the price of the new units is what it adds.
         const previousNotional = booked.times(dec(order.averageFillPrice ?? '0'));
-        const newlyPrice = filled.times(dec(report.averageFillPrice ?? '0')).minus(previousNotional).div(newly);
+        const newlyPrice = filled
+          .times(dec(report.averageFillPrice ?? '0'))
+          .minus(previousNotional)
+          .div(newly);
         const commissionDelta = dec(report.commission).minus(commissionCharged);
         const booking = bookFill(position, intent.side, str(newly), str(newlyPrice), str(commissionDelta));
         commissionCharged = dec(report.commission);
@@ -390,7 +414,10 @@ export class DynamoTradingStore implements TradingStore {
       const unfilledPendingRelease = final ? dec(intent.quantity).minus(filled) : dec(0);
       const pendingRelease = signedQuantity(intent.side, newly.plus(Decimal0(unfilledPendingRelease)));
       account.reservedCash = str(dec(account.reservedCash).minus(release));
-      nextPosition = { ...nextPosition, pendingQuantity: str(dec(position.pendingQuantity).minus(pendingRelease)) };
+      nextPosition = {
+        ...nextPosition,
+        pendingQuantity: str(dec(position.pendingQuantity).minus(pendingRelease)),
+      };
 
       const signalStatus: SignalStatus = !final
         ? 'submitted'
@@ -435,7 +462,10 @@ export class DynamoTradingStore implements TradingStore {
                 },
               },
               {
-                Put: { TableName: this.tables.portfolio, Item: { ...positionKey(intent.symbol), ...nextPosition } },
+                Put: {
+                  TableName: this.tables.portfolio,
+                  Item: { ...positionKey(intent.symbol), ...nextPosition },
+                },
               },
               {
                 Update: {
@@ -453,7 +483,9 @@ export class DynamoTradingStore implements TradingStore {
                     ...(signalStatus === 'rejected'
                       ? { ':reason': `BROKER_REJECTED: ${report.reason ?? 'rejected by the broker'}` }
                       : signalStatus === 'cancelled'
-                        ? { ':reason': `ORDER_${report.status.toUpperCase()}: ${report.reason ?? `filled ${str(filled)} of ${intent.quantity}`}` }
+                        ? {
+                            ':reason': `ORDER_${report.status.toUpperCase()}: ${report.reason ?? `filled ${str(filled)} of ${intent.quantity}`}`,
+                          }
                         : {}),
                   },
                 },
@@ -467,61 +499,71 @@ export class DynamoTradingStore implements TradingStore {
         // Someone else booked first or the account moved: read again and recompute.
       }
     }
-    throw new OptimisticConflictError(`could not book order ${report.clientOrderId} after ${MAX_CONFLICT_RETRIES} attempts`);
+    throw new OptimisticConflictError(
+      `could not book order ${report.clientOrderId} after ${MAX_CONFLICT_RETRIES} attempts`,
+    );
   }
 
   private async signalStatusOf(signalId: string): Promise<SignalStatus> {
     const result = await this.db.send(
       new GetCommand({ TableName: this.tables.signals, Key: { pk: signalId }, ConsistentRead: true }),
     );
-    return z.object({ status: z.enum(['received', 'approved', 'submitted', 'rejected', 'filled', 'cancelled', 'failed']) }).parse(result.Item).status;
+    return z
+      .object({
+        status: z.enum(['received', 'approved', 'submitted', 'rejected', 'filled', 'cancelled', 'failed']),
+      })
+      .parse(result.Item).status;
   }
 
   async markFailed(signalId: string, reason: string, at: string): Promise<void> {
     const signal = await this.db.send(
       new GetCommand({ TableName: this.tables.signals, Key: { pk: signalId }, ConsistentRead: true }),
     );
-    const clientOrderId = z.object({ clientOrderId: z.string().optional() }).parse(signal.Item ?? {}).clientOrderId;
+    const clientOrderId = z
+      .object({ clientOrderId: z.string().optional() })
+      .parse(signal.Item ?? {}).clientOrderId;
     const order = clientOrderId === undefined ? undefined : await this.readOrder(clientOrderId);
     const orderStillOpen = order !== undefined && !order.final;
-    await this.db.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: this.tables.signals,
-              Key: { pk: signalId },
-              UpdateExpression: 'SET #status = :failed, reason = :reason, updatedAt = :at',
-              // A fill is never overwritten; a broker rejection or cancel found while compensating is.
-              ConditionExpression: 'attribute_exists(pk) AND #status <> :filled',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: {
-                ':failed': 'failed',
-                ':reason': reason,
-                ':at': at,
-                ':filled': 'filled',
+    await this.db
+      .send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tables.signals,
+                Key: { pk: signalId },
+                UpdateExpression: 'SET #status = :failed, reason = :reason, updatedAt = :at',
+                // A fill is never overwritten; a broker rejection or cancel found while compensating is.
+                ConditionExpression: 'attribute_exists(pk) AND #status <> :filled',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: {
+                  ':failed': 'failed',
+                  ':reason': reason,
+                  ':at': at,
+                  ':filled': 'filled',
+                },
               },
             },
-          },
-          ...(orderStillOpen
-            ? [
-                {
-                  Update: {
-                    TableName: this.tables.orders,
-                    Key: { clientOrderId: order.clientOrderId },
-                    UpdateExpression: 'SET #status = :unknown, updatedAt = :at',
-                    ConditionExpression: '#final = :false',
-                    ExpressionAttributeNames: { '#status': 'status', '#final': 'final' },
-                    ExpressionAttributeValues: { ':unknown': 'unknown', ':at': at, ':false': false },
+            ...(orderStillOpen
+              ? [
+                  {
+                    Update: {
+                      TableName: this.tables.orders,
+                      Key: { clientOrderId: order.clientOrderId },
+                      UpdateExpression: 'SET #status = :unknown, updatedAt = :at',
+                      ConditionExpression: '#final = :false',
+                      ExpressionAttributeNames: { '#status': 'status', '#final': 'final' },
+                      ExpressionAttributeValues: { ':unknown': 'unknown', ':at': at, ':false': false },
+                    },
                   },
-                },
-              ]
-            : []),
-        ],
-      }),
-    ).catch((error: unknown) => {
-      if (cancellationReasons(error) === undefined) throw error;
-    });
+                ]
+              : []),
+          ],
+        }),
+      )
+      .catch((error: unknown) => {
+        if (cancellationReasons(error) === undefined) throw error;
+      });
   }
 
   async setTradingState(state: TradingState, reason: string, source: string, at: string): Promise<void> {

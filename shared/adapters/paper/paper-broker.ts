@@ -1,7 +1,12 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
-import { type PaperTerms, executePaper } from '../../domain/paper.js';
-import { type BrokerOrder, BrokerOrderSchema, type OrderIntent, OrderIntentSchema } from '../../domain/trading.js';
+import type { z } from 'zod';
+import { executePaper, type PaperTerms } from '../../domain/paper.js';
+import {
+  type BrokerOrder,
+  BrokerOrderSchema,
+  type OrderIntent,
+  OrderIntentSchema,
+} from '../../domain/trading.js';
 import type { Broker } from '../../ports/index.js';
 
 /** Where the paper broker gets its market price for orders that rest (the latest alert price). */
@@ -31,7 +36,11 @@ export class PaperBroker implements Broker {
   ) {}
 
   async submitOrder(intent: OrderIntent): Promise<BrokerOrder> {
-    const execution = executePaper(intent, intent.orderType === 'market' ? intent.referencePrice : await this.marketPrice(intent), this.terms);
+    const execution = executePaper(
+      intent,
+      intent.orderType === 'market' ? intent.referencePrice : await this.marketPrice(intent),
+      this.terms,
+    );
     const order: z.infer<typeof PaperOrderItem> = {
       clientOrderId: intent.clientOrderId,
       brokerOrderId: `paper-${intent.clientOrderId}`,
@@ -44,7 +53,11 @@ export class PaperBroker implements Broker {
     };
     try {
       await this.db.send(
-        new PutCommand({ TableName: this.tableName, Item: order, ConditionExpression: 'attribute_not_exists(clientOrderId)' }),
+        new PutCommand({
+          TableName: this.tableName,
+          Item: order,
+          ConditionExpression: 'attribute_not_exists(clientOrderId)',
+        }),
       );
       return strip(order);
     } catch (error) {
@@ -85,7 +98,9 @@ export class PaperBroker implements Broker {
   }
 
   private async read(clientOrderId: string) {
-    const result = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { clientOrderId }, ConsistentRead: true }));
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { clientOrderId }, ConsistentRead: true }),
+    );
     return result.Item === undefined ? undefined : PaperOrderItem.parse(result.Item);
   }
 
@@ -100,7 +115,8 @@ export class PaperBroker implements Broker {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { clientOrderId: item.clientOrderId },
-          UpdateExpression: 'SET #status = :status, filledQuantity = :filled, averageFillPrice = :avg, commission = :commission',
+          UpdateExpression:
+            'SET #status = :status, filledQuantity = :filled, averageFillPrice = :avg, commission = :commission',
           ConditionExpression: '#status = :new',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {

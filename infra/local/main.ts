@@ -1,0 +1,72 @@
+import { ConfigError } from '../../shared/config/load.js';
+import { loadConfigFile } from '../app.js';
+import { PrerequisiteError } from './dynamodb-local.js';
+import { ensureLocalSecrets } from './env-file.js';
+import { type LocalRuntime, startLocalRuntime } from './runtime.js';
+
+/** `npm start`: the bot in one process, paper trading, nothing to configure. */
+async function main(): Promise<void> {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 22) {
+    throw new PrerequisiteError(
+      `Node.js ${process.versions.node} is running, but Pinebridge needs Node 22: run it through npm (\`npm start\`), which uses the node@22 dev dependency, or install Node 22.`,
+    );
+  }
+  const config = loadConfigFile(process.env.PINEBRIDGE_CONFIG_FILE ?? 'config.json');
+  const secrets = ensureLocalSecrets('.env');
+  const port = Number(process.env.PORT ?? 8000);
+  process.stdout.write(
+    'Starting Pinebridge: local database, workflow synthesized from the CDK stack, HTTP server…\n',
+  );
+
+  const runtime: LocalRuntime = await startLocalRuntime({
+    config,
+    port,
+    dataDir: '.data/dynamodb',
+    webhookSecret: secrets.webhookSecret,
+    adminToken: secrets.adminToken,
+  });
+
+  const url = runtime.url.replace('127.0.0.1', 'localhost');
+  const secretShown = secrets.generated ? secrets.webhookSecret : '$PINEBRIDGE_WEBHOOK_SECRET';
+  const lines = [
+    '',
+    `Pinebridge is running on ${url} (paper broker, data in .data/). Ctrl-C stops it cleanly.`,
+    secrets.generated
+      ? `First start: generated a webhook secret and an admin token into .env (mode 0600). They are shown once:\n  webhook secret: ${secrets.webhookSecret}\n  admin token:    ${secrets.adminToken}`
+      : 'Secrets are in .env (load them with: set -a; . ./.env; set +a).',
+    '',
+    'Send a test alert (a filled paper order):',
+    `  curl -s -X POST ${url}/webhook/${secretShown} -H 'content-type: text/plain' \\`,
+    `    -d '{"ticker":"AAPL","action":"buy","quantity":10,"price":187.5}'`,
+    'See it:',
+    `  curl -s ${url}/status -H "Authorization: Bearer ${secrets.generated ? secrets.adminToken : '$PINEBRIDGE_ADMIN_TOKEN'}"`,
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${signal}: finishing executions in flight, then stopping the database…\n`);
+    await runtime.stop();
+    process.stdout.write('Stopped cleanly.\n');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof PrerequisiteError || error instanceof ConfigError) {
+    process.stderr.write(`pinebridge: ${error.message}\n`);
+  } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    process.stderr.write(
+      `pinebridge: port ${process.env.PORT ?? 8000} is in use; stop what uses it or start with PORT=8080 npm start\n`,
+    );
+  } else {
+    process.stderr.write(`pinebridge: could not start: ${(error as Error).stack ?? String(error)}\n`);
+  }
+  process.exit(1);
+});

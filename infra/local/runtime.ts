@@ -1,0 +1,171 @@
+import type { AddressInfo } from 'node:net';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { createWebhookHandler } from '../../functions/webhook.js';
+import { type CoreDependencies, createCoreDependencies } from '../../shared/adapters/dependencies.js';
+import { createDocumentClient } from '../../shared/adapters/dynamodb/client.js';
+import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
+import { SIGNAL_EVENT } from '../../shared/adapters/events.js';
+import { EnvWebhookSecrets } from '../../shared/adapters/secrets.js';
+import type { Config } from '../../shared/config/schema.js';
+import { logger } from '../../shared/logger.js';
+import type { Clock, SignalPublisher } from '../../shared/ports/index.js';
+import { portfolioStatus } from '../../shared/usecases/status.js';
+import { isFinal, recordFailure } from '../../shared/usecases/trade-flow.js';
+import { synthesizeFlow } from './definition.js';
+import { type DynamoDbLocal, ensureTables, startDynamoDbLocal } from './dynamodb-local.js';
+import { LocalEventBus } from './event-bus.js';
+import { createLocalServer, TokenBucket } from './server.js';
+import { LocalWorkflow } from './workflow.js';
+
+export interface LocalRuntimeOptions {
+  config: Config;
+  webhookSecret: string;
+  adminToken: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Where DynamoDB Local keeps its files; undefined keeps it in memory. Ignored with dynamoEndpoint. */
+  dataDir?: string;
+  /** Use an already running DynamoDB Local instead of starting one (tests share one). */
+  dynamoEndpoint?: string;
+  tablePrefix?: string;
+  clock?: Clock;
+  /** Milliseconds for each AwaitFill wait instead of workflow.orderPollSeconds. */
+  waitOverrideMs?: number;
+}
+
+export interface LocalRuntime {
+  url: string;
+  deps: CoreDependencies;
+  workflow: LocalWorkflow;
+  /** Resolves when every workflow execution started so far has ended. */
+  settle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole bot in one process: DynamoDB Local, the synthesized state machine run by
+ * aws-local-stepfunctions, an in-process bus applying the deployed rule, and an HTTP server
+ * routing to the same webhook handler API Gateway invokes.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const { config } = options;
+  const database: DynamoDbLocal = options.dynamoEndpoint
+    ? { endpoint: options.dynamoEndpoint, stop: async () => {} }
+    : await startDynamoDbLocal(options.dataDir);
+  try {
+    const tables = tableNamesFor(options.tablePrefix ?? 'pinebridge-local');
+    await ensureTables(database.endpoint, tables);
+    const flow = synthesizeFlow(config);
+    const deps = createCoreDependencies(config, tables, {
+      dynamoEndpoint: database.endpoint,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    const workflow = new LocalWorkflow(flow.definition, deps, logger, {
+      ...(options.waitOverrideMs !== undefined ? { waitOverrideMs: options.waitOverrideMs } : {}),
+    });
+    const bus = new LocalEventBus(flow.eventPattern, (detail) => void workflow.start(detail));
+    const publisher: SignalPublisher = {
+      publish: async (event) => {
+        bus.put({
+          source: SIGNAL_EVENT.source,
+          'detail-type': SIGNAL_EVENT.detailType,
+          detail: { ...event },
+        });
+      },
+    };
+    const secrets = new EnvWebhookSecrets({
+      ...process.env,
+      PINEBRIDGE_WEBHOOK_SECRET: options.webhookSecret,
+    });
+    const webhook = createWebhookHandler({ ...deps, publisher, secrets });
+    const probe = createDocumentClient({ endpoint: database.endpoint });
+
+    const server = createLocalServer({
+      webhook,
+      adminToken: options.adminToken,
+      maxBodyBytes: config.webhook.maxBodyBytes,
+      throttle: new TokenBucket(config.api.throttle.rateLimit, config.api.throttle.burstLimit),
+      status: () => portfolioStatus(deps),
+      health: async () => {
+        const check = async (name: string, probeFn: () => Promise<unknown>): Promise<[string, string]> => {
+          try {
+            await probeFn();
+            return [name, 'ok'];
+          } catch (error) {
+            return [name, `failing: ${(error as Error).name}`];
+          }
+        };
+        const components = Object.fromEntries(
+          await Promise.all([
+            check('database', () => probe.send(new ListTablesCommand({ Limit: 1 }))),
+            check('workflow', async () => {
+              if (workflow.failed > 0 && workflow.failed === workflow.started)
+                throw new Error('every execution failed');
+            }),
+            check('broker', () => deps.broker.ping()),
+          ]),
+        );
+        return { ok: Object.values(components).every((v) => v === 'ok'), components };
+      },
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, '127.0.0.1', () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+
+    await reconcileOnStart(deps, publisher);
+
+    return {
+      url: `http://127.0.0.1:${port}`,
+      deps,
+      workflow,
+      settle: async () => {
+        while (workflow.running > 0) await workflow.drain(60_000);
+      },
+      stop: async () => {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await workflow.drain(10_000);
+        probe.destroy();
+        await database.stop();
+      },
+    };
+  } catch (error) {
+    await database.stop();
+    throw error;
+  }
+}
+
+/**
+ * After a crash or restart nothing may stay in flight: signals never decided are published
+ * again (the workflow skips any already decided), and approved orders are settled against the
+ * broker by client order id — adopted if it has them, released if it never saw them.
+ */
+async function reconcileOnStart(deps: CoreDependencies, publisher: SignalPublisher): Promise<void> {
+  const recent = await deps.signals.recent(500);
+  for (const record of recent) {
+    if (record.status === 'received') {
+      await publisher.publish({
+        signalId: record.signalId,
+        symbol: record.signal.symbol,
+        receivedAt: record.receivedAt,
+      });
+    } else if ((record.status === 'approved' || record.status === 'submitted') && record.clientOrderId) {
+      const order = await deps.broker.getOrder(record.clientOrderId);
+      if (order !== undefined && isFinal(order.status)) {
+        await deps.store.applyBrokerOrder(order, deps.clock.now().toISOString());
+      } else {
+        await recordFailure(
+          {
+            signalId: record.signalId,
+            clientOrderId: record.clientOrderId,
+            error: { Error: 'Restarted', Cause: 'the process stopped while this order was in flight' },
+          },
+          deps,
+        );
+      }
+      logger.warn('reconciled an order left in flight by a previous run', { signalId: record.signalId });
+    }
+  }
+}

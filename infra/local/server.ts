@@ -1,0 +1,129 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { secretsMatch } from '../../shared/usecases/accept-signal.js';
+
+/** API Gateway's stage throttling, in-process: a token bucket with the same rate and burst. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  take(): boolean {
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+export interface LocalServerRoutes {
+  webhook: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+  health: () => Promise<{ ok: boolean; components: Record<string, string> }>;
+  status: () => Promise<unknown>;
+  adminToken: string;
+  maxBodyBytes: number;
+  throttle: TokenBucket;
+}
+
+const send = (
+  res: ServerResponse,
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) => {
+  res.writeHead(statusCode, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
+  res.end(typeof body === 'string' ? body : JSON.stringify(body));
+};
+
+/** Reads at most `limit` + 1 bytes: enough for the handler to see the body is over the cap. */
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > limit) break;
+  }
+  return Buffer.concat(chunks)
+    .subarray(0, limit + 1)
+    .toString('utf8');
+}
+
+/** An API Gateway REST (v1) proxy event, as the webhook Lambda receives it in AWS. */
+function toApiGatewayEvent(
+  req: IncomingMessage,
+  path: string,
+  body: string,
+  secret: string | undefined,
+): APIGatewayProxyEvent {
+  const headers = Object.fromEntries(
+    Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v]),
+  );
+  return {
+    body,
+    isBase64Encoded: false,
+    headers,
+    multiValueHeaders: {},
+    httpMethod: req.method ?? 'POST',
+    path,
+    resource: secret === undefined ? '/webhook' : '/webhook/{secret}',
+    pathParameters: secret === undefined ? null : { secret },
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    stageVariables: null,
+    requestContext: {
+      identity: { sourceIp: req.socket.remoteAddress ?? '' },
+    } as APIGatewayProxyEvent['requestContext'],
+  } as APIGatewayProxyEvent;
+}
+
+function authorized(req: IncomingMessage, token: string): boolean {
+  const header = req.headers.authorization ?? '';
+  const presented = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+  return presented.length > 0 && secretsMatch(presented, token);
+}
+
+/**
+ * The local HTTP front door, routing to the same handlers the API serves in AWS:
+ * POST /webhook[/{secret}], GET /health, GET /status (admin token).
+ */
+export function createLocalServer(routes: LocalServerRoutes): Server {
+  return createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const path = url.pathname.replace(/\/+$/, '') || '/';
+      if (req.method === 'GET' && path === '/health') {
+        const health = await routes.health();
+        return send(res, health.ok ? 200 : 503, health);
+      }
+      if (!routes.throttle.take()) return send(res, 429, { error: 'too many requests' });
+
+      const webhook = /^\/webhook(?:\/([^/]+))?$/.exec(path);
+      if (webhook) {
+        if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, { allow: 'POST' });
+        const body = await readBody(req, routes.maxBodyBytes);
+        const secret = webhook[1] === undefined ? undefined : decodeURIComponent(webhook[1]);
+        const result = await routes.webhook(toApiGatewayEvent(req, path, body, secret));
+        return send(res, result.statusCode, result.body, (result.headers ?? {}) as Record<string, string>);
+      }
+      if (req.method === 'GET' && path === '/status') {
+        if (!authorized(req, routes.adminToken))
+          return send(res, 401, { error: 'admin token required (Authorization: Bearer …)' });
+        return send(res, 200, await routes.status());
+      }
+      return send(res, 404, { error: 'not found' });
+    } catch {
+      if (!res.headersSent) send(res, 500, { error: 'internal error' });
+    }
+  });
+}

@@ -1,0 +1,78 @@
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import type { Log } from '../../shared/ports/index.js';
+import { TRADE_FLOW_TASK_NAMES, TRADE_FLOW_TASKS } from '../../shared/usecases/tasks.js';
+import type { TradeFlowDeps } from '../../shared/usecases/trade-flow.js';
+
+type Json = Parameters<StateMachine['run']>[0];
+
+export interface LocalWorkflowOptions {
+  /** Milliseconds for each Wait state instead of its real duration (tests use this). */
+  waitOverrideMs?: number;
+}
+
+/**
+ * Runs the synthesized trade-flow definition with aws-local-stepfunctions, each Task state bound
+ * to the same use case its Lambda runs in AWS. Executions are tracked so shutdown can wait for them.
+ */
+export class LocalWorkflow {
+  private readonly machine: StateMachine;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly aborts = new Set<() => void>();
+  started = 0;
+  failed = 0;
+
+  constructor(
+    definition: Record<string, unknown>,
+    private readonly deps: TradeFlowDeps,
+    private readonly log: Log,
+    private readonly options: LocalWorkflowOptions = {},
+  ) {
+    this.machine = new StateMachine(definition as unknown as StateMachineDefinition, {
+      validationOptions: { checkArn: false },
+    });
+  }
+
+  /** Starts an execution; resolves with its output, or with undefined when it failed. */
+  start(input: Record<string, unknown>): Promise<unknown> {
+    this.started++;
+    const handlers = Object.fromEntries(
+      TRADE_FLOW_TASK_NAMES.map((name) => [
+        name,
+        (taskInput: Json) => TRADE_FLOW_TASKS[name].run(taskInput, this.deps) as Promise<Json>,
+      ]),
+    );
+    const waits =
+      this.options.waitOverrideMs === undefined ? undefined : { AwaitFill: this.options.waitOverrideMs };
+    const execution = this.machine.run(input as Json, {
+      overrides: { taskResourceLocalHandlers: handlers, ...(waits ? { waitTimeOverrides: waits } : {}) },
+      noThrowOnAbort: true,
+    });
+    this.aborts.add(execution.abort);
+    const done = execution.result
+      .catch((error: unknown) => {
+        this.failed++;
+        this.log.error('trade flow execution failed', {
+          signalId: input.signalId,
+          error: (error as Error).message,
+        });
+        return undefined;
+      })
+      .finally(() => {
+        this.inFlight.delete(done);
+        this.aborts.delete(execution.abort);
+      });
+    this.inFlight.add(done);
+    return done;
+  }
+
+  get running(): number {
+    return this.inFlight.size;
+  }
+
+  /** Waits for executions in flight (up to `timeoutMs`), then aborts what is left. */
+  async drain(timeoutMs: number): Promise<void> {
+    const timeout = new Promise((r) => setTimeout(r, timeoutMs).unref());
+    await Promise.race([Promise.allSettled([...this.inFlight]), timeout]);
+    for (const abort of this.aborts) abort();
+  }
+}

@@ -1,0 +1,60 @@
+import { dec, money } from '../domain/money.js';
+import { equityOf } from '../domain/trading.js';
+import type { SignalStore, TradingStore } from '../ports/index.js';
+
+/** What the trader checks at a glance: state, money, positions, and what happened to recent signals. */
+export async function portfolioStatus(deps: { store: TradingStore; signals: SignalStore }, limit = 20) {
+  const [snapshot, signals, orders] = await Promise.all([
+    deps.store.snapshot(),
+    deps.signals.recent(limit),
+    deps.store.listOrders(limit),
+  ]);
+  const { account } = snapshot;
+  return {
+    tradingState: snapshot.tradingState,
+    account: {
+      cash: money(dec(account.cash)),
+      reservedCash: money(dec(account.reservedCash)),
+      buyingPower: money(dec(account.cash).minus(dec(account.reservedCash))),
+      equity: money(equityOf(snapshot)),
+      realizedPnl: money(dec(account.realizedPnl)),
+      commissions: money(dec(account.commissions)),
+    },
+    positions: Object.values(snapshot.positions)
+      .filter((p) => !dec(p.quantity).isZero() || !dec(p.pendingQuantity).isZero())
+      .map((p) => {
+        const last = snapshot.prices[p.symbol]?.price;
+        return {
+          symbol: p.symbol,
+          quantity: p.quantity,
+          pendingQuantity: p.pendingQuantity,
+          averageCost: p.averageCost,
+          lastPrice: last ?? null,
+          unrealizedPnl:
+            last === undefined ? null : money(dec(last).minus(dec(p.averageCost)).times(dec(p.quantity))),
+          realizedPnl: money(dec(p.realizedPnl)),
+        };
+      }),
+    signals: signals.map((s) => ({
+      signalId: s.signalId,
+      receivedAt: s.receivedAt,
+      symbol: s.signal.symbol,
+      action: s.signal.action,
+      status: s.status,
+      reason: s.reason ?? null,
+      filledQuantity: s.filledQuantity ?? null,
+      averageFillPrice: s.averageFillPrice ?? null,
+    })),
+    orders: orders.map((o) => ({
+      clientOrderId: o.clientOrderId,
+      signalId: o.signalId,
+      symbol: o.intent.symbol,
+      side: o.intent.side,
+      quantity: o.intent.quantity,
+      status: o.status,
+      filledQuantity: o.filledQuantity,
+      averageFillPrice: o.averageFillPrice ?? null,
+      createdAt: o.createdAt,
+    })),
+  };
+}
