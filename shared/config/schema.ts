@@ -32,7 +32,7 @@ export const ConfigSchema = z
     symbols: z
       .object({
         allowed: z
-          .array(Symbol)
+          .array(Ticker)
           .min(1)
           .default(['SPY', 'QQQ', 'AAPL', 'MSFT', 'GOOG', 'AMZN', 'NVDA', 'META', 'TSLA'])
           .describe('Symbols Pinebridge may trade. Anything else is rejected with SYMBOL_NOT_ALLOWED.'),
