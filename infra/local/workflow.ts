@@ -20,6 +20,8 @@ export class LocalWorkflow {
   private readonly aborts = new Set<() => void>();
   started = 0;
   failed = 0;
+  /** Emits `settled` (input, output | undefined) as each execution ends; benchmarks and tests listen. */
+  readonly events = new EventEmitter();
 
   constructor(
     definition: Record<string, unknown>,
@@ -56,6 +58,10 @@ export class LocalWorkflow {
           error: (error as Error).message,
         });
         return undefined;
+      })
+      .then((output) => {
+        this.events.emit('settled', input, output);
+        return output;
       })
       .finally(() => {
         this.inFlight.delete(done);
