@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { Log } from '../../shared/ports/index.js';
 import { TRADE_FLOW_TASK_NAMES, TRADE_FLOW_TASKS } from '../../shared/usecases/tasks.js';
