@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Quiet by default; tests that check what is logged raise the level themselves.
+    env: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
   },
 });

@@ -1,0 +1,192 @@
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { LocalWorkflow } from '../../infra/local/workflow.js';
+import { createCoreDependencies } from '../../shared/adapters/dependencies.js';
+import { parseConfig } from '../../shared/config/load.js';
+import { documentClient } from '../support/dynamo.js';
+import { definition, flowHarness, silentLog } from '../support/flow.js';
+
+const buy = (ticker: string, quantity: number, price: number) => ({ ticker, action: 'buy', quantity, price });
+
+async function itemsOf(tableName: string) {
+  const result = await documentClient().send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
+  return result.Items ?? [];
+}
+
+describe('trade flow: the synthesized state machine on aws-local-stepfunctions and DynamoDB Local', () => {
+  it('fills an approved market order and books position, cash and the signal', async () => {
+    const flow = await flowHarness({ paper: { commissionPerOrder: '1.00' } });
+    const signalId = await flow.record(buy('AAPL', 10, 187.5));
+
+    await flow.run(signalId);
+
+    const signal = await flow.deps.signals.get(signalId);
+    expect(signal?.status).toBe('filled');
+    expect(signal?.filledQuantity).toBe('10');
+    const snapshot = await flow.deps.store.snapshot();
+    expect(snapshot.positions.AAPL?.quantity).toBe('10');
+    expect(snapshot.positions.AAPL?.averageCost).toBe('187.5');
+    expect(snapshot.positions.AAPL?.pendingQuantity).toBe('0');
+    expect(snapshot.account.cash).toBe('98124'); // 100000 − 1875 − 1 commission
+    expect(snapshot.account.reservedCash).toBe('0');
+    const order = await flow.deps.store.getOrder(`pb-${signalId}`);
+    expect(order?.status).toBe('filled');
+  });
+
+  it('records a denial with its code and never reaches the broker', async () => {
+    const flow = await flowHarness();
+    const signalId = await flow.record(buy('DOGE', 1, 1));
+
+    await flow.run(signalId);
+
+    const signal = await flow.deps.signals.get(signalId);
+    expect(signal?.status).toBe('rejected');
+    expect(signal?.reason).toMatch(/^SYMBOL_NOT_ALLOWED/);
+    expect(signal?.denials?.[0]?.code).toBe('SYMBOL_NOT_ALLOWED');
+    expect(await itemsOf(flow.tables.paperOrders)).toHaveLength(0);
+  });
+
+  it('denies every new order while HALTED and the broker sees nothing', async () => {
+    const flow = await flowHarness();
+    await flow.deps.store.setTradingState('HALTED', 'test', 'test', new Date().toISOString());
+    const signalId = await flow.record(buy('AAPL', 1, 100));
+
+    await flow.run(signalId);
+
+    expect((await flow.deps.signals.get(signalId))?.reason).toMatch(/^TRADING_HALTED/);
+    expect(await itemsOf(flow.tables.paperOrders)).toHaveLength(0);
+  });
+
+  it('places one order when the same event reaches the workflow twice at once', async () => {
+    const flow = await flowHarness();
+    const signalId = await flow.record(buy('MSFT', 5, 400));
+
+    await Promise.all([flow.run(signalId), flow.run(signalId), flow.run(signalId)]);
+
+    expect(await itemsOf(flow.tables.paperOrders)).toHaveLength(1);
+    expect(await itemsOf(flow.tables.orders)).toHaveLength(1);
+    expect((await flow.deps.store.snapshot()).positions.MSFT?.quantity).toBe('5');
+  });
+
+  it('lets exactly as many racing buys through as buying power allows', async () => {
+    // 10 000 cash; each buy needs 3 000: three fit, whatever the interleaving.
+    const flow = await flowHarness({ paper: { startingCash: '10000' } });
+    const ids = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => flow.record({ ...buy('NVDA', 10, 300), id: `race-${i}` })),
+    );
+
+    await Promise.all(ids.map((id) => flow.run(id)));
+
+    const records = await Promise.all(ids.map((id) => flow.deps.signals.get(id)));
+    const filled = records.filter((r) => r?.status === 'filled');
+    const rejected = records.filter((r) => r?.status === 'rejected');
+    expect(filled).toHaveLength(3);
+    expect(rejected).toHaveLength(5);
+    for (const r of rejected) expect(r?.reason).toMatch(/^INSUFFICIENT_BUYING_POWER/);
+    const snapshot = await flow.deps.store.snapshot();
+    expect(snapshot.positions.NVDA?.quantity).toBe('30');
+    expect(snapshot.account.cash).toBe('1000');
+    expect(snapshot.account.reservedCash).toBe('0');
+    expect(await itemsOf(flow.tables.paperOrders)).toHaveLength(3);
+  });
+
+  it('holds the per-symbol position limit under concurrency, counting orders in flight', async () => {
+    const flow = await flowHarness({ risk: { maxPositionQuantity: 25 } });
+    const ids = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => flow.record({ ...buy('AMZN', 10, 100), id: `pos-${i}` })),
+    );
+
+    await Promise.all(ids.map((id) => flow.run(id)));
+
+    const records = await Promise.all(ids.map((id) => flow.deps.signals.get(id)));
+    expect(records.filter((r) => r?.status === 'filled')).toHaveLength(2);
+    expect(records.filter((r) => r?.reason?.startsWith('MAX_POSITION'))).toHaveLength(4);
+    expect((await flow.deps.store.snapshot()).positions.AMZN?.quantity).toBe('20');
+  });
+
+  it('sells out of a long position and realizes the profit exactly', async () => {
+    const flow = await flowHarness();
+    await flow.run(await flow.record(buy('TSLA', 3, 200.01)));
+    await flow.run(await flow.record({ ticker: 'TSLA', action: 'exit', price: 210.02 }));
+
+    const snapshot = await flow.deps.store.snapshot();
+    expect(snapshot.positions.TSLA?.quantity).toBe('0');
+    expect(snapshot.account.realizedPnl).toBe('30.03');
+    expect(snapshot.account.cash).toBe('100030.03');
+  });
+
+  it('rejects an exit while flat with NOTHING_TO_CLOSE', async () => {
+    const flow = await flowHarness();
+    const signalId = await flow.record({ ticker: 'META', action: 'exit', price: 500 });
+
+    await flow.run(signalId);
+
+    expect((await flow.deps.signals.get(signalId))?.reason).toMatch(/^NOTHING_TO_CLOSE/);
+  });
+
+  it('cancels a resting limit order at its deadline and releases the reservation', async () => {
+    const flow = await flowHarness({ workflow: { orderTimeoutSeconds: 1, orderPollSeconds: 1 } });
+    const signalId = await flow.record({
+      ticker: 'GOOG',
+      action: 'buy',
+      quantity: 2,
+      orderType: 'limit',
+      limitPrice: 90,
+      price: 100,
+    });
+
+    await flow.run(signalId);
+
+    const signal = await flow.deps.signals.get(signalId);
+    expect(signal?.status).toBe('cancelled');
+    const snapshot = await flow.deps.store.snapshot();
+    expect(snapshot.account.reservedCash).toBe('0');
+    expect(snapshot.positions.GOOG?.pendingQuantity).toBe('0');
+    expect(snapshot.positions.GOOG?.quantity).toBe('0');
+  });
+
+  it('fills a resting limit order once a later alert moves the price through the limit', async () => {
+    const flow = await flowHarness({ workflow: { orderTimeoutSeconds: 30, orderPollSeconds: 1 } });
+    const limitId = await flow.record({
+      ticker: 'QQQ',
+      action: 'buy',
+      quantity: 1,
+      orderType: 'limit',
+      limitPrice: 90,
+      price: 100,
+    });
+    const running = flow.run(limitId);
+    // A later alert on the same symbol carries a price below the limit.
+    const later = await flow.record(
+      { ticker: 'QQQ', action: 'buy', quantity: 1, price: 89 },
+      new Date(Date.now() + 1000),
+    );
+    await flow.run(later);
+
+    await running;
+
+    const limit = await flow.deps.signals.get(limitId);
+    expect(limit?.status).toBe('filled');
+    expect(limit?.averageFillPrice).toBe('89');
+    expect((await flow.deps.store.snapshot()).positions.QQQ?.quantity).toBe('2');
+  });
+
+  it('records a failure when SubmitOrder faults, and keeps the reservation while the outcome is unknown', async () => {
+    const flow = await flowHarness();
+    // The same stores, but a broker whose order book does not exist: every broker call fails.
+    const config = parseConfig({});
+    const tables = { ...flow.tables, paperOrders: 'no-such-table' };
+    const broken = createCoreDependencies(config, tables, { dynamoEndpoint: flow.endpoint });
+    const workflow = new LocalWorkflow(definition(), broken, silentLog, { waitOverrideMs: 5 });
+    const signalId = await flow.record(buy('SPY', 2, 500));
+
+    await workflow.start({ signalId, symbol: 'SPY', receivedAt: new Date().toISOString() });
+
+    const signal = await flow.deps.signals.get(signalId);
+    expect(signal?.status).toBe('failed');
+    expect(signal?.reason).toMatch(/ResourceNotFoundException/);
+    const order = await flow.deps.store.getOrder(`pb-${signalId}`);
+    expect(order?.status).toBe('unknown');
+    expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('1000');
+  });
+});

@@ -1,0 +1,69 @@
+import { synthesizeFlow } from '../../infra/local/definition.js';
+import { LocalWorkflow } from '../../infra/local/workflow.js';
+import { type CoreDependencies, createCoreDependencies } from '../../shared/adapters/dependencies.js';
+import type { TableNames } from '../../shared/adapters/dynamodb/tables.js';
+import { parseConfig } from '../../shared/config/load.js';
+import type { ConfigInput } from '../../shared/config/schema.js';
+import { validateAlert } from '../../shared/domain/alert.js';
+import { canonicalJson, dedupKeyOf, sha256, signalIdOf } from '../../shared/domain/ids.js';
+import type { Clock, Log } from '../../shared/ports/index.js';
+import { freshTables } from './dynamo.js';
+
+export const silentLog: Log = { info() {}, warn() {}, error() {} };
+
+let cachedDefinition: Record<string, unknown> | undefined;
+
+/** The state machine definition synthesized from the CDK stack, once per test file. */
+export function definition(): Record<string, unknown> {
+  cachedDefinition ??= synthesizeFlow(parseConfig({})).definition;
+  return cachedDefinition;
+}
+
+export interface FlowHarness {
+  deps: CoreDependencies;
+  endpoint: string;
+  tables: TableNames;
+  workflow: LocalWorkflow;
+  /** Records an alert as the webhook would and returns its signal id. */
+  record(alert: Record<string, unknown>, at?: Date): Promise<string>;
+  /** Runs the trade flow for a recorded signal to its end. */
+  run(signalId: string): Promise<unknown>;
+}
+
+/** Real DynamoDB Local tables, the real stores and paper broker, the synthesized workflow. */
+export async function flowHarness(config: ConfigInput = {}, clock?: Clock): Promise<FlowHarness> {
+  const { endpoint, tables } = await freshTables();
+  const deps = createCoreDependencies(parseConfig(config), tables, {
+    dynamoEndpoint: endpoint,
+    ...(clock ? { clock } : {}),
+  });
+  const workflow = new LocalWorkflow(definition(), deps, silentLog, { waitOverrideMs: 5 });
+  let sequence = 0;
+  return {
+    deps,
+    endpoint,
+    tables,
+    workflow,
+    async record(alert, at = deps.clock.now()) {
+      const validated = validateAlert(alert);
+      if (!validated.ok) throw new Error(`test alert is invalid: ${validated.error}`);
+      const canonical = canonicalJson(validated.signal);
+      const dedupKey = dedupKeyOf(validated.signal.alertId, `${canonical}#${sequence++}`);
+      const receivedAt = at.toISOString();
+      const signalId = signalIdOf(dedupKey, receivedAt);
+      const result = await deps.signals.recordNew({
+        signalId,
+        signal: validated.signal,
+        receivedAt,
+        dedupKey,
+        payloadHash: sha256(canonical).toString('hex'),
+        dedupExpiresAt: new Date(at.getTime() + 300_000),
+      });
+      if (result.kind !== 'recorded') throw new Error(`test alert was not recorded: ${result.kind}`);
+      return signalId;
+    },
+    run(signalId) {
+      return workflow.start({ signalId, symbol: 'n/a', receivedAt: new Date().toISOString() });
+    },
+  };
+}
