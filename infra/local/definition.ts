@@ -36,7 +36,7 @@ export function synthesizeFlow(config: Config): SynthesizedFlow {
     },
     outdir: undefined,
   });
-  const { stateless } = buildApp(app, config);
+  const { stateless } = buildApp(app, config, { nag: false });
   const assembly = app.synth();
   const template = assembly.getStackByName(stateless.stackName).template as {
     Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;

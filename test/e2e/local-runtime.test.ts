@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.js';
+import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
+import { parseConfig } from '../../shared/config/load.js';
+import { logger } from '../../shared/logger.js';
+import { documentClient } from '../support/dynamo.js';
+
+const SECRET = `whsec-${randomUUID()}`;
+const ADMIN = `admin-${randomUUID()}`;
+const prefix = `e2e-${randomUUID().slice(0, 8)}`;
+
+let runtime: LocalRuntime;
+
+const post = (path: string, body: string, contentType = 'text/plain') =>
+  fetch(`${runtime.url}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body });
+
+const alert = (fields: Record<string, unknown> = {}) =>
+  JSON.stringify({ ticker: 'AAPL', action: 'buy', quantity: 1, price: 187.5, id: randomUUID(), ...fields });
+
+async function status() {
+  const response = await fetch(`${runtime.url}/status`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  return (await response.json()) as {
+    signals: { signalId: string; status: string; reason: string | null }[];
+    positions: { symbol: string; quantity: string }[];
+    orders: { signalId: string; status: string }[];
+  };
+}
+
+async function waitForSignal(signalId: string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = (await status()).signals.find((s) => s.signalId === signalId);
+    if (found && ['filled', 'rejected', 'failed', 'cancelled'].includes(found.status)) return found;
+    if (Date.now() > deadline) return found;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+beforeAll(async () => {
+  runtime = await startLocalRuntime({
+    config: parseConfig({ api: { throttle: { rateLimit: 1000, burstLimit: 1000 } } }),
+    webhookSecret: SECRET,
+    adminToken: ADMIN,
+    port: 0,
+    dynamoEndpoint: inject('dynamoEndpoint'),
+    tablePrefix: prefix,
+  });
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+});
+
+describe('the local bot over HTTP', () => {
+  it('accepts a valid alert with 202 and shows the filled order in /status within 2 s', async () => {
+    const response = await post(`/webhook/${SECRET}`, `${alert()}\r\n`);
+    expect(response.status).toBe(202);
+    const { signalId } = (await response.json()) as { signalId: string };
+
+    const signal = await waitForSignal(signalId, 2000);
+
+    expect(signal?.status).toBe('filled');
+    const view = await status();
+    expect(view.orders.find((o) => o.signalId === signalId)?.status).toBe('filled');
+    expect(view.positions.find((p) => p.symbol === 'AAPL')).toBeDefined();
+  });
+
+  it('accepts the secret in the body as well as in the path', async () => {
+    const response = await post('/webhook', alert({ secret: SECRET }), 'application/json');
+    expect(response.status).toBe(202);
+  });
+
+  it('answers 401 to a wrong, missing or oversized secret and records nothing', async () => {
+    const before = (await status()).signals.length;
+    const responses = await Promise.all([
+      post('/webhook/wrong-secret', alert()),
+      post('/webhook', alert()),
+      post('/webhook', alert({ secret: 42 })),
+      post('/webhook', alert({ secret: 'x'.repeat(4000) })),
+    ]);
+    for (const r of responses) {
+      expect(r.status).toBe(401);
+      expect(await r.json()).toEqual({ error: 'unauthorized' });
+    }
+    expect((await status()).signals.length).toBe(before);
+  });
+
+  it('answers 400 naming the problem for malformed JSON and for a bad field', async () => {
+    const malformed = await post(`/webhook/${SECRET}`, '{"ticker":"AAPL","action":"buy",}');
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { error: string }).error).toMatch(/not valid JSON/);
+
+    const badField = await post(`/webhook/${SECRET}`, alert({ quantity: 'abc' }));
+    expect(badField.status).toBe(400);
+    expect(await badField.json()).toMatchObject({ fields: ['quantity'] });
+
+    const placeholder = await post(`/webhook/${SECRET}`, alert({ action: '{{strategy.order.action}}' }));
+    expect(placeholder.status).toBe(400);
+    expect(((await placeholder.json()) as { error: string }).error).toMatch(/placeholder.*action/);
+  });
+
+  it('answers 413 to a body over the cap', async () => {
+    const response = await post(`/webhook/${SECRET}`, alert({ comment: 'x'.repeat(200), padding: 'y'.repeat(9000) }));
+    expect(response.status).toBe(413);
+  });
+
+  it('answers a re-delivery with 200 duplicate and the original signal id', async () => {
+    const body = alert();
+    const first = (await (await post(`/webhook/${SECRET}`, body)).json()) as { signalId: string };
+    const second = await post(`/webhook/${SECRET}`, body);
+
+    expect(second.status).toBe(200);
+    expect(await second.json()).toEqual({ signalId: first.signalId, duplicate: true });
+  });
+
+  it('turns ten identical deliveries at once into one signal and one order', async () => {
+    const body = JSON.stringify({ ticker: 'MSFT', action: 'buy', quantity: 2, price: 400 });
+    const responses = await Promise.all(Array.from({ length: 10 }, () => post(`/webhook/${SECRET}`, body)));
+    const codes = responses.map((r) => r.status).sort();
+    expect(codes).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 202]);
+    const ids = new Set(await Promise.all(responses.map(async (r) => ((await r.json()) as { signalId: string }).signalId)));
+    expect(ids.size).toBe(1);
+    await runtime.settle();
+
+    const orders = await documentClient().send(new ScanCommand({ TableName: tableNamesFor(prefix).paperOrders, ConsistentRead: true }));
+    const [signalId] = [...ids];
+    expect((orders.Items ?? []).filter((o) => o.clientOrderId === `pb-${signalId}`)).toHaveLength(1);
+    expect((orders.Items ?? []).filter((o) => (o.intent as { symbol: string }).symbol === 'MSFT')).toHaveLength(1);
+  });
+
+  it('answers 409 when an alert id comes back with a different payload', async () => {
+    const id = randomUUID();
+    expect((await post(`/webhook/${SECRET}`, alert({ id, quantity: 1 }))).status).toBe(202);
+    expect((await post(`/webhook/${SECRET}`, alert({ id, quantity: 5 }))).status).toBe(409);
+  });
+
+  it('reports health, and refuses /status without the admin token', async () => {
+    const health = await fetch(`${runtime.url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ ok: true, components: { database: 'ok', workflow: 'ok', broker: 'ok' } });
+    expect((await fetch(`${runtime.url}/status`)).status).toBe(401);
+    expect((await fetch(`${runtime.url}/status`, { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+  });
+
+  it('never writes the secret to a log line or a response, whatever the outcome', async () => {
+    const written: string[] = [];
+    const original = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      written.push(String(chunk));
+      return (original as (...a: unknown[]) => boolean)(chunk, ...rest);
+    }) as typeof process.stdout.write;
+    logger.setLogLevel('DEBUG');
+    try {
+      const bodies: string[] = [];
+      for (const response of await Promise.all([
+        post(`/webhook/${SECRET}`, alert()),
+        post('/webhook', alert({ secret: SECRET })),
+        post('/webhook', `{"secret":"${SECRET}", broken`),
+        post('/webhook', alert({ secret: SECRET, quantity: -1 })),
+        post(`/webhook/${SECRET}`, alert({ ticker: 'DOGE' })),
+      ])) {
+        bodies.push(await response.text());
+      }
+      await runtime.settle();
+      expect(written.length).toBeGreaterThan(0);
+      expect(written.join('')).not.toContain(SECRET);
+      expect(bodies.join('')).not.toContain(SECRET);
+    } finally {
+      logger.setLogLevel('SILENT');
+      process.stdout.write = original;
+    }
+  });
+});
+
+describe('the local bot under a request flood', () => {
+  it('answers 429 beyond the configured rate and stays healthy', async () => {
+    const throttled = await startLocalRuntime({
+      config: parseConfig({ api: { throttle: { rateLimit: 1, burstLimit: 3 } } }),
+      webhookSecret: SECRET,
+      adminToken: ADMIN,
+      port: 0,
+      dynamoEndpoint: inject('dynamoEndpoint'),
+      tablePrefix: `${prefix}-flood`,
+    });
+    try {
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          fetch(`${throttled.url}/webhook/${SECRET}`, { method: 'POST', body: alert() }),
+        ),
+      );
+      const codes = responses.map((r) => r.status);
+      expect(codes.filter((c) => c === 202)).toHaveLength(3);
+      expect(codes.filter((c) => c === 429)).toHaveLength(7);
+      expect((await fetch(`${throttled.url}/health`)).status).toBe(200);
+    } finally {
+      await throttled.stop();
+    }
+  });
+});

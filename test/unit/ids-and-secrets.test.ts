@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, clientOrderIdOf, dedupKeyOf, signalIdOf } from '../../shared/domain/ids.js';
+import type { WebhookSecrets } from '../../shared/ports/index.js';
+import { matchSecret, secretsMatch } from '../../shared/usecases/accept-signal.js';
+
+describe('canonicalJson', () => {
+  it('is independent of key order at every level', () => {
+    const a = {
+      ticker: 'AAPL',
+      action: 'buy',
+      nested: { b: 2, a: 1, deeper: { z: [1, { y: 1, x: 2 }], m: null } },
+    };
+    const b = {
+      nested: { deeper: { m: null, z: [1, { x: 2, y: 1 }] }, a: 1, b: 2 },
+      action: 'buy',
+      ticker: 'AAPL',
+    };
+
+    expect(canonicalJson(a)).toBe(canonicalJson(b));
+  });
+
+  it('sorts keys and drops undefined values, keeping array order', () => {
+    const json = canonicalJson({ b: [3, 1, 2], a: 'x', c: undefined, d: { f: true, e: 1.5 } });
+
+    expect(json).toBe('{"a":"x","b":[3,1,2],"d":{"e":1.5,"f":true}}');
+  });
+
+  it('distinguishes payloads that differ in any value or in array order', () => {
+    expect(canonicalJson({ quantity: '10' })).not.toBe(canonicalJson({ quantity: '11' }));
+    expect(canonicalJson({ quantity: '10' })).not.toBe(canonicalJson({ quantity: 10 }));
+    expect(canonicalJson([1, 2])).not.toBe(canonicalJson([2, 1]));
+  });
+});
+
+describe('dedupKeyOf and signalIdOf', () => {
+  const RECEIVED = '2024-03-15T14:30:00.000Z';
+  const LATER = '2024-03-15T14:45:00.000Z';
+
+  it('keys an alert by its own id when it has one, otherwise by a hash of the canonical payload', () => {
+    expect(dedupKeyOf('tv-123', '{"a":1}')).toBe('id:tv-123');
+    expect(dedupKeyOf(undefined, '{"a":1}')).toMatch(/^body:[0-9a-f]{64}$/);
+    expect(dedupKeyOf(undefined, '{"a":1}')).toBe(dedupKeyOf(undefined, '{"a":1}'));
+    expect(dedupKeyOf(undefined, '{"a":1}')).not.toBe(dedupKeyOf(undefined, '{"a":2}'));
+  });
+
+  it('is deterministic', () => {
+    const key = dedupKeyOf(undefined, canonicalJson({ symbol: 'AAPL', action: 'buy' }));
+
+    expect(signalIdOf(key, RECEIVED)).toBe(signalIdOf(key, RECEIVED));
+    expect(signalIdOf('id:tv-123', RECEIVED)).toBe(signalIdOf('id:tv-123', RECEIVED));
+  });
+
+  it('is a short, URL- and DynamoDB-safe token', () => {
+    expect(signalIdOf('id:tv-123', RECEIVED)).toMatch(/^s[a-z2-7]{26}$/);
+    expect(signalIdOf(dedupKeyOf(undefined, '{}'), RECEIVED)).toMatch(/^s[a-z2-7]{26}$/);
+  });
+
+  it('does not depend on the arrival time for an alert with its own id', () => {
+    expect(signalIdOf('id:tv-123', RECEIVED)).toBe(signalIdOf('id:tv-123', LATER));
+  });
+
+  it('depends on the arrival time for a body-keyed alert (the same body later is a new signal)', () => {
+    const key = dedupKeyOf(undefined, canonicalJson({ symbol: 'AAPL', action: 'buy' }));
+
+    expect(signalIdOf(key, RECEIVED)).not.toBe(signalIdOf(key, LATER));
+  });
+
+  it('differs between alerts with different ids', () => {
+    expect(signalIdOf('id:tv-123', RECEIVED)).not.toBe(signalIdOf('id:tv-124', RECEIVED));
+  });
+});
+
+describe('clientOrderIdOf', () => {
+  it('is at most 48 characters (the broker limit) and deterministic from the signal id', () => {
+    const signalId = signalIdOf('id:tv-123', '2024-03-15T14:30:00.000Z');
+
+    const id = clientOrderIdOf(signalId);
+
+    expect(id.length).toBeLessThanOrEqual(48);
+    expect(id).toBe(clientOrderIdOf(signalId));
+    expect(id).toContain(signalId);
+  });
+
+  it('gives different signals different client order ids', () => {
+    const a = clientOrderIdOf(signalIdOf('id:tv-1', '2024-03-15T14:30:00.000Z'));
+    const b = clientOrderIdOf(signalIdOf('id:tv-2', '2024-03-15T14:30:00.000Z'));
+
+    expect(a).not.toBe(b);
+  });
+});
+
+describe('secretsMatch', () => {
+  it('matches equal strings only', () => {
+    expect(secretsMatch('pb-Zq8rT3vW9xK2mN7s', 'pb-Zq8rT3vW9xK2mN7s')).toBe(true);
+    expect(secretsMatch('pb-Zq8rT3vW9xK2mN7', 'pb-Zq8rT3vW9xK2mN7s')).toBe(false);
+    expect(secretsMatch('pb-Zq8rT3vW9xK2mN7s ', 'pb-Zq8rT3vW9xK2mN7s')).toBe(false);
+    expect(secretsMatch('PB-ZQ8RT3VW9XK2MN7S', 'pb-Zq8rT3vW9xK2mN7s')).toBe(false);
+    expect(secretsMatch('', 'pb-Zq8rT3vW9xK2mN7s')).toBe(false);
+  });
+});
+
+describe('matchSecret', () => {
+  const NOW = new Date('2024-03-15T14:30:00.000Z');
+  const CURRENT = 'pb-current-Zq8rT3vW9xK2mN7s';
+  const PREVIOUS = 'pb-previous-Hb4yQ6cJ1dF5gL0p';
+  const rotating = (previousValidUntil: string | undefined): WebhookSecrets => ({
+    current: CURRENT,
+    previous: PREVIOUS,
+    ...(previousValidUntil !== undefined ? { previousValidUntil } : {}),
+  });
+
+  it('accepts the current secret as "current"', () => {
+    expect(matchSecret(CURRENT, { current: CURRENT }, NOW)).toBe('current');
+  });
+
+  it.each([
+    ['a wrong secret', 'pb-wrong-secret-value'],
+    ['a one-character secret', 'p'],
+    ['the current secret with a trailing newline', `${CURRENT}\n`],
+    ['a prefix of the current secret', CURRENT.slice(0, -1)],
+  ])('refuses %s', (_label, candidate) => {
+    expect(matchSecret(candidate, { current: CURRENT }, NOW)).toBeUndefined();
+  });
+
+  it.each([
+    ['undefined (missing)', undefined],
+    ['null', null],
+    ['a number', 12345],
+    ['a boolean', true],
+    ['an object', { secret: CURRENT }],
+    ['an array', [CURRENT]],
+    ['an empty string', ''],
+    ['a 10 KB string', 'x'.repeat(10 * 1024)],
+    ['a 10 KB string that starts with the secret', CURRENT + 'x'.repeat(10 * 1024)],
+  ])('refuses %s without throwing', (_label, candidate) => {
+    expect(matchSecret(candidate, { current: CURRENT }, NOW)).toBeUndefined();
+  });
+
+  it('accepts the previous secret as "previous" before previousValidUntil', () => {
+    const secrets = rotating('2024-03-15T14:30:00.001Z');
+
+    expect(matchSecret(PREVIOUS, secrets, NOW)).toBe('previous');
+    expect(matchSecret(CURRENT, secrets, NOW)).toBe('current');
+  });
+
+  it('refuses the previous secret at and after previousValidUntil', () => {
+    expect(matchSecret(PREVIOUS, rotating('2024-03-15T14:30:00.000Z'), NOW)).toBeUndefined();
+    expect(matchSecret(PREVIOUS, rotating('2024-03-15T14:29:59.999Z'), NOW)).toBeUndefined();
+    expect(matchSecret(CURRENT, rotating('2024-03-15T14:29:59.999Z'), NOW)).toBe('current');
+  });
+
+  it('accepts the previous secret when no deadline is set', () => {
+    expect(matchSecret(PREVIOUS, rotating(undefined), NOW)).toBe('previous');
+  });
+
+  it('refuses a wrong secret during a rotation too', () => {
+    expect(matchSecret('pb-neither', rotating('2024-03-16T00:00:00.000Z'), NOW)).toBeUndefined();
+  });
+});

@@ -1,0 +1,494 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../shared/config/load.js';
+import type { Config } from '../../shared/config/schema.js';
+import type { Signal } from '../../shared/domain/alert.js';
+import { clientOrderIdOf, dedupKeyOf, signalIdOf } from '../../shared/domain/ids.js';
+import { type Denial, type DenialCode, evaluateRisk, type RiskDecision } from '../../shared/domain/risk.js';
+import type { OrderIntent, PortfolioSnapshot } from '../../shared/domain/trading.js';
+import { anAccount, aPosition, aSignal, aSnapshot } from '../fixtures/builders.js';
+
+const NOW = new Date('2024-03-15T14:30:00.000Z');
+const secondsAgo = (seconds: number): string => new Date(NOW.getTime() - seconds * 1000).toISOString();
+const SIGNAL_ID = signalIdOf(dedupKeyOf('tv-alert-1', '{}'), NOW.toISOString());
+
+interface Case {
+  signal?: Signal;
+  snapshot?: PortfolioSnapshot;
+  config?: Config;
+  signalId?: string;
+}
+
+function evaluate({
+  signal = aSignal(),
+  snapshot = aSnapshot(),
+  config = parseConfig({}),
+  signalId = SIGNAL_ID,
+}: Case) {
+  return evaluateRisk({ signal, signalId, snapshot, config, now: NOW });
+}
+
+function approvedIntent(decision: RiskDecision): OrderIntent {
+  if (!decision.approved) throw new Error(`expected approval, got ${JSON.stringify(decision.denials)}`);
+  return decision.intent;
+}
+
+function denialsOf(decision: RiskDecision): Denial[] {
+  if (decision.approved) throw new Error(`expected a denial, got intent ${JSON.stringify(decision.intent)}`);
+  return decision.denials;
+}
+
+const codesOf = (decision: RiskDecision): DenialCode[] => denialsOf(decision).map((d) => d.code);
+
+const long = (symbol: string, quantity: string, averageCost = '100') => ({
+  positions: { [symbol]: aPosition(symbol, quantity, averageCost) },
+});
+
+describe('evaluateRisk: checks on the signal', () => {
+  it('denies everything while HALTED with TRADING_HALTED', () => {
+    const decision = evaluate({ snapshot: aSnapshot({ tradingState: 'HALTED' }) });
+
+    expect(codesOf(decision)).toEqual(['TRADING_HALTED']);
+  });
+
+  it('denies a symbol outside symbols.allowed with SYMBOL_NOT_ALLOWED', () => {
+    const decision = evaluate({ signal: aSignal({ symbol: 'XYZ' }) });
+
+    expect(codesOf(decision)).toEqual(['SYMBOL_NOT_ALLOWED']);
+    expect(denialsOf(decision)[0]?.detail).toContain('XYZ');
+  });
+
+  it('denies a cancel alert with UNSUPPORTED_ACTION rather than pretending to cancel', () => {
+    const decision = evaluate({ signal: aSignal({ action: 'cancel', quantity: undefined }) });
+
+    expect(codesOf(decision)).toEqual(['UNSUPPORTED_ACTION']);
+  });
+
+  it('records every signal-level denial, the first one being the reason shown', () => {
+    const decision = evaluate({
+      signal: aSignal({ symbol: 'XYZ', action: 'cancel' }),
+      snapshot: aSnapshot({ tradingState: 'HALTED' }),
+    });
+
+    expect(codesOf(decision)).toEqual(['TRADING_HALTED', 'SYMBOL_NOT_ALLOWED', 'UNSUPPORTED_ACTION']);
+  });
+});
+
+describe('evaluateRisk: the reference price', () => {
+  it('denies NO_FRESH_PRICE when the alert has no price and no last price is known', () => {
+    const decision = evaluate({ signal: aSignal({ price: undefined }) });
+
+    expect(codesOf(decision)).toEqual(['NO_FRESH_PRICE']);
+  });
+
+  it('denies NO_FRESH_PRICE when the last price is older than risk.maxPriceAgeSeconds', () => {
+    const snapshot = aSnapshot({ prices: { AAPL: { price: '187.37', at: secondsAgo(301) } } });
+
+    const decision = evaluate({ signal: aSignal({ price: undefined }), snapshot });
+
+    expect(codesOf(decision)).toEqual(['NO_FRESH_PRICE']);
+  });
+
+  it('ignores a fresh price of another symbol', () => {
+    const snapshot = aSnapshot({ prices: { MSFT: { price: '400', at: secondsAgo(1) } } });
+
+    const decision = evaluate({ signal: aSignal({ price: undefined }), snapshot });
+
+    expect(codesOf(decision)).toEqual(['NO_FRESH_PRICE']);
+  });
+
+  it.each([60, 300])('uses a last price %i s old (within the limit) as the reference price', (age) => {
+    const snapshot = aSnapshot({ prices: { AAPL: { price: '187.37', at: secondsAgo(age) } } });
+
+    const intent = approvedIntent(evaluate({ signal: aSignal({ price: undefined }), snapshot }));
+
+    expect(intent.referencePrice).toBe('187.37');
+    expect(intent.reservedCash).toBe('1873.7');
+  });
+
+  it('prefers the price in the alert over the last price', () => {
+    const snapshot = aSnapshot({ prices: { AAPL: { price: '187.37', at: secondsAgo(1) } } });
+
+    const intent = approvedIntent(evaluate({ signal: aSignal({ price: '190' }), snapshot }));
+
+    expect(intent.referencePrice).toBe('190');
+  });
+
+  it('uses the limit price of a limit order that carries no price', () => {
+    const signal = aSignal({ price: undefined, orderType: 'limit', limitPrice: '185.5' });
+
+    const intent = approvedIntent(evaluate({ signal }));
+
+    expect(intent).toMatchObject({ referencePrice: '185.5', limitPrice: '185.5', orderType: 'limit' });
+  });
+});
+
+describe('evaluateRisk: closing positions', () => {
+  it('denies an exit while flat with NOTHING_TO_CLOSE', () => {
+    const decision = evaluate({ signal: aSignal({ action: 'exit', quantity: undefined }) });
+
+    expect(codesOf(decision)).toEqual(['NOTHING_TO_CLOSE']);
+  });
+
+  it('denies a sell without quantity while flat with NOTHING_TO_CLOSE (it would close a long)', () => {
+    const decision = evaluate({ signal: aSignal({ action: 'sell', quantity: undefined }) });
+
+    expect(codesOf(decision)).toEqual(['NOTHING_TO_CLOSE']);
+  });
+
+  it('denies buy + sentiment flat while flat with NOTHING_TO_CLOSE', () => {
+    const decision = evaluate({ signal: aSignal({ action: 'buy', sentiment: 'flat' }) });
+
+    expect(codesOf(decision)).toEqual(['NOTHING_TO_CLOSE']);
+  });
+
+  it('denies sell + sentiment flat while short: a sell cannot close a short', () => {
+    const snapshot = aSnapshot(long('AAPL', '-5'));
+
+    const decision = evaluate({ signal: aSignal({ action: 'sell', sentiment: 'flat' }), snapshot });
+
+    expect(codesOf(decision)).toEqual(['NOTHING_TO_CLOSE']);
+  });
+
+  it('turns an exit while long 10 into sell 10 with nothing reserved', () => {
+    const snapshot = aSnapshot(long('AAPL', '10'));
+
+    const intent = approvedIntent(
+      evaluate({ signal: aSignal({ action: 'exit', quantity: undefined }), snapshot }),
+    );
+
+    expect(intent).toMatchObject({ side: 'sell', quantity: '10', reservedCash: '0' });
+  });
+
+  it('turns an exit while short 5 into buy 5', () => {
+    const snapshot = aSnapshot(long('AAPL', '-5'));
+
+    const intent = approvedIntent(
+      evaluate({ signal: aSignal({ action: 'exit', quantity: undefined }), snapshot }),
+    );
+
+    expect(intent).toMatchObject({ side: 'buy', quantity: '5', reservedCash: '0' });
+  });
+
+  it('closes only the quantity an exit names, up to the position', () => {
+    const snapshot = aSnapshot(long('AAPL', '10'));
+
+    const partial = approvedIntent(
+      evaluate({ signal: aSignal({ action: 'exit', quantity: '4' }), snapshot }),
+    );
+    const capped = approvedIntent(
+      evaluate({ signal: aSignal({ action: 'exit', quantity: '40' }), snapshot }),
+    );
+
+    expect(partial).toMatchObject({ side: 'sell', quantity: '4' });
+    expect(capped).toMatchObject({ side: 'sell', quantity: '10' });
+  });
+
+  it('turns a sell without quantity while long into a close of the whole long', () => {
+    const snapshot = aSnapshot(long('AAPL', '10'));
+
+    const intent = approvedIntent(
+      evaluate({ signal: aSignal({ action: 'sell', quantity: undefined }), snapshot }),
+    );
+
+    expect(intent).toMatchObject({ side: 'sell', quantity: '10', reservedCash: '0' });
+  });
+
+  it('covers a short on buy + sentiment flat, without reversing into a long', () => {
+    const snapshot = aSnapshot(long('AAPL', '-5'));
+
+    const intent = approvedIntent(
+      evaluate({ signal: aSignal({ action: 'buy', sentiment: 'flat', quantity: '10' }), snapshot }),
+    );
+
+    expect(intent).toMatchObject({ side: 'buy', quantity: '5', reservedCash: '0' });
+  });
+});
+
+describe('evaluateRisk: position limits', () => {
+  const priced10 = (quantity: string) => aSignal({ quantity, price: '10' });
+
+  it('counts the pending quantity of in-flight orders against risk.maxPositionQuantity', () => {
+    const snapshot = aSnapshot({
+      positions: { AAPL: aPosition('AAPL', '900', '10', { pendingQuantity: '90' }) },
+    });
+
+    const decision = evaluate({ signal: priced10('20'), snapshot });
+
+    expect(codesOf(decision)).toEqual(['MAX_POSITION']);
+    expect(denialsOf(decision)[0]?.detail).toContain('risk.maxPositionQuantity');
+  });
+
+  it('allows the same buy when nothing is in flight', () => {
+    const snapshot = aSnapshot({ positions: { AAPL: aPosition('AAPL', '900', '10') } });
+
+    const intent = approvedIntent(evaluate({ signal: priced10('20'), snapshot }));
+
+    expect(intent.quantity).toBe('20');
+  });
+
+  it('allows a position of exactly risk.maxPositionQuantity', () => {
+    const snapshot = aSnapshot({
+      positions: { AAPL: aPosition('AAPL', '900', '10', { pendingQuantity: '80' }) },
+    });
+
+    const intent = approvedIntent(evaluate({ signal: priced10('20'), snapshot }));
+
+    expect(intent.quantity).toBe('20');
+  });
+
+  it('limits a short the same way as a long', () => {
+    const decision = evaluate({ signal: aSignal({ action: 'sell', quantity: '1001', price: '10' }) });
+
+    expect(codesOf(decision)).toEqual(['MAX_POSITION']);
+  });
+
+  it('denies a position above risk.maxPositionNotional at the order price (never clips it)', () => {
+    const decision = evaluate({ signal: aSignal({ quantity: '251', price: '100' }) });
+
+    expect(codesOf(decision)).toEqual(['MAX_POSITION']);
+    expect(denialsOf(decision)[0]?.detail).toContain('risk.maxPositionNotional');
+  });
+
+  it('allows a position of exactly risk.maxPositionNotional', () => {
+    const intent = approvedIntent(evaluate({ signal: aSignal({ quantity: '250', price: '100' }) }));
+
+    expect(intent.quantity).toBe('250');
+  });
+
+  it('never denies a sell that shrinks a long already above the limits', () => {
+    // e.g. the limit was lowered after the position was built
+    const snapshot = aSnapshot({ positions: { AAPL: aPosition('AAPL', '1200', '10') } });
+
+    const intent = approvedIntent(
+      evaluate({ signal: aSignal({ action: 'sell', quantity: '100', price: '10' }), snapshot }),
+    );
+
+    expect(intent).toMatchObject({ side: 'sell', quantity: '100', reservedCash: '0' });
+  });
+});
+
+describe('evaluateRisk: buying power', () => {
+  it('counts cash already reserved by in-flight orders', () => {
+    const snapshot = aSnapshot({ account: anAccount({ cash: '10000', reservedCash: '9500' }) });
+
+    const decision = evaluate({ signal: aSignal({ quantity: '10', price: '100' }), snapshot });
+
+    expect(codesOf(decision)).toEqual(['INSUFFICIENT_BUYING_POWER']);
+    expect(denialsOf(decision)[0]?.detail).toBe('order needs $1000.00, buying power is $500.00');
+  });
+
+  it('allows an order that uses exactly the remaining buying power', () => {
+    const snapshot = aSnapshot({ account: anAccount({ cash: '10000', reservedCash: '9000' }) });
+
+    const intent = approvedIntent(evaluate({ signal: aSignal({ quantity: '10', price: '100' }), snapshot }));
+
+    expect(intent.reservedCash).toBe('1000');
+  });
+
+  it('is skipped when risk.buyingPowerCheck is false', () => {
+    const snapshot = aSnapshot({ account: anAccount({ cash: '0' }) });
+    const config = parseConfig({ risk: { buyingPowerCheck: false } });
+
+    const intent = approvedIntent(
+      evaluate({ signal: aSignal({ quantity: '10', price: '100' }), snapshot, config }),
+    );
+
+    expect(intent.quantity).toBe('10');
+  });
+
+  it('does not need buying power to close a position', () => {
+    const snapshot = aSnapshot({ account: anAccount({ cash: '0' }), ...long('AAPL', '10') });
+
+    const intent = approvedIntent(
+      evaluate({ signal: aSignal({ action: 'exit', quantity: undefined }), snapshot }),
+    );
+
+    expect(intent.reservedCash).toBe('0');
+  });
+});
+
+describe('evaluateRisk: REDUCING', () => {
+  const reducing = (quantity: string) => aSnapshot({ tradingState: 'REDUCING', ...long('AAPL', quantity) });
+
+  it('allows a sell that shrinks a long', () => {
+    const intent = approvedIntent(
+      evaluate({ signal: aSignal({ action: 'sell', quantity: '5' }), snapshot: reducing('10') }),
+    );
+
+    expect(intent).toMatchObject({ side: 'sell', quantity: '5' });
+  });
+
+  it('allows a sell of the whole long', () => {
+    const intent = approvedIntent(
+      evaluate({ signal: aSignal({ action: 'sell', quantity: '10' }), snapshot: reducing('10') }),
+    );
+
+    expect(intent).toMatchObject({ side: 'sell', quantity: '10' });
+  });
+
+  it('denies a buy with TRADING_REDUCING', () => {
+    const decision = evaluate({
+      signal: aSignal({ action: 'buy', quantity: '1' }),
+      snapshot: reducing('10'),
+    });
+
+    expect(codesOf(decision)).toEqual(['TRADING_REDUCING']);
+  });
+
+  it.each(['15', '20', '25'])(
+    'denies sell %s while long 10: beyond the position it opens a short',
+    (quantity) => {
+      const decision = evaluate({ signal: aSignal({ action: 'sell', quantity }), snapshot: reducing('10') });
+
+      expect(codesOf(decision)).toEqual(['TRADING_REDUCING']);
+    },
+  );
+
+  it('records every intent-level denial, the first one being the reason shown', () => {
+    const snapshot = aSnapshot({ tradingState: 'REDUCING', account: anAccount({ cash: '1000' }) });
+
+    const decision = evaluate({ signal: aSignal({ quantity: '2000', price: '100' }), snapshot });
+
+    expect(codesOf(decision)).toEqual(['TRADING_REDUCING', 'MAX_POSITION', 'INSUFFICIENT_BUYING_POWER']);
+    expect(denialsOf(decision)[0]?.code).toBe('TRADING_REDUCING');
+  });
+});
+
+describe('evaluateRisk: sizing', () => {
+  it('sizes dollar_amount by the reference price, rounding down to whole shares', () => {
+    // $1000 / $150 = 6.67 → 6 (never rounds up past the amount)
+    const signal = aSignal({ quantity: '1000', quantityType: 'dollar_amount', price: '150' });
+
+    const intent = approvedIntent(evaluate({ signal }));
+
+    expect(intent.quantity).toBe('6');
+    expect(intent.reservedCash).toBe('900');
+  });
+
+  it('rounds dollar_amount down to symbols.quantityDecimals', () => {
+    // $1000 / $187.5 = 5.3333… → 5.33
+    const signal = aSignal({ quantity: '1000', quantityType: 'dollar_amount', price: '187.5' });
+    const config = parseConfig({ symbols: { quantityDecimals: 2 } });
+
+    const intent = approvedIntent(evaluate({ signal, config }));
+
+    expect(intent.quantity).toBe('5.33');
+    expect(intent.reservedCash).toBe('999.38');
+  });
+
+  it('denies QUANTITY_TOO_SMALL when dollar_amount rounds to zero shares', () => {
+    const signal = aSignal({ quantity: '50', quantityType: 'dollar_amount', price: '187.5' });
+
+    const decision = evaluate({ signal });
+
+    expect(codesOf(decision)).toEqual(['QUANTITY_TOO_SMALL']);
+  });
+
+  it('denies QUANTITY_TOO_SMALL when a fractional fixed quantity rounds to zero whole shares', () => {
+    const decision = evaluate({ signal: aSignal({ quantity: '0.5' }) });
+
+    expect(codesOf(decision)).toEqual(['QUANTITY_TOO_SMALL']);
+  });
+
+  it('truncates a fixed quantity to symbols.quantityDecimals', () => {
+    const intent = approvedIntent(evaluate({ signal: aSignal({ quantity: '10.9' }) }));
+
+    expect(intent.quantity).toBe('10');
+  });
+
+  it('sizes percent_of_equity from cash at the reference price', () => {
+    const signal = aSignal({ quantity: '10', quantityType: 'percent_of_equity', price: '100' });
+
+    const intent = approvedIntent(evaluate({ signal }));
+
+    expect(intent.quantity).toBe('100');
+  });
+
+  it('sizes percent_of_position from the current position', () => {
+    const signal = aSignal({ action: 'sell', quantity: '50', quantityType: 'percent_of_position' });
+
+    const intent = approvedIntent(evaluate({ signal, snapshot: aSnapshot(long('AAPL', '10')) }));
+
+    expect(intent).toMatchObject({ side: 'sell', quantity: '5' });
+  });
+});
+
+describe('evaluateRisk: the order intent', () => {
+  it('has a clientOrderId of at most 48 characters, derived from the signal id', () => {
+    const intent = approvedIntent(evaluate({}));
+
+    expect(intent.clientOrderId.length).toBeLessThanOrEqual(48);
+    expect(intent.clientOrderId).toBe(clientOrderIdOf(SIGNAL_ID));
+    expect(intent.signalId).toBe(SIGNAL_ID);
+  });
+
+  it('is deterministic: the same inputs give the same intent, another signal id another clientOrderId', () => {
+    const first = approvedIntent(evaluate({}));
+    const again = approvedIntent(evaluate({}));
+    const other = approvedIntent(
+      evaluate({ signalId: signalIdOf(dedupKeyOf('tv-alert-2', '{}'), NOW.toISOString()) }),
+    );
+
+    expect(again).toEqual(first);
+    expect(other.clientOrderId).not.toBe(first.clientOrderId);
+  });
+
+  it('carries the order terms of the signal', () => {
+    const signal = aSignal({
+      orderType: 'stop_limit',
+      stopPrice: '101',
+      limitPrice: '102',
+      timeInForce: 'gtc',
+      extendedHours: true,
+    });
+
+    const intent = approvedIntent(evaluate({ signal }));
+
+    expect(intent).toEqual({
+      clientOrderId: clientOrderIdOf(SIGNAL_ID),
+      signalId: SIGNAL_ID,
+      symbol: 'AAPL',
+      side: 'buy',
+      quantity: '10',
+      orderType: 'stop_limit',
+      limitPrice: '102',
+      stopPrice: '101',
+      timeInForce: 'gtc',
+      extendedHours: true,
+      referencePrice: '100',
+      reservedCash: '1000',
+    });
+  });
+
+  it('reserves the opening notional of a buy, to the cent', () => {
+    const intent = approvedIntent(evaluate({ signal: aSignal({ quantity: '10', price: '187.37' }) }));
+
+    expect(intent.reservedCash).toBe('1873.7');
+  });
+
+  it('reserves nothing for a pure close', () => {
+    const snapshot = aSnapshot(long('AAPL', '10'));
+
+    const intent = approvedIntent(evaluate({ signal: aSignal({ action: 'sell', quantity: '4' }), snapshot }));
+
+    expect(intent.reservedCash).toBe('0');
+  });
+
+  it.each([
+    ['15', '500'],
+    ['20', '1000'],
+    ['25', '1500'],
+  ])(
+    'reserves only the opening leg of a reversal: sell %s while long 10 at 100 USD reserves %s USD',
+    (quantity, reserved) => {
+      const snapshot = aSnapshot(long('AAPL', '10'));
+
+      const intent = approvedIntent(
+        evaluate({ signal: aSignal({ action: 'sell', quantity, price: '100' }), snapshot }),
+      );
+
+      expect(intent).toMatchObject({ side: 'sell', quantity });
+      expect(intent.reservedCash).toBe(reserved);
+    },
+  );
+});
