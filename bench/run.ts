@@ -5,8 +5,9 @@
  * the exit code is non-zero only on a malfunction (an answer other than 202, or a signal that does
  * not end filled).
  */
-import { randomBytes } from 'node:crypto';
+
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -144,7 +145,12 @@ interface PhaseResult {
  * its signal's fill before sending the next (a closed loop on the fill); without, it sends the
  * next alert as soon as the previous one is acknowledged, as TradingView does.
  */
-async function runPhase(name: string, clients: number, total: number, awaitFill: boolean): Promise<PhaseResult> {
+async function runPhase(
+  name: string,
+  clients: number,
+  total: number,
+  awaitFill: boolean,
+): Promise<PhaseResult> {
   const acks: number[] = [];
   const fills: number[] = [];
   const signalIds: string[] = [];

@@ -1,3 +1,6 @@
+import { SIGNAL_EVENT } from '../../shared/adapters/events.js';
+import type { SignalPublisher } from '../../shared/ports/index.js';
+
 /**
  * An in-process stand-in for the EventBridge bus: applies the deployed rule's pattern (exact
  * string matching on each listed field, nested as in the pattern) and hands matching events to
@@ -36,3 +39,10 @@ export class LocalEventBus {
     return true;
   }
 }
+
+/** The webhook's SignalPublisher in local mode: puts the event on the in-process bus. */
+export const localPublisher = (bus: LocalEventBus): SignalPublisher => ({
+  publish: async (event) => {
+    bus.put({ source: SIGNAL_EVENT.source, 'detail-type': SIGNAL_EVENT.detailType, detail: { ...event } });
+  },
+});

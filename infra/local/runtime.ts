@@ -4,7 +4,6 @@ import { createWebhookHandler } from '../../functions/webhook.js';
 import { type CoreDependencies, createCoreDependencies } from '../../shared/adapters/dependencies.js';
 import { createDocumentClient } from '../../shared/adapters/dynamodb/client.js';
 import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
-import { SIGNAL_EVENT } from '../../shared/adapters/events.js';
 import { EnvWebhookSecrets } from '../../shared/adapters/secrets.js';
 import type { Config } from '../../shared/config/schema.js';
 import { logger } from '../../shared/logger.js';
@@ -13,7 +12,7 @@ import { portfolioStatus } from '../../shared/usecases/status.js';
 import { isFinal, recordFailure } from '../../shared/usecases/trade-flow.js';
 import { synthesizeFlow } from './definition.js';
 import { type DynamoDbLocal, ensureTables, startDynamoDbLocal } from './dynamodb-local.js';
-import { LocalEventBus } from './event-bus.js';
+import { LocalEventBus, localPublisher } from './event-bus.js';
 import { createLocalServer, TokenBucket } from './server.js';
 import { LocalWorkflow } from './workflow.js';
 
@@ -64,15 +63,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       ...(options.waitOverrideMs !== undefined ? { waitOverrideMs: options.waitOverrideMs } : {}),
     });
     const bus = new LocalEventBus(flow.eventPattern, (detail) => void workflow.start(detail));
-    const publisher: SignalPublisher = {
-      publish: async (event) => {
-        bus.put({
-          source: SIGNAL_EVENT.source,
-          'detail-type': SIGNAL_EVENT.detailType,
-          detail: { ...event },
-        });
-      },
-    };
+    const publisher = localPublisher(bus);
     const secrets = new EnvWebhookSecrets({
       ...process.env,
       PINEBRIDGE_WEBHOOK_SECRET: options.webhookSecret,

@@ -48,7 +48,11 @@ export function parseConfigText(text: string, source = 'config.json'): Config {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`${source} is not valid JSON: ${(error as Error).message}`);
+    // JSON.parse quotes the input in its message; a secret pasted into the file must not be echoed.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new ConfigError(
+      `${source} is not valid JSON${position !== undefined ? ` (near character ${Number(position) + 1})` : ''}`,
+    );
   }
   return parseConfig(raw, source);
 }

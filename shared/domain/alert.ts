@@ -75,7 +75,13 @@ const AlertSchema = z
     time: z
       .string()
       .trim()
-      .refine((t) => !Number.isNaN(Date.parse(t)), 'time must be an ISO-8601 timestamp such as {{timenow}}')
+      // A time without a zone would be read in the server's zone: require Z or an offset.
+      .refine(
+        (t) =>
+          /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(t) &&
+          !Number.isNaN(Date.parse(t)),
+        'time must be an ISO-8601 timestamp with a zone, such as {{timenow}} (2026-11-25T14:30:00Z)',
+      )
       .transform((t) => new Date(t).toISOString())
       .optional(),
     strategy: z.string().trim().min(1).max(64).optional(),

@@ -1,6 +1,8 @@
 import { Decimal } from 'decimal.js';
 
 /**
+ * Beware: decimal.js `isPositive()` is true for zero; compare with `gt(0)` / `lt(0)` instead.
+ *
  * Exact decimal arithmetic for money and quantities. Amounts travel as decimal strings and are
  * only turned into numbers for display; cash is rounded to the cent at each booking.
  */

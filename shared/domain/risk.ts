@@ -56,10 +56,9 @@ const committedQuantity = (p: Position): Decimal => dec(p.quantity).plus(dec(p.p
 function openingQuantity(intent: Pick<OrderIntent, 'side' | 'quantity'>, position: Position): Decimal {
   const before = committedQuantity(position);
   const after = before.plus(signedQuantity(intent.side, intent.quantity));
-  const grows = after.abs().minus(before.abs());
-  if (!grows.isPositive()) return dec(0);
-  // A reversal opens only the part beyond flat.
-  return before.isZero() || before.isPositive() === after.isPositive() ? grows : after.abs();
+  // Crossing through flat (a reversal) opens only the part beyond flat.
+  if (!before.isZero() && before.gt(0) !== after.gt(0)) return after.abs();
+  return Decimal.max(after.abs().minus(before.abs()), 0);
 }
 
 export const tradingStateCheck: SignalCheck = (ctx) =>
@@ -78,8 +77,7 @@ export const supportedActionCheck: SignalCheck = ({ signal }) =>
     : undefined;
 
 export const reducingCheck: IntentCheck = (intent, ctx) =>
-  ctx.snapshot.tradingState === 'REDUCING' &&
-  openingQuantity(intent, positionOf(ctx, intent.symbol)).isPositive()
+  ctx.snapshot.tradingState === 'REDUCING' && openingQuantity(intent, positionOf(ctx, intent.symbol)).gt(0)
     ? {
         code: 'TRADING_REDUCING',
         detail: 'trading is REDUCING: only orders that shrink a position are allowed',
@@ -88,7 +86,7 @@ export const reducingCheck: IntentCheck = (intent, ctx) =>
 
 export const maxPositionCheck: IntentCheck = (intent, ctx) => {
   const position = positionOf(ctx, intent.symbol);
-  if (!openingQuantity(intent, position).isPositive()) return undefined;
+  if (!openingQuantity(intent, position).gt(0)) return undefined;
   const after = committedQuantity(position).plus(signedQuantity(intent.side, intent.quantity)).abs();
   const { maxPositionQuantity, maxPositionNotional } = ctx.config.risk;
   if (after.gt(maxPositionQuantity)) {
@@ -159,8 +157,8 @@ export function sizeOrder(ctx: RiskContext): OrderIntent | Denial {
   if (closing) {
     // Close only in the direction the alert names: sell closes a long, buy covers a short, exit either.
     const closable =
-      (signal.action === 'sell' && position.isPositive()) ||
-      (signal.action === 'buy' && position.isNegative()) ||
+      (signal.action === 'sell' && position.gt(0)) ||
+      (signal.action === 'buy' && position.lt(0)) ||
       (signal.action === 'exit' && !position.isZero());
     if (!closable)
       return {
@@ -171,7 +169,7 @@ export function sizeOrder(ctx: RiskContext): OrderIntent | Denial {
             ' ',
           ),
       };
-    side = position.isPositive() ? 'sell' : 'buy';
+    side = position.gt(0) ? 'sell' : 'buy';
     quantity =
       signal.quantity !== undefined && signal.quantityType === 'fixed_quantity'
         ? Decimal.min(dec(signal.quantity), position.abs())
@@ -197,7 +195,7 @@ export function sizeOrder(ctx: RiskContext): OrderIntent | Denial {
     }
   }
   quantity = quantity.toDecimalPlaces(config.symbols.quantityDecimals, Decimal.ROUND_DOWN);
-  if (!quantity.isPositive()) {
+  if (!quantity.gt(0)) {
     return {
       code: 'QUANTITY_TOO_SMALL',
       detail: `order for ${signal.symbol} rounds to zero at ${config.symbols.quantityDecimals} decimal places`,

@@ -137,16 +137,16 @@ export function bookFill(
   let newAvg: Decimal;
   let realized = dec(0);
 
-  if (q.isZero() || q.isPositive() === signed.isPositive()) {
+  if (q.isZero() || q.gt(0) === signed.gt(0)) {
     newAvg = q.abs().times(avg).plus(fillQty.times(fillPrice)).div(newQty.abs());
   } else {
     const closing = Decimal.min(fillQty, q.abs());
     realized = fillPrice
       .minus(avg)
       .times(closing)
-      .times(q.isPositive() ? 1 : -1);
+      .times(q.gt(0) ? 1 : -1);
     const opening = fillQty.minus(closing);
-    newAvg = opening.isPositive() ? fillPrice : newQty.isZero() ? dec(0) : avg;
+    newAvg = opening.gt(0) ? fillPrice : newQty.isZero() ? dec(0) : avg;
   }
   if (newQty.isZero()) {
     newQty = dec(0);

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.js';
 import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
 import { parseConfig } from '../../shared/config/load.js';
@@ -103,7 +102,10 @@ describe('the local bot over HTTP', () => {
   });
 
   it('answers 413 to a body over the cap', async () => {
-    const response = await post(`/webhook/${SECRET}`, alert({ comment: 'x'.repeat(200), padding: 'y'.repeat(9000) }));
+    const response = await post(
+      `/webhook/${SECRET}`,
+      alert({ comment: 'x'.repeat(200), padding: 'y'.repeat(9000) }),
+    );
     expect(response.status).toBe(413);
   });
 
@@ -121,14 +123,20 @@ describe('the local bot over HTTP', () => {
     const responses = await Promise.all(Array.from({ length: 10 }, () => post(`/webhook/${SECRET}`, body)));
     const codes = responses.map((r) => r.status).sort();
     expect(codes).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 202]);
-    const ids = new Set(await Promise.all(responses.map(async (r) => ((await r.json()) as { signalId: string }).signalId)));
+    const ids = new Set(
+      await Promise.all(responses.map(async (r) => ((await r.json()) as { signalId: string }).signalId)),
+    );
     expect(ids.size).toBe(1);
     await runtime.settle();
 
-    const orders = await documentClient().send(new ScanCommand({ TableName: tableNamesFor(prefix).paperOrders, ConsistentRead: true }));
+    const orders = await documentClient().send(
+      new ScanCommand({ TableName: tableNamesFor(prefix).paperOrders, ConsistentRead: true }),
+    );
     const [signalId] = [...ids];
     expect((orders.Items ?? []).filter((o) => o.clientOrderId === `pb-${signalId}`)).toHaveLength(1);
-    expect((orders.Items ?? []).filter((o) => (o.intent as { symbol: string }).symbol === 'MSFT')).toHaveLength(1);
+    expect(
+      (orders.Items ?? []).filter((o) => (o.intent as { symbol: string }).symbol === 'MSFT'),
+    ).toHaveLength(1);
   });
 
   it('answers 409 when an alert id comes back with a different payload', async () => {
@@ -140,9 +148,14 @@ describe('the local bot over HTTP', () => {
   it('reports health, and refuses /status without the admin token', async () => {
     const health = await fetch(`${runtime.url}/health`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ ok: true, components: { database: 'ok', workflow: 'ok', broker: 'ok' } });
+    expect(await health.json()).toEqual({
+      ok: true,
+      components: { database: 'ok', workflow: 'ok', broker: 'ok' },
+    });
     expect((await fetch(`${runtime.url}/status`)).status).toBe(401);
-    expect((await fetch(`${runtime.url}/status`, { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+    expect((await fetch(`${runtime.url}/status`, { headers: { authorization: 'Bearer nope' } })).status).toBe(
+      401,
+    );
   });
 
   it('never writes the secret to a log line or a response, whatever the outcome', async () => {

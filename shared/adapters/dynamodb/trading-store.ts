@@ -388,7 +388,7 @@ export class DynamoTradingStore implements TradingStore {
       let account = { ...snapshotAccount };
       let nextPosition: Position = position;
       let commissionCharged = dec(order.bookedCommission);
-      if (newly.isPositive()) {
+      if (newly.gt(0)) {
         // The broker reports a cumulative average; the price of the new units is what it adds.
         const previousNotional = booked.times(dec(order.averageFillPrice ?? '0'));
         const newlyPrice = filled
@@ -576,4 +576,4 @@ export class DynamoTradingStore implements TradingStore {
   }
 }
 
-const Decimal0 = (d: ReturnType<typeof dec>) => (d.isNegative() ? dec(0) : d);
+const Decimal0 = (d: ReturnType<typeof dec>) => (d.lt(0) ? dec(0) : d);

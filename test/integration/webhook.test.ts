@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { LocalEventBus, localPublisher } from '../../infra/local/event-bus.js';
+import { DynamoSignalStore } from '../../shared/adapters/dynamodb/signal-store.js';
+import { parseConfig } from '../../shared/config/load.js';
+import { validateAlert } from '../../shared/domain/alert.js';
+import { canonicalJson, dedupKeyOf, signalIdOf } from '../../shared/domain/ids.js';
+import { type AcceptSignalDeps, acceptSignal } from '../../shared/usecases/accept-signal.js';
+import { documentClient, freshTables } from '../support/dynamo.js';
+import { silentLog } from '../support/flow.js';
+
+const SECRET = 'a-webhook-secret-of-some-length';
+const NOW = new Date('2026-11-25T15:00:00.000Z');
+
+async function webhookOn(tableName: string) {
+  const published: Record<string, unknown>[] = [];
+  const bus = new LocalEventBus({ source: ['pinebridge.webhook'] }, (detail) => published.push(detail));
+  const deps: AcceptSignalDeps = {
+    config: parseConfig({}),
+    signals: new DynamoSignalStore(documentClient(), tableName),
+    publisher: localPublisher(bus),
+    secrets: { get: async () => ({ current: SECRET }) },
+    clock: { now: () => NOW },
+    log: silentLog,
+  };
+  const send = (body: string) => acceptSignal({ body, isBase64Encoded: false, pathSecret: SECRET }, deps);
+  return { send, published };
+}
+
+const scan = async (tableName: string) =>
+  (await documentClient().send(new ScanCommand({ TableName: tableName, ConsistentRead: true }))).Items ?? [];
+
+const flush = () => new Promise((r) => setImmediate(r));
+
+describe('webhook on DynamoDB Local', () => {
+  it('records the signal and its dedup marker together and publishes only the id', async () => {
+    const { tables } = await freshTables();
+    const webhook = await webhookOn(tables.signals);
+
+    const response = await webhook.send(
+      JSON.stringify({ ticker: 'AAPL', action: 'buy', quantity: 1, price: 10, secret: SECRET }),
+    );
+    await flush();
+
+    expect(response.statusCode).toBe(202);
+    const items = await scan(tables.signals);
+    expect(items).toHaveLength(2);
+    expect(items.filter((i) => String(i.pk).startsWith('dedup#'))).toHaveLength(1);
+    expect(JSON.stringify(items)).not.toContain(SECRET);
+    expect(webhook.published).toEqual([
+      { signalId: response.body.signalId, symbol: 'AAPL', receivedAt: NOW.toISOString() },
+    ]);
+  });
+
+  it('turns ten identical deliveries at once into exactly one record and one event', async () => {
+    const { tables } = await freshTables();
+    const webhook = await webhookOn(tables.signals);
+    const body = JSON.stringify({ ticker: 'AAPL', action: 'buy', quantity: 3, price: 10 });
+
+    const responses = await Promise.all(Array.from({ length: 10 }, () => webhook.send(body)));
+    await flush();
+
+    expect(responses.filter((r) => r.statusCode === 202)).toHaveLength(1);
+    expect(responses.filter((r) => r.statusCode === 200 && r.body.duplicate === true)).toHaveLength(9);
+    expect((await scan(tables.signals)).filter((i) => !String(i.pk).startsWith('dedup#'))).toHaveLength(1);
+    expect(webhook.published).toHaveLength(1);
+  });
+
+  it('answers 503 when the durable write fails, and publishes nothing', async () => {
+    const webhook = await webhookOn(`missing-${randomUUID()}`);
+
+    const response = await webhook.send(
+      JSON.stringify({ ticker: 'AAPL', action: 'buy', quantity: 1, price: 10 }),
+    );
+    await flush();
+
+    expect(response.statusCode).toBe(503);
+    expect(webhook.published).toHaveLength(0);
+  });
+
+  it('writes nothing at all when half of the record cannot be written', async () => {
+    // Arrange a signal item that already exists under the id this delivery will get, so the
+    // signal put fails while the dedup marker put alone would succeed.
+    const { tables } = await freshTables();
+    const webhook = await webhookOn(tables.signals);
+    const alert = { ticker: 'AAPL', action: 'buy', quantity: 1, price: 10 };
+    const validated = validateAlert(alert);
+    if (!validated.ok) throw new Error('fixture alert must be valid');
+    const signalId = signalIdOf(dedupKeyOf(undefined, canonicalJson(validated.signal)), NOW.toISOString());
+    await documentClient().send(
+      new PutCommand({ TableName: tables.signals, Item: { pk: signalId, squatter: true } }),
+    );
+
+    const response = await webhook.send(JSON.stringify(alert));
+    await flush();
+
+    expect(response.statusCode).toBe(503);
+    const items = await scan(tables.signals);
+    expect(items).toEqual([{ pk: signalId, squatter: true }]);
+    expect(webhook.published).toHaveLength(0);
+  });
+
+  it('changes nothing for a bad secret or a bad alert', async () => {
+    const { tables } = await freshTables();
+    const webhook = await webhookOn(tables.signals);
+
+    const unauthorized = await acceptSignal(
+      {
+        body: JSON.stringify({ ticker: 'AAPL', action: 'buy', quantity: 1 }),
+        isBase64Encoded: false,
+        pathSecret: 'wrong',
+      },
+      {
+        config: parseConfig({}),
+        signals: new DynamoSignalStore(documentClient(), tables.signals),
+        publisher: { publish: async () => {} },
+        secrets: { get: async () => ({ current: SECRET }) },
+        clock: { now: () => NOW },
+        log: silentLog,
+      },
+    );
+    const invalid = await webhook.send(JSON.stringify({ ticker: 'AAPL', action: 'buy', quantity: 0 }));
+
+    expect(unauthorized.statusCode).toBe(401);
+    expect(invalid.statusCode).toBe(400);
+    expect(await scan(tables.signals)).toHaveLength(0);
+    expect(webhook.published).toHaveLength(0);
+  });
+});
