@@ -15,7 +15,8 @@ export interface PinebridgeFunctionProps
   stage: 'dev' | 'prod';
 }
 
-const functionsDir = fileURLToPath(new URL('../../functions/', import.meta.url));
+const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+const functionsDir = `${projectRoot}functions/`;
 
 /**
  * The one place Lambda defaults live: Node 22 on arm64, ESM bundles minified by the local
@@ -34,6 +35,9 @@ export class PinebridgeFunction extends NodejsFunction {
     super(scope, id, {
       role,
       entry: `${functionsDir}${props.entry}.ts`,
+      // Explicit, so synth works from any working directory (the local runtime, tests).
+      projectRoot,
+      depsLockFilePath: `${projectRoot}package-lock.json`,
       handler: 'handler',
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,

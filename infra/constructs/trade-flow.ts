@@ -56,7 +56,15 @@ export class TradeFlow extends Construct {
         ...extra,
       });
 
-    const recordFailure = task('RecordFailure', Duration.seconds(20), { resultPath: '$.recorded' }).next(
+    const recordFailureTask = task('RecordFailure', Duration.seconds(20), { resultPath: '$.recorded' });
+    // Idempotent (it asks the broker and books once), so it may be retried on any fault.
+    recordFailureTask.addRetry({
+      errors: ['States.ALL'],
+      interval: Duration.seconds(2),
+      maxAttempts: 3,
+      backoffRate: 2,
+    });
+    const recordFailure = recordFailureTask.next(
       new Fail(this, 'Failed', { error: 'TradeFlowFailed', cause: 'a task failed; see RecordFailure' }),
     );
     const catchInto = { errors: ['States.ALL'], resultPath: '$.error' };

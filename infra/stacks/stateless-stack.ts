@@ -117,7 +117,9 @@ export class StatelessStack extends Stack {
         stageName: stage,
         throttlingRateLimit: config.api.throttle.rateLimit,
         throttlingBurstLimit: config.api.throttle.burstLimit,
-        tracingEnabled: true,
+        // Off: API Gateway's trace segments record the request URL, and /webhook/{secret} carries
+        // the secret. The functions and the workflow are traced.
+        tracingEnabled: false,
         loggingLevel: MethodLoggingLevel.ERROR,
         dataTraceEnabled: false,
         accessLogDestination: new LogGroupLogDestination(accessLogs),

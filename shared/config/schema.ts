@@ -58,6 +58,12 @@ export const ConfigSchema = z
         maxPositionNotional: DecimalString.default('25000').describe(
           'Largest absolute position per symbol, in USD at the order price, counting orders in flight.',
         ),
+        allowShort: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Allow sells that open or extend a short position. Off: such sells are denied SHORT_NOT_ALLOWED.',
+          ),
         buyingPowerCheck: z
           .boolean()
           .default(true)
@@ -139,7 +145,17 @@ export const ConfigSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    // An Express workflow lives at most 5 minutes; the AwaitFill loop must end well inside it.
+    if (config.workflow.type === 'EXPRESS' && config.workflow.orderTimeoutSeconds > 240) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workflow', 'orderTimeoutSeconds'],
+        message: 'must be at most 240 with workflow.type EXPRESS (Express executions end after 5 minutes)',
+      });
+    }
+  });
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -40,11 +40,12 @@ export const dedupKeyOf = (alertId: string | undefined, canonicalPayload: string
   alertId !== undefined ? `id:${alertId}` : `body:${sha256(canonicalPayload).toString('hex')}`;
 
 /**
- * The signal id, derived from the dedup key and, for alerts without an id, the time the first
- * delivery arrived (an identical body sent again after the dedup window is a new signal).
+ * The signal id, derived from the dedup key and the time the first delivery arrived. Dedup is
+ * the marker's job (shared/adapters/dynamodb/signal-store.ts): once a marker has expired, the same
+ * alert is a new signal with a new id, never a collision with the old record.
  */
 export const signalIdOf = (dedupKey: string, receivedAt: string): string =>
-  `s${base32(sha256(dedupKey.startsWith('id:') ? dedupKey : `${dedupKey}@${receivedAt}`), 26)}`;
+  `s${base32(sha256(`${dedupKey}@${receivedAt}`), 26)}`;
 
 /** The broker's client order id: deterministic from the signal id, at most 48 characters (Alpaca's limit). */
 export const clientOrderIdOf = (signalId: string): string => `pb-${signalId}`;

@@ -16,7 +16,8 @@ export interface PaperExecution {
 /**
  * How the paper broker executes an order at a market price: market orders fill at once with
  * adverse slippage; limit orders fill when marketable (never through their limit) and rest
- * otherwise; stop orders rest until triggered. No price → rejected (fail closed).
+ * otherwise; stop orders rest until triggered. No price: a market order is rejected (fail
+ * closed), any other order rests until a price arrives.
  */
 export function executePaper(
   intent: OrderIntent,

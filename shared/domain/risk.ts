@@ -3,6 +3,7 @@ import type { Signal } from './alert.js';
 import { clientOrderIdOf } from './ids.js';
 import { Decimal, dec, str, toCents } from './money.js';
 import {
+  equityOf,
   flatPosition,
   type OrderIntent,
   type OrderSide,
@@ -20,6 +21,7 @@ export const DENIAL_CODES = [
   'NO_FRESH_PRICE',
   'NOTHING_TO_CLOSE',
   'QUANTITY_TOO_SMALL',
+  'SHORT_NOT_ALLOWED',
   'MAX_POSITION',
   'INSUFFICIENT_BUYING_POWER',
   'BROKER_REJECTED',
@@ -105,6 +107,19 @@ export const maxPositionCheck: IntentCheck = (intent, ctx) => {
   return undefined;
 };
 
+export const shortingCheck: IntentCheck = (intent, ctx) => {
+  if (ctx.config.risk.allowShort) return undefined;
+  const after = committedQuantity(positionOf(ctx, intent.symbol)).plus(
+    signedQuantity(intent.side, intent.quantity),
+  );
+  return after.lt(0)
+    ? {
+        code: 'SHORT_NOT_ALLOWED',
+        detail: `selling ${intent.quantity} ${intent.symbol} would leave a short position of ${str(after.abs())}; risk.allowShort is false`,
+      }
+    : undefined;
+};
+
 export const buyingPowerCheck: IntentCheck = (intent, ctx) => {
   if (!ctx.config.risk.buyingPowerCheck) return undefined;
   const needed = dec(intent.reservedCash);
@@ -123,7 +138,12 @@ export const SIGNAL_CHECKS: readonly SignalCheck[] = [
   symbolAllowedCheck,
   supportedActionCheck,
 ];
-export const INTENT_CHECKS: readonly IntentCheck[] = [reducingCheck, maxPositionCheck, buyingPowerCheck];
+export const INTENT_CHECKS: readonly IntentCheck[] = [
+  reducingCheck,
+  shortingCheck,
+  maxPositionCheck,
+  buyingPowerCheck,
+];
 
 /** The price to size and check the order with: the alert's own, else a fresh last price. */
 function referencePriceOf(ctx: RiskContext): string | undefined {
@@ -146,53 +166,45 @@ export function sizeOrder(ctx: RiskContext): OrderIntent | Denial {
       detail: `no price in the alert and no last price for ${signal.symbol} within ${config.risk.maxPriceAgeSeconds}s`,
     };
   }
-  const position = dec(positionOf(ctx, signal.symbol).quantity);
+  // Size against the position as it will be once orders in flight complete, so a second exit
+  // racing the first finds nothing left to close instead of flipping the position.
+  const open = committedQuantity(positionOf(ctx, signal.symbol));
   const closing =
     signal.action === 'exit' ||
     signal.sentiment === 'flat' ||
     (signal.action === 'sell' && signal.quantity === undefined);
+
+  const requested = (): Decimal => {
+    const amount = dec(signal.quantity ?? '0');
+    switch (signal.quantityType) {
+      case 'fixed_quantity':
+        return amount;
+      case 'dollar_amount':
+        return amount.div(dec(price));
+      case 'percent_of_equity':
+        return equityOf(ctx.snapshot).times(amount).div(100).div(dec(price));
+      case 'percent_of_position':
+        return open.abs().times(amount).div(100);
+    }
+  };
 
   let side: OrderSide;
   let quantity: Decimal;
   if (closing) {
     // Close only in the direction the alert names: sell closes a long, buy covers a short, exit either.
     const closable =
-      (signal.action === 'sell' && position.gt(0)) ||
-      (signal.action === 'buy' && position.lt(0)) ||
-      (signal.action === 'exit' && !position.isZero());
-    if (!closable)
-      return {
-        code: 'NOTHING_TO_CLOSE',
-        detail:
-          `no ${signal.action === 'buy' ? 'short' : signal.action === 'sell' ? 'long' : ''} position in ${signal.symbol} to close`.replace(
-            '  ',
-            ' ',
-          ),
-      };
-    side = position.gt(0) ? 'sell' : 'buy';
-    quantity =
-      signal.quantity !== undefined && signal.quantityType === 'fixed_quantity'
-        ? Decimal.min(dec(signal.quantity), position.abs())
-        : position.abs();
+      (signal.action === 'sell' && open.gt(0)) ||
+      (signal.action === 'buy' && open.lt(0)) ||
+      (signal.action === 'exit' && !open.isZero());
+    if (!closable) {
+      const which = signal.action === 'buy' ? 'short ' : signal.action === 'sell' ? 'long ' : '';
+      return { code: 'NOTHING_TO_CLOSE', detail: `no ${which}position in ${signal.symbol} left to close` };
+    }
+    side = open.gt(0) ? 'sell' : 'buy';
+    quantity = signal.quantity === undefined ? open.abs() : Decimal.min(requested(), open.abs());
   } else {
     side = signal.action === 'sell' ? 'sell' : 'buy';
-    const amount = dec(signal.quantity ?? '0');
-    switch (signal.quantityType) {
-      case 'fixed_quantity':
-        quantity = amount;
-        break;
-      case 'dollar_amount':
-        quantity = amount.div(dec(price));
-        break;
-      case 'percent_of_equity': {
-        const equity = dec(ctx.snapshot.account.cash); // conservative: cash only until marked equity is tracked
-        quantity = equity.times(amount).div(100).div(dec(price));
-        break;
-      }
-      case 'percent_of_position':
-        quantity = position.abs().times(amount).div(100);
-        break;
-    }
+    quantity = requested();
   }
   quantity = quantity.toDecimalPlaces(config.symbols.quantityDecimals, Decimal.ROUND_DOWN);
   if (!quantity.gt(0)) {

@@ -75,7 +75,7 @@ export interface OrderRecord {
   updatedAt: string;
 }
 
-export type ApprovalResult = 'approved' | 'conflict' | 'already_decided' | 'halted';
+export type ApprovalResult = 'approved' | 'conflict' | 'already_decided' | 'state_changed';
 
 export interface TradingStore {
   /** The whole book, read consistently. Creates the account with `startingCash` on first use. */
@@ -84,7 +84,7 @@ export interface TradingStore {
   /**
    * Commits an approval in one transaction: the signal moves received → approved, the order
    * intent is written once, cash and position are reserved, and only if the account is unchanged
-   * since `snapshot` was read (its version) and trading is not HALTED.
+   * since `snapshot` was read (its version) and the trading state is still the snapshot's.
    */
   approve(intent: OrderIntent, snapshot: PortfolioSnapshot, at: string): Promise<ApprovalResult>;
   /** received → rejected; false when the signal was already decided. */

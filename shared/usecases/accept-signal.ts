@@ -65,6 +65,8 @@ export function matchSecret(candidate: unknown, secrets: WebhookSecrets, now: Da
  *  5. Record signal + dedup marker in one conditional write (503 if that write fails;
  *     200 duplicate for a re-delivery; 409 when an alert id comes back with another payload).
  *  6. Publish the signal id to the bus and answer 202 — risk and broker work happen after.
+ *     If publishing fails, answer 503: TradingView re-sends, and a re-delivery of a signal still
+ *     `received` publishes it again.
  */
 export async function acceptSignal(
   request: WebhookRequest,
@@ -137,6 +139,15 @@ export async function acceptSignal(
   }
 
   if (recorded.kind === 'duplicate') {
+    // A re-delivery of a signal that never reached the workflow (its publish failed) publishes it
+    // again; the workflow decides each signal once, so a second event is harmless.
+    const existing = await deps.signals.get(recorded.signalId);
+    if (
+      existing?.status === 'received' &&
+      !(await publish(deps, existing.signalId, existing.signal.symbol, existing.receivedAt))
+    ) {
+      return { statusCode: 503, body: { error: 'signal recorded but not queued; retry' } };
+    }
     log.info('duplicate delivery', { signalId: recorded.signalId });
     return { statusCode: 200, body: { signalId: recorded.signalId, duplicate: true } };
   }
@@ -152,14 +163,26 @@ export async function acceptSignal(
   }
 
   log.info('signal accepted', { signalId, symbol: signal.symbol, action: signal.action, secretUsed });
-  try {
-    await deps.publisher.publish({ signalId, symbol: signal.symbol, receivedAt });
-  } catch (error) {
-    // The signal is durable; answering 503 would only make TradingView re-send a duplicate.
-    // It stays `received` and is picked up again by the reconciler.
-    log.error('signal recorded but not published', { signalId, error: errorSummary(error) });
+  if (!(await publish(deps, signalId, signal.symbol, receivedAt))) {
+    // Durable but not queued: TradingView re-sends on a 5xx, and the re-delivery publishes again.
+    return { statusCode: 503, body: { error: 'signal recorded but not queued; retry' } };
   }
   return { statusCode: 202, body: { signalId } };
+}
+
+async function publish(
+  deps: AcceptSignalDeps,
+  signalId: string,
+  symbol: string,
+  receivedAt: string,
+): Promise<boolean> {
+  try {
+    await deps.publisher.publish({ signalId, symbol, receivedAt });
+    return true;
+  } catch (error) {
+    deps.log.error('signal recorded but not published', { signalId, error: errorSummary(error) });
+    return false;
+  }
 }
 
 export const errorSummary = (error: unknown): string =>

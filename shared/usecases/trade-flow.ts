@@ -99,7 +99,7 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
       return { decision: 'approved', signalId, clientOrderId: decision.intent.clientOrderId };
     if (result === 'already_decided')
       return { decision: 'skipped', signalId, reason: 'decided concurrently' };
-    // 'conflict' or 'halted': the world changed under us; evaluate again against fresh state.
+    // 'conflict' or 'state_changed': the world moved under us; evaluate again against fresh state.
   }
   throw new TransientStoreError(
     `approval of ${signalId} kept conflicting after ${MAX_APPROVAL_ATTEMPTS} attempts`,

@@ -32,6 +32,7 @@ describe('config defaults', () => {
     expect(config.risk).toEqual({
       maxPositionQuantity: 1000,
       maxPositionNotional: '25000',
+      allowShort: false,
       buyingPowerCheck: true,
       maxPriceAgeSeconds: 300,
     });
@@ -41,6 +42,12 @@ describe('config defaults', () => {
   it('defaultConfig() and the text "{}" give the same configuration as parseConfig({})', () => {
     expect(defaultConfig()).toEqual(parseConfig({}));
     expect(parseConfigText('{}\n')).toEqual(parseConfig({}));
+  });
+
+  it('refuses an Express workflow whose order timeout outlives an Express execution', () => {
+    expect(() => parseConfig({ workflow: { type: 'EXPRESS', orderTimeoutSeconds: 300 } })).toThrow(
+      /workflow\.orderTimeoutSeconds: must be at most 240 with workflow\.type EXPRESS/,
+    );
   });
 
   it('a partial section keeps the defaults of the keys it leaves out', () => {
@@ -59,6 +66,7 @@ describe('config defaults', () => {
       risk: {
         maxPositionQuantity: 10,
         maxPositionNotional: '5000',
+        allowShort: true,
         buyingPowerCheck: false,
         maxPriceAgeSeconds: 60,
       },

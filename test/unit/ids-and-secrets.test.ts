@@ -55,8 +55,8 @@ describe('dedupKeyOf and signalIdOf', () => {
     expect(signalIdOf(dedupKeyOf(undefined, '{}'), RECEIVED)).toMatch(/^s[a-z2-7]{26}$/);
   });
 
-  it('does not depend on the arrival time for an alert with its own id', () => {
-    expect(signalIdOf('id:tv-123', RECEIVED)).toBe(signalIdOf('id:tv-123', LATER));
+  it('depends on the arrival time for an alert with its own id too (reuse after retention is a new signal)', () => {
+    expect(signalIdOf('id:tv-123', RECEIVED)).not.toBe(signalIdOf('id:tv-123', LATER));
   });
 
   it('depends on the arrival time for a body-keyed alert (the same body later is a new signal)', () => {

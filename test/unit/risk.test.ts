@@ -237,7 +237,10 @@ describe('evaluateRisk: position limits', () => {
   });
 
   it('limits a short the same way as a long', () => {
-    const decision = evaluate({ signal: aSignal({ action: 'sell', quantity: '1001', price: '10' }) });
+    const decision = evaluate({
+      signal: aSignal({ action: 'sell', quantity: '1001', price: '10' }),
+      config: parseConfig({ risk: { allowShort: true } }),
+    });
 
     expect(codesOf(decision)).toEqual(['MAX_POSITION']);
   });
@@ -338,7 +341,11 @@ describe('evaluateRisk: REDUCING', () => {
   it.each(['15', '20', '25'])(
     'denies sell %s while long 10: beyond the position it opens a short',
     (quantity) => {
-      const decision = evaluate({ signal: aSignal({ action: 'sell', quantity }), snapshot: reducing('10') });
+      const decision = evaluate({
+        signal: aSignal({ action: 'sell', quantity }),
+        snapshot: reducing('10'),
+        config: parseConfig({ risk: { allowShort: true } }),
+      });
 
       expect(codesOf(decision)).toEqual(['TRADING_REDUCING']);
     },
@@ -484,11 +491,67 @@ describe('evaluateRisk: the order intent', () => {
       const snapshot = aSnapshot(long('AAPL', '10'));
 
       const intent = approvedIntent(
-        evaluate({ signal: aSignal({ action: 'sell', quantity, price: '100' }), snapshot }),
+        evaluate({
+          signal: aSignal({ action: 'sell', quantity, price: '100' }),
+          snapshot,
+          config: parseConfig({ risk: { allowShort: true } }),
+        }),
       );
 
       expect(intent).toMatchObject({ side: 'sell', quantity });
       expect(intent.reservedCash).toBe(reserved);
     },
   );
+
+  it.each(['15', '20'])(
+    'denies sell %s while long 10 with SHORT_NOT_ALLOWED when shorting is off (the default)',
+    (quantity) => {
+      const decision = evaluate({
+        signal: aSignal({ action: 'sell', quantity, price: '100' }),
+        snapshot: aSnapshot(long('AAPL', '10')),
+      });
+
+      expect(codesOf(decision)).toEqual(['SHORT_NOT_ALLOWED']);
+    },
+  );
+
+  it('allows a sell of exactly the long position when shorting is off', () => {
+    const intent = approvedIntent(
+      evaluate({
+        signal: aSignal({ action: 'sell', quantity: '10', price: '100' }),
+        snapshot: aSnapshot(long('AAPL', '10')),
+      }),
+    );
+
+    expect(intent).toMatchObject({ side: 'sell', quantity: '10', reservedCash: '0' });
+  });
+
+  it('finds nothing left to close when an exit is already in flight for the whole position', () => {
+    const snapshot = aSnapshot({
+      positions: { AAPL: aPosition('AAPL', '10', '100', { pendingQuantity: '-10' }) },
+    });
+
+    const decision = evaluate({
+      signal: aSignal({ action: 'exit', quantity: undefined, price: '100' }),
+      snapshot,
+    });
+
+    expect(codesOf(decision)).toEqual(['NOTHING_TO_CLOSE']);
+  });
+
+  it('closes a percentage of the position when an exit says percent_of_position', () => {
+    const intent = approvedIntent(
+      evaluate({
+        signal: aSignal({
+          action: 'exit',
+          quantity: '50',
+          quantityType: 'percent_of_position',
+          price: '100',
+        }),
+        snapshot: aSnapshot(long('AAPL', '10')),
+      }),
+    );
+
+    expect(intent).toMatchObject({ side: 'sell', quantity: '5' });
+  });
 });

@@ -251,9 +251,14 @@ export class DynamoTradingStore implements TradingStore {
               ConditionCheck: {
                 TableName: this.tables.portfolio,
                 Key: TRADING_STATE,
-                ConditionExpression: 'attribute_not_exists(pk) OR #state <> :halted',
+                // The state the risk check saw must still hold: a HALT or REDUCING that lands
+                // between the check and the commit makes the approval re-run against it.
+                ConditionExpression:
+                  snapshot.tradingState === 'ACTIVE'
+                    ? 'attribute_not_exists(pk) OR #state = :state'
+                    : '#state = :state',
                 ExpressionAttributeNames: { '#state': 'state' },
-                ExpressionAttributeValues: { ':halted': 'HALTED' },
+                ExpressionAttributeValues: { ':state': snapshot.tradingState },
               },
             },
           ],
@@ -265,7 +270,7 @@ export class DynamoTradingStore implements TradingStore {
       if (reasons === undefined) throw error;
       if (reasons[0] === 'ConditionalCheckFailed' || reasons[1] === 'ConditionalCheckFailed')
         return 'already_decided';
-      if (reasons[4] === 'ConditionalCheckFailed') return 'halted';
+      if (reasons[4] === 'ConditionalCheckFailed') return 'state_changed';
       // The account moved (another approval or a fill) or a concurrent transaction touched the same items.
       return 'conflict';
     }

@@ -93,8 +93,9 @@ export class PaperBroker implements Broker {
     await this.db.send(new GetCommand({ TableName: this.tableName, Key: { clientOrderId: '__ping__' } }));
   }
 
+  /** The latest price an alert carried; never the order's own limit, which would fill it at once. */
   private async marketPrice(intent: OrderIntent): Promise<string | undefined> {
-    return (await this.prices.lastPrice(intent.symbol)) ?? intent.referencePrice;
+    return this.prices.lastPrice(intent.symbol);
   }
 
   private async read(clientOrderId: string) {

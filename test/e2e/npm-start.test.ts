@@ -1,0 +1,103 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const main = join(root, 'infra/local/main.ts');
+const tsx = join(root, 'node_modules/.bin/tsx');
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Runs `npm start`'s entry point in `cwd`, as a user would: its own .env, .data/ and config.json. */
+function start(cwd: string): Started {
+  let output = '';
+  const child = spawn(tsx, [main], {
+    cwd,
+    env: {
+      ...process.env,
+      PORT: '0',
+      PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function waitFor(started: Started, pattern: RegExp, timeoutMs = 120_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = pattern.exec(started.output());
+    if (match) return match;
+    if (started.child.exitCode !== null) throw new Error(`exited early:\n${started.output()}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${started.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('npm start', () => {
+  it('generates secrets on first start, serves a paper order, stops cleanly and keeps its state across a restart', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'pinebridge-start-'));
+
+    const first = start(cwd);
+    const [, url] = await waitFor(first, /running on (http:\/\/localhost:\d+)/);
+    const [, secret] = await waitFor(first, /webhook secret: (\S+)/);
+    const [, token] = await waitFor(first, /admin token: {4}(\S+)/);
+    expect(statSync(join(cwd, '.env')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(cwd, '.env'), 'utf8')).toContain(`PINEBRIDGE_WEBHOOK_SECRET=${secret}`);
+
+    const accepted = await fetch(`${url}/webhook/${secret}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: '{"ticker":"AAPL","action":"buy","quantity":10,"price":187.5}\n',
+    });
+    expect(accepted.status).toBe(202);
+    const status = async (base: string) =>
+      (await (await fetch(`${base}/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+        positions: { symbol: string; quantity: string }[];
+        signals: { status: string }[];
+      };
+    const deadline = Date.now() + 5000;
+    while ((await status(url as string)).signals[0]?.status !== 'filled' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await status(url as string)).signals[0]?.status).toBe('filled');
+
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toContain('Stopped cleanly.');
+
+    const second = start(cwd);
+    const [, url2] = await waitFor(second, /running on (http:\/\/localhost:\d+)/);
+    expect(second.output()).not.toContain('First start');
+    expect((await status(url2 as string)).positions).toEqual([
+      expect.objectContaining({ symbol: 'AAPL', quantity: '10' }),
+    ]);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  }, 240_000);
+
+  it('refuses a bad config.json in one line naming the key, before starting anything', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'pinebridge-config-'));
+    writeFileSync(join(cwd, 'config.json'), JSON.stringify({ risk: { maxPositionQuantity: -5 } }));
+
+    const started = start(cwd);
+
+    expect(await started.exited).toBe(1);
+    expect(started.output()).toMatch(/pinebridge: config\.json is invalid:\s+- risk\.maxPositionQuantity/);
+  }, 60_000);
+});

@@ -1,0 +1,191 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, stageOf } from '../../infra/app.js';
+import { TABLES, type TableDefinition } from '../../shared/adapters/dynamodb/tables.js';
+import { parseConfig } from '../../shared/config/load.js';
+import {
+  buildTestApp,
+  type CfnResource,
+  type CfnTemplate,
+  propsOf,
+  resourcesOfType,
+  synthContext,
+} from './support.js';
+
+const TABLE = 'AWS::DynamoDB::GlobalTable';
+const definitions: [string, TableDefinition][] = Object.entries(TABLES);
+
+/** The table resource deployed for a definition, found by its name. */
+function tableFor(template: CfnTemplate, stage: string, definition: TableDefinition): CfnResource {
+  const name = `pinebridge-${stage}-${definition.id}`;
+  const matches = resourcesOfType(template, TABLE).filter(([, r]) => propsOf(r).TableName === name);
+  expect(matches, `exactly one table named ${name}`).toHaveLength(1);
+  const [[, table]] = matches as [[string, CfnResource]];
+  return table;
+}
+
+interface Replica {
+  DeletionProtectionEnabled?: boolean;
+  PointInTimeRecoverySpecification?: { PointInTimeRecoveryEnabled?: boolean };
+}
+const replicasOf = (table: CfnResource) => propsOf(table).Replicas as Replica[];
+
+describe('StatefulStack (dev)', () => {
+  let template: Template;
+  let json: CfnTemplate;
+
+  beforeAll(() => {
+    const { stateful } = buildTestApp({ stage: 'dev' });
+    template = Template.fromStack(stateful);
+    json = template.toJSON() as CfnTemplate;
+  });
+
+  describe('DynamoDB tables', () => {
+    it('has exactly one table per entry in TABLES, named pinebridge-dev-<id>', () => {
+      template.resourceCountIs(TABLE, definitions.length);
+      for (const [, definition] of definitions) tableFor(json, 'dev', definition);
+    });
+
+    it.each(definitions)(
+      'the %s table has the key schema of its definition (string keys)',
+      (_, definition) => {
+        const table = tableFor(json, 'dev', definition);
+
+        const props = propsOf(table);
+        expect(props.KeySchema).toEqual([
+          { AttributeName: definition.partitionKey, KeyType: 'HASH' },
+          ...(definition.sortKey ? [{ AttributeName: definition.sortKey, KeyType: 'RANGE' }] : []),
+        ]);
+        const keyNames = [definition.partitionKey, definition.sortKey].filter(Boolean);
+        for (const name of keyNames)
+          expect(props.AttributeDefinitions).toContainEqual({ AttributeName: name, AttributeType: 'S' });
+      },
+    );
+
+    it('every table is billed on demand (PAY_PER_REQUEST), with no provisioned throughput', () => {
+      for (const [, table] of resourcesOfType(json, TABLE)) {
+        expect(propsOf(table).BillingMode).toBe('PAY_PER_REQUEST');
+        expect(JSON.stringify(table)).not.toContain('ProvisionedThroughput');
+      }
+    });
+
+    it('every table has point-in-time recovery on', () => {
+      for (const [, table] of resourcesOfType(json, TABLE)) {
+        const replicas = replicasOf(table);
+        expect(replicas.length).toBeGreaterThan(0);
+        for (const replica of replicas)
+          expect(replica.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled).toBe(true);
+      }
+    });
+
+    it('signals expire through TTL on the "ttl" attribute; tables without a TTL attribute have none', () => {
+      expect(propsOf(tableFor(json, 'dev', TABLES.signals)).TimeToLiveSpecification).toEqual({
+        AttributeName: 'ttl',
+        Enabled: true,
+      });
+      for (const [, definition] of definitions.filter(([, d]) => !d.ttlAttribute))
+        expect(propsOf(tableFor(json, 'dev', definition)).TimeToLiveSpecification).toBeUndefined();
+    });
+
+    it('signals has the byDay index (partition day, sort receivedAt) projecting all attributes', () => {
+      const props = propsOf(tableFor(json, 'dev', TABLES.signals));
+
+      expect(props.GlobalSecondaryIndexes).toEqual([
+        {
+          IndexName: 'byDay',
+          KeySchema: [
+            { AttributeName: 'day', KeyType: 'HASH' },
+            { AttributeName: 'receivedAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ]);
+      expect(props.AttributeDefinitions).toContainEqual({ AttributeName: 'day', AttributeType: 'S' });
+      expect(props.AttributeDefinitions).toContainEqual({ AttributeName: 'receivedAt', AttributeType: 'S' });
+    });
+
+    it('tables without indexes in TABLES have no secondary index', () => {
+      for (const [, definition] of definitions.filter(([, d]) => d.indexes.length === 0))
+        expect(propsOf(tableFor(json, 'dev', definition)).GlobalSecondaryIndexes).toBeUndefined();
+    });
+
+    it('dev tables are disposable: no deletion protection, deleted with the stack', () => {
+      for (const [, table] of resourcesOfType(json, TABLE)) {
+        for (const replica of replicasOf(table)) expect(replica.DeletionProtectionEnabled).toBe(false);
+        expect(table.DeletionPolicy).toBe('Delete');
+      }
+    });
+  });
+
+  it('has one event bus, named pinebridge-dev', () => {
+    template.resourceCountIs('AWS::Events::EventBus', 1);
+    template.hasResourceProperties('AWS::Events::EventBus', { Name: 'pinebridge-dev' });
+  });
+
+  describe('webhook secret', () => {
+    it('is generated by Secrets Manager as a JSON object whose "current" key holds a long random string', () => {
+      template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+      const [[, secret]] = resourcesOfType(json, 'AWS::SecretsManager::Secret') as [[string, CfnResource]];
+      const generate = propsOf(secret).GenerateSecretString as Record<string, unknown>;
+
+      expect(propsOf(secret).Name).toBe('pinebridge-dev/webhook');
+      expect(generate.GenerateStringKey).toBe('current');
+      const templateObject = JSON.parse(String(generate.SecretStringTemplate)) as Record<string, unknown>;
+      expect(templateObject).not.toHaveProperty('current');
+      expect(generate.PasswordLength).toBeGreaterThanOrEqual(32);
+    });
+
+    it('has no secret value anywhere in the template', () => {
+      const [[, secret]] = resourcesOfType(json, 'AWS::SecretsManager::Secret') as [[string, CfnResource]];
+
+      expect(propsOf(secret)).not.toHaveProperty('SecretString');
+      const text = JSON.stringify(json);
+      expect(text).not.toContain('"SecretString"');
+      expect(text).not.toMatch(/resolve:secretsmanager/);
+    });
+  });
+});
+
+describe('StatefulStack (prod)', () => {
+  let json: CfnTemplate;
+
+  beforeAll(() => {
+    const { stateful } = buildTestApp({ stage: 'prod' });
+    json = Template.fromStack(stateful).toJSON() as CfnTemplate;
+  });
+
+  it('names everything for prod', () => {
+    for (const [, definition] of definitions) tableFor(json, 'prod', definition);
+    expect(propsOf(resourcesOfType(json, 'AWS::Events::EventBus')[0]?.[1]).Name).toBe('pinebridge-prod');
+  });
+
+  it('tables have deletion protection on and are retained on delete and on replacement', () => {
+    const tables = resourcesOfType(json, TABLE);
+    expect(tables).toHaveLength(definitions.length);
+    for (const [, table] of tables) {
+      for (const replica of replicasOf(table)) expect(replica.DeletionProtectionEnabled).toBe(true);
+      expect(table.DeletionPolicy).toBe('Retain');
+      expect(table.UpdateReplacePolicy).toBe('Retain');
+    }
+  });
+
+  it('tables keep point-in-time recovery on', () => {
+    for (const [, table] of resourcesOfType(json, TABLE))
+      for (const replica of replicasOf(table))
+        expect(replica.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled).toBe(true);
+  });
+});
+
+describe('stage context', () => {
+  it('an invalid stage ("qa") is refused with a message naming "stage" and the bad value', () => {
+    const app = new App({ context: synthContext('qa') });
+
+    expect(() => buildApp(app, parseConfig({}))).toThrow(/"stage".*"qa"/);
+  });
+
+  it('no stage context means dev; "prod" is accepted', () => {
+    expect(stageOf(new App())).toBe('dev');
+    expect(stageOf(new App({ context: { stage: 'prod' } }))).toBe('prod');
+  });
+});
