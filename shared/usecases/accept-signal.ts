@@ -40,6 +40,9 @@ export function secretsMatch(candidate: string, expected: string): boolean {
   return timingSafeEqual(a, b) && candidate.length === expected.length;
 }
 
+/** TradingView re-sends 5 s after a 5xx; copies arriving sooner are concurrent deliveries. */
+export const REPUBLISH_AFTER_MS = 2000;
+
 export type SecretMatch = 'current' | 'previous' | undefined;
 
 /** Which configured secret, if any, the candidate is; the previous one only until its deadline. */
@@ -139,11 +142,16 @@ export async function acceptSignal(
   }
 
   if (recorded.kind === 'duplicate') {
-    // A re-delivery of a signal that never reached the workflow (its publish failed) publishes it
-    // again; the workflow decides each signal once, so a second event is harmless.
+    // A re-delivery of a signal still undecided after a grace period (its publish failed)
+    // publishes it again; the workflow decides each signal once, so a second event is harmless.
+    // Within the grace period a duplicate is most likely a concurrent copy: no extra event.
     const existing = await deps.signals.get(recorded.signalId);
-    if (
+    const stuck =
       existing?.status === 'received' &&
+      now.getTime() - Date.parse(existing.receivedAt) >= REPUBLISH_AFTER_MS;
+    if (
+      existing &&
+      stuck &&
       !(await publish(deps, existing.signalId, existing.signal.symbol, existing.receivedAt))
     ) {
       return { statusCode: 503, body: { error: 'signal recorded but not queued; retry' } };

@@ -13,19 +13,28 @@ import { silentLog } from '../support/flow.js';
 const SECRET = 'a-webhook-secret-of-some-length';
 const NOW = new Date('2026-11-25T15:00:00.000Z');
 
-async function webhookOn(tableName: string) {
+async function webhookOn(tableName: string, options: { publishFailures?: number } = {}) {
   const published: Record<string, unknown>[] = [];
   const bus = new LocalEventBus({ source: ['pinebridge.webhook'] }, (detail) => published.push(detail));
+  const busPublisher = localPublisher(bus);
+  let failuresLeft = options.publishFailures ?? 0;
+  const clock = { at: NOW };
   const deps: AcceptSignalDeps = {
     config: parseConfig({}),
     signals: new DynamoSignalStore(documentClient(), tableName),
-    publisher: localPublisher(bus),
+    // Fault injection at the bus boundary: the first publishes fail as EventBridge can.
+    publisher: {
+      publish: async (event) => {
+        if (failuresLeft-- > 0) throw new Error('PutEvents failed');
+        await busPublisher.publish(event);
+      },
+    },
     secrets: { get: async () => ({ current: SECRET }) },
-    clock: { now: () => NOW },
+    clock: { now: () => clock.at },
     log: silentLog,
   };
   const send = (body: string) => acceptSignal({ body, isBase64Encoded: false, pathSecret: SECRET }, deps);
-  return { send, published };
+  return { send, published, clock };
 }
 
 const scan = async (tableName: string) =>
@@ -77,6 +86,24 @@ describe('webhook on DynamoDB Local', () => {
 
     expect(response.statusCode).toBe(503);
     expect(webhook.published).toHaveLength(0);
+  });
+
+  it('answers 503 when the signal is recorded but not queued, and the re-delivery queues it', async () => {
+    const { tables } = await freshTables();
+    const webhook = await webhookOn(tables.signals, { publishFailures: 1 });
+    const body = JSON.stringify({ ticker: 'AAPL', action: 'buy', quantity: 1, price: 10 });
+
+    const first = await webhook.send(body);
+    await flush();
+    expect(first.statusCode).toBe(503);
+    expect(webhook.published).toHaveLength(0);
+
+    webhook.clock.at = new Date(NOW.getTime() + 5000); // TradingView re-sends 5 s later
+    const redelivery = await webhook.send(body);
+    await flush();
+    expect(redelivery.statusCode).toBe(200);
+    expect(redelivery.body.duplicate).toBe(true);
+    expect(webhook.published).toEqual([expect.objectContaining({ signalId: redelivery.body.signalId })]);
   });
 
   it('writes nothing at all when half of the record cannot be written', async () => {

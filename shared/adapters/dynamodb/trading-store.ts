@@ -345,7 +345,7 @@ export class DynamoTradingStore implements TradingStore {
                 ExpressionAttributeNames: { '#status': 'status', '#final': 'final' },
                 ExpressionAttributeValues: {
                   ':bid': order.brokerOrderId,
-                  ':status': 'new',
+                  ':status': order.status,
                   ':at': at,
                   ':false': false,
                 },
