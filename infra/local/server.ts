@@ -45,23 +45,26 @@ const send = (
   res.end(typeof body === 'string' ? body : JSON.stringify(body));
 };
 
-/** Reads at most `limit` + 1 bytes: enough for the handler to see the body is over the cap. */
+/**
+ * Keeps at most `limit` + 1 bytes — enough for the handler to see the body is over the cap — and
+ * discards the rest as it arrives, so a large body costs no memory and the connection stays usable.
+ */
 async function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
-  let size = 0;
+  let kept = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size > limit) break;
+    if (kept > limit) continue;
+    const piece = chunk.subarray(0, limit + 1 - kept);
+    chunks.push(piece);
+    kept += piece.length;
   }
-  return Buffer.concat(chunks)
-    .subarray(0, limit + 1)
-    .toString('utf8');
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** An API Gateway REST (v1) proxy event, as the webhook Lambda receives it in AWS. */
 function toApiGatewayEvent(
   req: IncomingMessage,
+  sourceIp: string,
   path: string,
   body: string,
   secret: string | undefined,
@@ -81,9 +84,7 @@ function toApiGatewayEvent(
     queryStringParameters: null,
     multiValueQueryStringParameters: null,
     stageVariables: null,
-    requestContext: {
-      identity: { sourceIp: req.socket.remoteAddress ?? '' },
-    } as APIGatewayProxyEvent['requestContext'],
+    requestContext: { identity: { sourceIp } } as APIGatewayProxyEvent['requestContext'],
   } as APIGatewayProxyEvent;
 }
 
@@ -111,9 +112,10 @@ export function createLocalServer(routes: LocalServerRoutes): Server {
       const webhook = /^\/webhook(?:\/([^/]+))?$/.exec(path);
       if (webhook) {
         if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, { allow: 'POST' });
+        const sourceIp = req.socket.remoteAddress ?? '';
         const body = await readBody(req, routes.maxBodyBytes);
         const secret = webhook[1] === undefined ? undefined : decodeURIComponent(webhook[1]);
-        const result = await routes.webhook(toApiGatewayEvent(req, path, body, secret));
+        const result = await routes.webhook(toApiGatewayEvent(req, sourceIp, path, body, secret));
         return send(res, result.statusCode, result.body, (result.headers ?? {}) as Record<string, string>);
       }
       if (req.method === 'GET' && path === '/status') {

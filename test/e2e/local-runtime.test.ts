@@ -47,6 +47,9 @@ beforeAll(async () => {
     dynamoEndpoint: inject('dynamoEndpoint'),
     tablePrefix: prefix,
   });
+  // A running bot is warm: the first alert through a fresh process pays for module loading and JIT.
+  await post(`/webhook/${SECRET}`, alert({ ticker: 'SPY' }));
+  await runtime.settle();
 });
 
 afterAll(async () => {
