@@ -128,7 +128,8 @@ export class TradeFlow extends Construct {
       stateMachineName: props.stateMachineName,
       definitionBody: DefinitionBody.fromChainable(definition),
       stateMachineType: props.type === 'EXPRESS' ? StateMachineType.EXPRESS : StateMachineType.STANDARD,
-      timeout: Duration.hours(25),
+      // Standard: an order may rest for a day; Express executions end after 5 minutes anyway.
+      timeout: props.type === 'EXPRESS' ? Duration.minutes(5) : Duration.hours(25),
       tracingEnabled: true,
       logs: {
         destination: new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH }),

@@ -45,6 +45,8 @@ export class StatefulStack extends Stack {
 
     this.webhookSecret = new Secret(this, 'WebhookSecret', {
       secretName: `${prefix}/webhook`,
+      // Every TradingView alert carries this secret: in prod it outlives the stack, like the tables.
+      removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       description:
         'TradingView webhook secret: {"current", "previous"?, "previousValidUntil"?}. Rotate by moving current to previous with a deadline.',
       generateSecretString: {

@@ -67,7 +67,8 @@ export class StatelessStack extends Stack {
         const fn = new PinebridgeFunction(this, name, {
           entry: TRADE_FLOW_TASKS[name].entry,
           stage,
-          timeout: Duration.seconds(15),
+          // Below every Task's own timeout (15–20 s), so the function's limit is the one that fires.
+          timeout: Duration.seconds(12),
           description: `Trade flow task ${name}`,
           environment,
         });
