@@ -170,6 +170,12 @@ describe('StatefulStack (prod)', () => {
     }
   });
 
+  it('the webhook secret is retained like the tables (every alert carries it)', () => {
+    const [secret] = resourcesOfType(json, 'AWS::SecretsManager::Secret');
+    expect(secret?.[1].DeletionPolicy).toBe('Retain');
+    expect(secret?.[1].UpdateReplacePolicy).toBe('Retain');
+  });
+
   it('tables keep point-in-time recovery on', () => {
     for (const [, table] of resourcesOfType(json, TABLE))
       for (const replica of replicasOf(table))
