@@ -72,7 +72,7 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
     // 10 000 cash; each buy needs 3 000: three fit, whatever the interleaving.
     const flow = await flowHarness({ paper: { startingCash: '10000' } });
     const ids = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => flow.record({ ...buy('NVDA', 10, 300), id: `race-${i}` })),
+      Array.from({ length: 12 }, (_, i) => flow.record({ ...buy('NVDA', 10, 300), id: `race-${i}` })),
     );
 
     await Promise.all(ids.map((id) => flow.run(id)));
@@ -81,7 +81,7 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
     const filled = records.filter((r) => r?.status === 'filled');
     const rejected = records.filter((r) => r?.status === 'rejected');
     expect(filled).toHaveLength(3);
-    expect(rejected).toHaveLength(5);
+    expect(rejected).toHaveLength(9);
     for (const r of rejected) expect(r?.reason).toMatch(/^INSUFFICIENT_BUYING_POWER/);
     const snapshot = await flow.deps.store.snapshot();
     expect(snapshot.positions.NVDA?.quantity).toBe('30');
@@ -93,14 +93,14 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
   it('holds the per-symbol position limit under concurrency, counting orders in flight', async () => {
     const flow = await flowHarness({ risk: { maxPositionQuantity: 25 } });
     const ids = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => flow.record({ ...buy('AMZN', 10, 100), id: `pos-${i}` })),
+      Array.from({ length: 12 }, (_, i) => flow.record({ ...buy('AMZN', 10, 100), id: `pos-${i}` })),
     );
 
     await Promise.all(ids.map((id) => flow.run(id)));
 
     const records = await Promise.all(ids.map((id) => flow.deps.signals.get(id)));
     expect(records.filter((r) => r?.status === 'filled')).toHaveLength(2);
-    expect(records.filter((r) => r?.reason?.startsWith('MAX_POSITION'))).toHaveLength(4);
+    expect(records.filter((r) => r?.reason?.startsWith('MAX_POSITION'))).toHaveLength(10);
     expect((await flow.deps.store.snapshot()).positions.AMZN?.quantity).toBe('20');
   });
 

@@ -85,6 +85,24 @@ const toOrderRecord = (item: OrderItem): OrderRecord => {
 
 const MAX_CONFLICT_RETRIES = 20;
 
+/**
+ * A condition that the position item is exactly as it was read. Reads of several items (a Query,
+ * or two GetItems) are not one snapshot: a concurrent transaction can be seen on one item and not
+ * yet on another. Conditioning every item a decision read — not only the account version — makes
+ * a torn read fail the commit and re-run instead of breaching a limit or losing an update.
+ */
+function positionUnchanged(
+  position: Position,
+  existed: boolean,
+): { condition: string; values: Record<string, string> } {
+  return existed
+    ? {
+        condition: 'quantity = :readQuantity AND pendingQuantity = :readPending',
+        values: { ':readQuantity': position.quantity, ':readPending': position.pendingQuantity },
+      }
+    : { condition: 'attribute_not_exists(pk)', values: {} };
+}
+
 export class OptimisticConflictError extends Error {
   override readonly name = 'OptimisticConflictError';
 }
@@ -183,6 +201,7 @@ export class DynamoTradingStore implements TradingStore {
   async approve(intent: OrderIntent, snapshot: PortfolioSnapshot, at: string): Promise<ApprovalResult> {
     const signed = signedQuantity(intent.side, intent.quantity);
     const position = snapshot.positions[intent.symbol] ?? flatPosition(intent.symbol);
+    const unchanged = positionUnchanged(position, snapshot.positions[intent.symbol] !== undefined);
     try {
       await this.db.send(
         new TransactWriteCommand({
@@ -244,7 +263,9 @@ export class DynamoTradingStore implements TradingStore {
                   ':symbol': intent.symbol,
                   ':zero': '0',
                   ':pending': str(dec(position.pendingQuantity).plus(signed)),
+                  ...unchanged.values,
                 },
+                ConditionExpression: unchanged.condition,
               },
             },
             {
@@ -274,13 +295,6 @@ export class DynamoTradingStore implements TradingStore {
       // The account moved (another approval or a fill) or a concurrent transaction touched the same items.
       return 'conflict';
     }
-  }
-
-  private async readPosition(symbol: string): Promise<Position> {
-    const result = await this.db.send(
-      new GetCommand({ TableName: this.tables.portfolio, Key: positionKey(symbol), ConsistentRead: true }),
-    );
-    return result.Item === undefined ? flatPosition(symbol) : PositionItem.parse(result.Item);
   }
 
   async reject(signalId: string, denials: Denial[], at: string): Promise<boolean> {
@@ -388,7 +402,16 @@ export class DynamoTradingStore implements TradingStore {
           )
         ).Item,
       );
-      const position = await this.readPosition(intent.symbol);
+      const positionRead = await this.db.send(
+        new GetCommand({
+          TableName: this.tables.portfolio,
+          Key: positionKey(intent.symbol),
+          ConsistentRead: true,
+        }),
+      );
+      const position =
+        positionRead.Item === undefined ? flatPosition(intent.symbol) : PositionItem.parse(positionRead.Item);
+      const positionCheck = positionUnchanged(position, positionRead.Item !== undefined);
 
       let account = { ...snapshotAccount };
       let nextPosition: Position = position;
@@ -470,6 +493,10 @@ export class DynamoTradingStore implements TradingStore {
                 Put: {
                   TableName: this.tables.portfolio,
                   Item: { ...positionKey(intent.symbol), ...nextPosition },
+                  ConditionExpression: positionCheck.condition,
+                  ...(positionCheck.condition.includes(':')
+                    ? { ExpressionAttributeValues: positionCheck.values }
+                    : {}),
                 },
               },
               {
