@@ -43,20 +43,13 @@ export class TradeFlow extends Construct {
 
   constructor(scope: Construct, id: string, props: TradeFlowProps) {
     super(scope, id);
-    const task = (
-      name: TradeFlowTaskName,
-      timeout: Duration,
-      extra: Partial<ConstructorParameters<typeof LambdaInvoke>[2]> = {},
-    ) =>
-      new LambdaInvoke(this, name, {
-        lambdaFunction: props.functions[name],
-        payloadResponseOnly: true,
-        retryOnServiceExceptions: false,
-        taskTimeout: Timeout.duration(timeout),
-        ...extra,
-      });
-
-    const recordFailureTask = task('RecordFailure', Duration.seconds(20), { resultPath: '$.recorded' });
+    const recordFailureTask = new LambdaInvoke(this, 'RecordFailure', {
+      lambdaFunction: props.functions.RecordFailure,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      taskTimeout: Timeout.duration(Duration.seconds(20)),
+      resultPath: '$.recorded',
+    });
     // Idempotent (it asks the broker and books once), so it may be retried on any fault.
     recordFailureTask.addRetry({
       errors: ['States.ALL'],
@@ -67,48 +60,39 @@ export class TradeFlow extends Construct {
     const recordFailure = recordFailureTask.next(
       new Fail(this, 'Failed', { error: 'TradeFlowFailed', cause: 'a task failed; see RecordFailure' }),
     );
-    const catchInto = { errors: ['States.ALL'], resultPath: '$.error' };
 
-    const riskCheck = task('RiskCheck', Duration.seconds(15));
-    riskCheck.addRetry({
-      errors: [...LAMBDA_SERVICE_ERRORS, 'TransientStoreError'],
-      interval: Duration.seconds(1),
-      maxAttempts: 3,
-      backoffRate: 2,
-    });
-    riskCheck.addCatch(recordFailure, catchInto);
+    /** A task that retries only the named transient errors and catches every fault into RecordFailure. */
+    const task = (name: TradeFlowTaskName, timeout: Duration, retryOn: readonly string[]) => {
+      const invoke = new LambdaInvoke(this, name, {
+        lambdaFunction: props.functions[name],
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        taskTimeout: Timeout.duration(timeout),
+      });
+      if (retryOn.length > 0) {
+        invoke.addRetry({
+          errors: [...retryOn],
+          interval: Duration.seconds(1),
+          maxAttempts: 3,
+          backoffRate: 2,
+        });
+      }
+      return invoke.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+    };
 
-    const recordRejection = task('RecordRejection', Duration.seconds(10));
-    recordRejection.addRetry({
-      errors: LAMBDA_SERVICE_ERRORS,
-      interval: Duration.seconds(1),
-      maxAttempts: 3,
-      backoffRate: 2,
-    });
-    recordRejection.addCatch(recordFailure, catchInto);
-
+    const riskCheck = task('RiskCheck', Duration.seconds(15), [
+      ...LAMBDA_SERVICE_ERRORS,
+      'TransientStoreError',
+    ]);
+    const recordRejection = task('RecordRejection', Duration.seconds(10), LAMBDA_SERVICE_ERRORS);
     // The broker call: never retried by the workflow. The broker adapter owns the submit
     // protocol (client order id lookups); anything else is compensated by RecordFailure.
-    const submitOrder = task('SubmitOrder', Duration.seconds(20));
-    submitOrder.addCatch(recordFailure, catchInto);
-
-    const checkOrder = task('CheckOrder', Duration.seconds(15));
-    checkOrder.addRetry({
-      errors: LAMBDA_SERVICE_ERRORS,
-      interval: Duration.seconds(1),
-      maxAttempts: 3,
-      backoffRate: 2,
-    });
-    checkOrder.addCatch(recordFailure, catchInto);
-
-    const recordFill = task('RecordFill', Duration.seconds(20));
-    recordFill.addRetry({
-      errors: [...LAMBDA_SERVICE_ERRORS, 'OptimisticConflictError'],
-      interval: Duration.seconds(1),
-      maxAttempts: 3,
-      backoffRate: 2,
-    });
-    recordFill.addCatch(recordFailure, catchInto);
+    const submitOrder = task('SubmitOrder', Duration.seconds(20), []);
+    const checkOrder = task('CheckOrder', Duration.seconds(15), LAMBDA_SERVICE_ERRORS);
+    const recordFill = task('RecordFill', Duration.seconds(20), [
+      ...LAMBDA_SERVICE_ERRORS,
+      'OptimisticConflictError',
+    ]);
 
     const done = new Succeed(this, 'Done');
     const awaitFill = new Wait(this, 'AwaitFill', { time: WaitTime.secondsPath('$.pollSeconds') });

@@ -12,6 +12,7 @@ import { dec, str, toCents } from '../../domain/money.js';
 import type { Denial } from '../../domain/risk.js';
 import {
   type Account,
+  BROKER_ORDER_STATUSES,
   type BrokerOrder,
   bookFill,
   flatPosition,
@@ -56,16 +57,7 @@ const OrderItem = z.object({
   clientOrderId: z.string(),
   signalId: z.string(),
   intent: OrderIntentSchema,
-  status: z.enum([
-    'pending_submit',
-    'unknown',
-    'new',
-    'partially_filled',
-    'filled',
-    'cancelled',
-    'expired',
-    'rejected',
-  ]),
+  status: z.enum([...BROKER_ORDER_STATUSES, 'pending_submit', 'unknown']),
   brokerOrderId: z.string().optional(),
   filledQuantity: z.string(),
   bookedQuantity: z.string(),
