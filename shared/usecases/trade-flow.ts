@@ -65,6 +65,10 @@ export class TransientStoreError extends Error {
 
 const MAX_APPROVAL_ATTEMPTS = 10;
 
+/** Up to 5 ms × (attempt + 1) of random delay between optimistic-concurrency retries. */
+export const jitter = (attempt: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
+
 /**
  * RiskCheck.
  *
@@ -82,16 +86,16 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
   if (record === undefined) throw new Error(`signal ${signalId} is not recorded`);
   if (record.status !== 'received')
     return { decision: 'skipped', signalId, reason: `already ${record.status}` };
-  if (record.signal.price !== undefined) {
-    await deps.store.recordPrice(
-      record.signal.symbol,
-      record.signal.price,
-      record.signal.time ?? record.receivedAt,
-    );
-  }
+  // The alert's own price is the symbol's latest price (for later alerts and resting orders).
+  // Sizing uses the alert's price directly, so the write need not land before the read.
+  const { price } = record.signal;
+  const priceRecorded =
+    price === undefined
+      ? Promise.resolve()
+      : deps.store.recordPrice(record.signal.symbol, price, record.signal.time ?? record.receivedAt);
   for (let attempt = 0; attempt < MAX_APPROVAL_ATTEMPTS; attempt++) {
     const now = deps.clock.now();
-    const snapshot = await deps.store.snapshot();
+    const [snapshot] = await Promise.all([deps.store.snapshot(), priceRecorded]);
     const decision = evaluateRisk({ signal: record.signal, signalId, snapshot, config: deps.config, now });
     if (!decision.approved) return { decision: 'rejected', signalId, denials: decision.denials };
     const result = await deps.store.approve(decision.intent, snapshot, now.toISOString());
@@ -99,7 +103,9 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
       return { decision: 'approved', signalId, clientOrderId: decision.intent.clientOrderId };
     if (result === 'already_decided')
       return { decision: 'skipped', signalId, reason: 'decided concurrently' };
-    // 'conflict' or 'state_changed': the world moved under us; evaluate again against fresh state.
+    // 'conflict' or 'state_changed': the world moved under us; evaluate again against fresh state,
+    // after a short random pause so racing signals do not collide again in lockstep.
+    await jitter(attempt);
   }
   throw new TransientStoreError(
     `approval of ${signalId} kept conflicting after ${MAX_APPROVAL_ATTEMPTS} attempts`,

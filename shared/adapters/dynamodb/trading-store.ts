@@ -387,20 +387,20 @@ export class DynamoTradingStore implements TradingStore {
       const booked = dec(order.bookedQuantity);
       const newly = filled.gt(booked) ? filled.minus(booked) : dec(0);
       const final = ['filled', 'cancelled', 'expired', 'rejected'].includes(report.status);
-      const snapshotAccount = AccountItem.parse(
-        (
-          await this.db.send(
-            new GetCommand({ TableName: this.tables.portfolio, Key: ACCOUNT, ConsistentRead: true }),
-          )
-        ).Item,
-      );
-      const positionRead = await this.db.send(
-        new GetCommand({
-          TableName: this.tables.portfolio,
-          Key: positionKey(intent.symbol),
-          ConsistentRead: true,
-        }),
-      );
+      // Two reads at once; the booking is conditioned on both as read, so their order is free.
+      const [accountRead, positionRead] = await Promise.all([
+        this.db.send(
+          new GetCommand({ TableName: this.tables.portfolio, Key: ACCOUNT, ConsistentRead: true }),
+        ),
+        this.db.send(
+          new GetCommand({
+            TableName: this.tables.portfolio,
+            Key: positionKey(intent.symbol),
+            ConsistentRead: true,
+          }),
+        ),
+      ]);
+      const snapshotAccount = AccountItem.parse(accountRead.Item);
       const position =
         positionRead.Item === undefined ? flatPosition(intent.symbol) : PositionItem.parse(positionRead.Item);
       const positionCheck = positionUnchanged(position, positionRead.Item !== undefined);
@@ -521,6 +521,7 @@ export class DynamoTradingStore implements TradingStore {
       } catch (error) {
         if (cancellationReasons(error) === undefined) throw error;
         // Someone else booked first or the account moved: read again and recompute.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
       }
     }
     throw new OptimisticConflictError(
