@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startDynamoDbLocal } from '../../infra/local/dynamodb-local.js';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.js';
 import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
 import { parseConfig } from '../../shared/config/load.js';
@@ -213,6 +214,36 @@ describe('the local bot under a request flood', () => {
       expect((await fetch(`${throttled.url}/health`)).status).toBe(200);
     } finally {
       await throttled.stop();
+    }
+  });
+});
+
+describe('the local bot when its database goes away', () => {
+  it('answers /health with 503 naming the failing components', async () => {
+    const database = await startDynamoDbLocal(undefined);
+    const bot = await startLocalRuntime({
+      config: parseConfig({}),
+      webhookSecret: SECRET,
+      adminToken: ADMIN,
+      port: 0,
+      dynamoEndpoint: database.endpoint,
+      tablePrefix: `${prefix}-down`,
+    });
+    try {
+      expect((await fetch(`${bot.url}/health`)).status).toBe(200);
+
+      await database.stop();
+      const health = await fetch(`${bot.url}/health`);
+
+      expect(health.status).toBe(503);
+      const body = (await health.json()) as { ok: boolean; components: Record<string, string> };
+      expect(body.ok).toBe(false);
+      expect(body.components.database).toMatch(/^failing/);
+      expect(body.components.broker).toMatch(/^failing/);
+      expect(body.components.workflow).toBe('ok');
+    } finally {
+      await bot.stop();
+      await database.stop();
     }
   });
 });
