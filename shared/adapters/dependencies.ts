@@ -23,7 +23,7 @@ export function createCoreDependencies(
 ): CoreDependencies {
   const clock = options.clock ?? systemClock;
   const db = createDocumentClient(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {});
-  const store = new DynamoTradingStore(db, tables, config.paper.startingCash);
+  const store = new DynamoTradingStore(db, tables, config.paper.startingCash, config.symbols.allowed);
   const broker = new PaperBroker(db, tables.paperOrders, config.paper, store);
   return { config, clock, signals: new DynamoSignalStore(db, tables.signals), store, broker };
 }

@@ -34,6 +34,7 @@ export const ConfigSchema = z
         allowed: z
           .array(Ticker)
           .min(1)
+          .max(90, 'at most 90 symbols: the risk check reads every position in one consistent read')
           .default(['SPY', 'QQQ', 'AAPL', 'MSFT', 'GOOG', 'AMZN', 'NVDA', 'META', 'TSLA'])
           .describe('Symbols Pinebridge may trade. Anything else is rejected with SYMBOL_NOT_ALLOWED.'),
         quantityDecimals: z
@@ -76,6 +77,42 @@ export const ConfigSchema = z
           .positive()
           .default(300)
           .describe('How old the last known price may be when an alert carries no price of its own.'),
+        maxOrderNotional: DecimalString.default('10000').describe(
+          'Largest opening notional of one order, in USD (fat-finger guard). Closing orders are never limited by size.',
+        ),
+        maxGrossExposure: DecimalString.default('100000').describe(
+          'Largest gross exposure (sum of |position| × price over all symbols, counting orders in flight), in USD.',
+        ),
+        maxGrossExposurePercent: z
+          .number()
+          .positive()
+          .max(1000)
+          .default(100)
+          .describe('Largest gross exposure as a percentage of equity (100 = no leverage).'),
+        maxOpenPositions: z
+          .number()
+          .int()
+          .positive()
+          .default(10)
+          .describe('Most symbols with a position (or an order in flight) at once.'),
+        marketHours: z
+          .enum(['any', 'regular', 'extended'])
+          .default('any')
+          .describe(
+            'When orders may open or close positions (NYSE calendar, America/New_York): "regular" 09:30–16:00 (13:00 on early closes); "extended" also 04:00–09:30 and after the close until 20:00 for alerts with extendedHours true; "any" does not check (paper trading around the clock).',
+          ),
+        maxSignalAgeSeconds: z
+          .number()
+          .int()
+          .positive()
+          .default(60)
+          .describe('An alert whose "time" is older than this is denied STALE_SIGNAL.'),
+        maxFutureSkewSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .default(5)
+          .describe('An alert whose "time" is further than this in the future is denied STALE_SIGNAL.'),
       })
       .strict()
       .prefault({}),

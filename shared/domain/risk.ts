@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Signal } from './alert.js';
+import { marketPhaseAt, sessionDateOf } from './calendar.js';
 import { clientOrderIdOf } from './ids.js';
 import { Decimal, dec, str, toCents } from './money.js';
 import {
@@ -18,11 +19,17 @@ export const DENIAL_CODES = [
   'TRADING_REDUCING',
   'SYMBOL_NOT_ALLOWED',
   'UNSUPPORTED_ACTION',
+  'STALE_SIGNAL',
+  'STATE_MISMATCH',
+  'MARKET_CLOSED',
   'NO_FRESH_PRICE',
   'NOTHING_TO_CLOSE',
   'QUANTITY_TOO_SMALL',
   'SHORT_NOT_ALLOWED',
+  'MAX_ORDER_NOTIONAL',
   'MAX_POSITION',
+  'MAX_OPEN_POSITIONS',
+  'MAX_EXPOSURE',
   'INSUFFICIENT_BUYING_POWER',
   'BROKER_REJECTED',
 ] as const;
@@ -132,16 +139,134 @@ export const buyingPowerCheck: IntentCheck = (intent, ctx) => {
     : undefined;
 };
 
+/** An alert that says when it fired must be recent, and not from the future. */
+export const staleSignalCheck: SignalCheck = ({ signal, config, now }) => {
+  if (signal.time === undefined) return undefined;
+  const ageSeconds = (now.getTime() - Date.parse(signal.time)) / 1000;
+  if (ageSeconds > config.risk.maxSignalAgeSeconds) {
+    return {
+      code: 'STALE_SIGNAL',
+      detail: `alert fired ${ageSeconds.toFixed(1)}s ago, more than risk.maxSignalAgeSeconds ${config.risk.maxSignalAgeSeconds}`,
+    };
+  }
+  if (-ageSeconds > config.risk.maxFutureSkewSeconds) {
+    return {
+      code: 'STALE_SIGNAL',
+      detail: `alert time is ${(-ageSeconds).toFixed(1)}s in the future, more than risk.maxFutureSkewSeconds ${config.risk.maxFutureSkewSeconds}`,
+    };
+  }
+  return undefined;
+};
+
+const sideOf = (quantity: Decimal): 'long' | 'short' | 'flat' =>
+  quantity.gt(0) ? 'long' : quantity.lt(0) ? 'short' : 'flat';
+
+/** The strategy's view of the position before this alert must match ours (orders in flight counted). */
+export const stateMismatchCheck: SignalCheck = (ctx) => {
+  const expected = ctx.signal.prevMarketPosition;
+  if (expected === undefined) return undefined;
+  const ours = sideOf(committedQuantity(positionOf(ctx, ctx.signal.symbol)));
+  return ours === expected
+    ? undefined
+    : {
+        code: 'STATE_MISMATCH',
+        detail: `the alert says the position was ${expected}, Pinebridge has it ${ours}; reconcile before trading`,
+      };
+};
+
+/** NYSE hours: regular session, or extended hours for alerts that ask for them when allowed. */
+export const marketHoursCheck: SignalCheck = ({ signal, config, now }) => {
+  const policy = config.risk.marketHours;
+  if (policy === 'any') return undefined;
+  const phase = marketPhaseAt(now);
+  if (phase === 'regular') return undefined;
+  if (policy === 'extended' && signal.extendedHours && (phase === 'pre' || phase === 'post'))
+    return undefined;
+  return {
+    code: 'MARKET_CLOSED',
+    detail:
+      phase === 'closed'
+        ? `the market is closed (NYSE, ${sessionDateOf(now)} New York time)`
+        : `outside regular hours (${phase}-market) and ${policy === 'extended' ? 'the alert did not ask for extendedHours' : 'risk.marketHours is "regular"'}`,
+  };
+};
+
+/** Fat-finger guard on what an order opens; a close is never blocked by its size. */
+export const maxOrderNotionalCheck: IntentCheck = (intent, ctx) => {
+  const opening = dec(intent.reservedCash);
+  const limit = dec(ctx.config.risk.maxOrderNotional);
+  return opening.gt(limit)
+    ? {
+        code: 'MAX_ORDER_NOTIONAL',
+        detail: `order opens $${opening.toFixed(2)}, above risk.maxOrderNotional $${ctx.config.risk.maxOrderNotional}`,
+      }
+    : undefined;
+};
+
+/** Committed quantity per symbol after this order, for the portfolio-wide limits. */
+function committedAfter(intent: OrderIntent, ctx: RiskContext): Map<string, Decimal> {
+  const book = new Map<string, Decimal>();
+  for (const position of Object.values(ctx.snapshot.positions))
+    book.set(position.symbol, committedQuantity(position));
+  const current = book.get(intent.symbol) ?? dec(0);
+  book.set(intent.symbol, current.plus(signedQuantity(intent.side, intent.quantity)));
+  return book;
+}
+
+const holding = (book: Map<string, Decimal>) => [...book.entries()].filter(([, q]) => !q.isZero());
+
+export const maxOpenPositionsCheck: IntentCheck = (intent, ctx) => {
+  if (!openingQuantity(intent, positionOf(ctx, intent.symbol)).gt(0)) return undefined;
+  const open = holding(committedAfter(intent, ctx)).length;
+  return open > ctx.config.risk.maxOpenPositions
+    ? {
+        code: 'MAX_OPEN_POSITIONS',
+        detail: `${open} symbols would have positions, above risk.maxOpenPositions ${ctx.config.risk.maxOpenPositions}`,
+      }
+    : undefined;
+};
+
+/** Gross exposure: every position (orders in flight counted) at its last price, this order at its own. */
+export const maxExposureCheck: IntentCheck = (intent, ctx) => {
+  if (!openingQuantity(intent, positionOf(ctx, intent.symbol)).gt(0)) return undefined;
+  const { risk } = ctx.config;
+  const markOf = (symbol: string) =>
+    symbol === intent.symbol
+      ? dec(intent.referencePrice)
+      : dec(ctx.snapshot.prices[symbol]?.price ?? ctx.snapshot.positions[symbol]?.averageCost ?? '0');
+  const gross = toCents(
+    holding(committedAfter(intent, ctx)).reduce(
+      (sum, [symbol, q]) => sum.plus(q.abs().times(markOf(symbol))),
+      dec(0),
+    ),
+  );
+  const absolute = dec(risk.maxGrossExposure);
+  const relative = toCents(equityOf(ctx.snapshot).times(risk.maxGrossExposurePercent).div(100));
+  const limit = Decimal.min(absolute, relative);
+  return gross.gt(limit)
+    ? {
+        code: 'MAX_EXPOSURE',
+        detail: `gross exposure would be $${gross.toFixed(2)}, above $${limit.toFixed(2)} (risk.maxGrossExposure $${risk.maxGrossExposure}, risk.maxGrossExposurePercent ${risk.maxGrossExposurePercent}% of equity)`,
+      }
+    : undefined;
+};
+
 /** The checks, in the order their denials are reported. Adding a check is adding it here. */
 export const SIGNAL_CHECKS: readonly SignalCheck[] = [
   tradingStateCheck,
   symbolAllowedCheck,
   supportedActionCheck,
+  staleSignalCheck,
+  marketHoursCheck,
+  stateMismatchCheck,
 ];
 export const INTENT_CHECKS: readonly IntentCheck[] = [
   reducingCheck,
   shortingCheck,
+  maxOrderNotionalCheck,
   maxPositionCheck,
+  maxOpenPositionsCheck,
+  maxExposureCheck,
   buyingPowerCheck,
 ];
 

@@ -70,7 +70,10 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
 
   it('lets exactly as many racing buys through as buying power allows', async () => {
     // 10 000 cash; each buy needs 3 000: three fit, whatever the interleaving.
-    const flow = await flowHarness({ paper: { startingCash: '10000' } });
+    const flow = await flowHarness({
+      paper: { startingCash: '10000' },
+      risk: { maxGrossExposurePercent: 1000 },
+    });
     const ids = await Promise.all(
       Array.from({ length: 12 }, (_, i) => flow.record({ ...buy('NVDA', 10, 300), id: `race-${i}` })),
     );

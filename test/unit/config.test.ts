@@ -35,6 +35,13 @@ describe('config defaults', () => {
       allowShort: false,
       buyingPowerCheck: true,
       maxPriceAgeSeconds: 300,
+      maxOrderNotional: '10000',
+      maxGrossExposure: '100000',
+      maxGrossExposurePercent: 100,
+      maxOpenPositions: 10,
+      marketHours: 'any',
+      maxSignalAgeSeconds: 60,
+      maxFutureSkewSeconds: 5,
     });
     expect(config.symbols.quantityDecimals).toBe(0);
   });
@@ -69,6 +76,13 @@ describe('config defaults', () => {
         allowShort: true,
         buyingPowerCheck: false,
         maxPriceAgeSeconds: 60,
+        maxOrderNotional: '2500',
+        maxGrossExposure: '20000',
+        maxGrossExposurePercent: 150,
+        maxOpenPositions: 4,
+        marketHours: 'extended',
+        maxSignalAgeSeconds: 30,
+        maxFutureSkewSeconds: 2,
       },
       webhook: { maxBodyBytes: 4096, dedupWindowSeconds: 600, alertIdRetentionDays: 7 },
       api: { throttle: { rateLimit: 5, burstLimit: 10 } },

@@ -18,10 +18,26 @@ interface Case {
   signalId?: string;
 }
 
+/**
+ * Defaults, except the portfolio-wide limits (order notional, gross exposure) opened wide so each
+ * test exercises the check it names; those limits have their own tests below.
+ */
+function roomy(input: { risk?: Record<string, unknown>; symbols?: Record<string, unknown> } = {}) {
+  return parseConfig({
+    ...input,
+    risk: {
+      maxOrderNotional: '1000000000',
+      maxGrossExposure: '1000000000',
+      maxGrossExposurePercent: 1000,
+      ...input.risk,
+    },
+  });
+}
+
 function evaluate({
   signal = aSignal(),
   snapshot = aSnapshot(),
-  config = parseConfig({}),
+  config = roomy(),
   signalId = SIGNAL_ID,
 }: Case) {
   return evaluateRisk({ signal, signalId, snapshot, config, now: NOW });
@@ -239,7 +255,7 @@ describe('evaluateRisk: position limits', () => {
   it('limits a short the same way as a long', () => {
     const decision = evaluate({
       signal: aSignal({ action: 'sell', quantity: '1001', price: '10' }),
-      config: parseConfig({ risk: { allowShort: true } }),
+      config: roomy({ risk: { allowShort: true } }),
     });
 
     expect(codesOf(decision)).toEqual(['MAX_POSITION']);
@@ -289,8 +305,9 @@ describe('evaluateRisk: buying power', () => {
   });
 
   it('is skipped when risk.buyingPowerCheck is false', () => {
-    const snapshot = aSnapshot({ account: anAccount({ cash: '0' }) });
-    const config = parseConfig({ risk: { buyingPowerCheck: false } });
+    // All cash is reserved by orders in flight: no buying power, equity unchanged.
+    const snapshot = aSnapshot({ account: anAccount({ cash: '100000', reservedCash: '100000' }) });
+    const config = roomy({ risk: { buyingPowerCheck: false } });
 
     const intent = approvedIntent(
       evaluate({ signal: aSignal({ quantity: '10', price: '100' }), snapshot, config }),
@@ -344,7 +361,7 @@ describe('evaluateRisk: REDUCING', () => {
       const decision = evaluate({
         signal: aSignal({ action: 'sell', quantity }),
         snapshot: reducing('10'),
-        config: parseConfig({ risk: { allowShort: true } }),
+        config: roomy({ risk: { allowShort: true } }),
       });
 
       expect(codesOf(decision)).toEqual(['TRADING_REDUCING']);
@@ -356,7 +373,12 @@ describe('evaluateRisk: REDUCING', () => {
 
     const decision = evaluate({ signal: aSignal({ quantity: '2000', price: '100' }), snapshot });
 
-    expect(codesOf(decision)).toEqual(['TRADING_REDUCING', 'MAX_POSITION', 'INSUFFICIENT_BUYING_POWER']);
+    expect(codesOf(decision)).toEqual([
+      'TRADING_REDUCING',
+      'MAX_POSITION',
+      'MAX_EXPOSURE',
+      'INSUFFICIENT_BUYING_POWER',
+    ]);
     expect(denialsOf(decision)[0]?.code).toBe('TRADING_REDUCING');
   });
 });
@@ -375,7 +397,7 @@ describe('evaluateRisk: sizing', () => {
   it('rounds dollar_amount down to symbols.quantityDecimals', () => {
     // $1000 / $187.5 = 5.3333… → 5.33
     const signal = aSignal({ quantity: '1000', quantityType: 'dollar_amount', price: '187.5' });
-    const config = parseConfig({ symbols: { quantityDecimals: 2 } });
+    const config = roomy({ symbols: { quantityDecimals: 2 } });
 
     const intent = approvedIntent(evaluate({ signal, config }));
 
@@ -494,7 +516,7 @@ describe('evaluateRisk: the order intent', () => {
         evaluate({
           signal: aSignal({ action: 'sell', quantity, price: '100' }),
           snapshot,
-          config: parseConfig({ risk: { allowShort: true } }),
+          config: roomy({ risk: { allowShort: true } }),
         }),
       );
 
@@ -553,5 +575,188 @@ describe('evaluateRisk: the order intent', () => {
     );
 
     expect(intent).toMatchObject({ side: 'sell', quantity: '5' });
+  });
+});
+
+describe('evaluateRisk: signal age', () => {
+  const at = (secondsFromNow: number) => new Date(NOW.getTime() + secondsFromNow * 1000).toISOString();
+
+  it.each([
+    [-60, 'approved'],
+    [-60.001, 'STALE_SIGNAL'],
+    [5, 'approved'],
+    [5.001, 'STALE_SIGNAL'],
+  ])('an alert fired at now%+ss is %s (60 s max age, 5 s future skew)', (offset, expected) => {
+    const decision = evaluate({ signal: aSignal({ time: at(offset), price: '100' }) });
+
+    expect(decision.approved ? 'approved' : codesOf(decision)[0]).toBe(expected);
+  });
+
+  it('does not apply to an alert without a time', () => {
+    expect(evaluate({ signal: aSignal({ price: '100' }) }).approved).toBe(true);
+  });
+});
+
+describe('evaluateRisk: state mismatch', () => {
+  it.each([
+    ['flat', undefined, true],
+    ['long', undefined, false],
+    ['long', '10', true],
+    ['short', '10', false],
+    ['flat', '10', false],
+    ['short', '-5', true],
+  ] as const)('prev_market_position %s with our position %s → approved %s', (expected, ours, approved) => {
+    const snapshot = ours === undefined ? aSnapshot() : aSnapshot(long('AAPL', ours));
+
+    const decision = evaluate({
+      signal: aSignal({ prevMarketPosition: expected, price: '100', quantity: '1' }),
+      snapshot,
+      config: roomy({ risk: { allowShort: true } }),
+    });
+
+    expect(decision.approved).toBe(approved);
+    if (!approved) expect(codesOf(decision)).toEqual(['STATE_MISMATCH']);
+  });
+
+  it('counts orders in flight as part of our position', () => {
+    const snapshot = aSnapshot({
+      positions: { AAPL: aPosition('AAPL', '0', '0', { pendingQuantity: '5' }) },
+    });
+
+    const decision = evaluate({ signal: aSignal({ prevMarketPosition: 'long', price: '100' }), snapshot });
+
+    expect(decision.approved).toBe(true);
+  });
+});
+
+describe('evaluateRisk: portfolio-wide limits', () => {
+  it.each([
+    ['100', 'approved'],
+    ['100.01', 'MAX_ORDER_NOTIONAL'],
+  ])('an order opening 100 shares at %s USD against a 10,000 USD order limit is %s', (price, expected) => {
+    const decision = evaluate({
+      signal: aSignal({ quantity: '100', price }),
+      config: parseConfig({ risk: { maxOrderNotional: '10000' } }),
+    });
+
+    expect(decision.approved ? 'approved' : codesOf(decision)[0]).toBe(expected);
+  });
+
+  it('never limits the size of a close', () => {
+    const decision = evaluate({
+      signal: aSignal({ action: 'exit', quantity: undefined, price: '100' }),
+      snapshot: aSnapshot(long('AAPL', '500')),
+      config: parseConfig({ risk: { maxOrderNotional: '1000' } }),
+    });
+
+    expect(decision.approved).toBe(true);
+  });
+
+  it.each([
+    [2, 'approved'],
+    [3, 'MAX_OPEN_POSITIONS'],
+  ])('a new symbol with %s others held against a limit of 3 is %s', (others, expected) => {
+    const positions = Object.fromEntries(
+      ['MSFT', 'GOOG', 'AMZN'].slice(0, others).map((s) => [s, aPosition(s, '1', '10')]),
+    );
+
+    const decision = evaluate({
+      signal: aSignal({ quantity: '1', price: '10' }),
+      snapshot: aSnapshot({ positions }),
+      config: roomy({ risk: { maxOpenPositions: 3 } }),
+    });
+
+    expect(decision.approved ? 'approved' : codesOf(decision)[0]).toBe(expected);
+  });
+
+  it('counts a symbol with only an order in flight as an open position', () => {
+    const positions = {
+      MSFT: aPosition('MSFT', '0', '0', { pendingQuantity: '1' }),
+      GOOG: aPosition('GOOG', '1', '10'),
+    };
+
+    const decision = evaluate({
+      signal: aSignal({ quantity: '1', price: '10' }),
+      snapshot: aSnapshot({ positions }),
+      config: roomy({ risk: { maxOpenPositions: 2 } }),
+    });
+
+    expect(codesOf(decision)).toEqual(['MAX_OPEN_POSITIONS']);
+  });
+
+  it.each([
+    ['400', 'approved'],
+    ['401', 'MAX_EXPOSURE'],
+  ])(
+    'gross exposure of 60,000 USD held plus %s shares at 100 USD against 100,000 USD is %s',
+    (quantity, expected) => {
+      // MSFT 200 × $300 (last price) = $60,000 held; equity is ample so the absolute limit binds.
+      const snapshot = aSnapshot({
+        account: anAccount({ cash: '1000000' }),
+        positions: { MSFT: aPosition('MSFT', '200', '250') },
+        prices: { MSFT: { price: '300', at: NOW.toISOString() } },
+      });
+
+      const decision = evaluate({
+        signal: aSignal({ quantity, price: '100' }),
+        snapshot,
+        config: roomy({
+          risk: { maxGrossExposure: '100000', maxGrossExposurePercent: 1000, maxPositionNotional: '1000000' },
+        }),
+      });
+
+      expect(decision.approved ? 'approved' : codesOf(decision)[0]).toBe(expected);
+    },
+  );
+
+  it('limits gross exposure to a percentage of equity, shorts counting at their absolute value', () => {
+    // Equity: 20,000 cash − 10 × 100 short = 19,000; 100 % of it is the limit.
+    const snapshot = aSnapshot({
+      account: anAccount({ cash: '20000' }),
+      positions: { MSFT: aPosition('MSFT', '-10', '100') },
+      prices: { MSFT: { price: '100', at: NOW.toISOString() } },
+    });
+    const config = roomy({ risk: { maxGrossExposurePercent: 100 } });
+
+    const fits = evaluate({ signal: aSignal({ quantity: '180', price: '100' }), snapshot, config });
+    const over = evaluate({ signal: aSignal({ quantity: '181', price: '100' }), snapshot, config });
+
+    expect(fits.approved).toBe(true);
+    expect(codesOf(over)).toEqual(['MAX_EXPOSURE']);
+  });
+});
+
+describe('evaluateRisk: market hours (NYSE, America/New_York)', () => {
+  const when = (iso: string) => new Date(iso);
+  const decide = (now: Date, marketHours: 'any' | 'regular' | 'extended', extendedHours = false) =>
+    evaluateRisk({
+      signal: aSignal({ price: '100', extendedHours }),
+      signalId: SIGNAL_ID,
+      snapshot: aSnapshot(),
+      config: roomy({ risk: { marketHours } }),
+      now,
+    });
+
+  it.each([
+    ['2026-11-24T14:29:59.999Z', 'regular', 'MARKET_CLOSED'], // 09:29:59.999 ET
+    ['2026-11-24T14:30:00.000Z', 'regular', 'approved'], // 09:30 ET open
+    ['2026-11-24T20:59:59.999Z', 'regular', 'approved'], // 15:59:59.999 ET
+    ['2026-11-24T21:00:00.000Z', 'regular', 'MARKET_CLOSED'], // 16:00 ET close
+    ['2026-11-27T18:00:00.000Z', 'regular', 'MARKET_CLOSED'], // 13:00 ET, early close after Thanksgiving
+    ['2026-11-26T16:00:00.000Z', 'regular', 'MARKET_CLOSED'], // Thanksgiving
+    ['2026-11-28T16:00:00.000Z', 'regular', 'MARKET_CLOSED'], // Saturday
+    ['2026-11-28T16:00:00.000Z', 'any', 'approved'],
+  ])('at %s with marketHours %s the order is %s', (iso, policy, expected) => {
+    const decision = decide(when(iso), policy as 'any' | 'regular');
+
+    expect(decision.approved ? 'approved' : codesOf(decision)[0]).toBe(expected);
+  });
+
+  it('allows pre-market only with marketHours "extended" and an alert that asks for extendedHours', () => {
+    const preMarket = when('2026-11-24T13:00:00.000Z'); // 08:00 ET
+
+    expect(decide(preMarket, 'extended', true).approved).toBe(true);
+    expect(codesOf(decide(preMarket, 'extended', false))).toEqual(['MARKET_CLOSED']);
+    expect(codesOf(decide(preMarket, 'regular', true))).toEqual(['MARKET_CLOSED']);
   });
 });

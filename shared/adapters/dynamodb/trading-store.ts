@@ -4,6 +4,7 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
+  TransactGetCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -104,6 +105,8 @@ export class DynamoTradingStore implements TradingStore {
     private readonly db: DynamoDBDocumentClient,
     private readonly tables: TableNames,
     private readonly startingCash: string,
+    /** Symbols that may gain a position: always read, so a position created concurrently is seen. */
+    private readonly tradableSymbols: readonly string[] = [],
   ) {}
 
   async snapshot(): Promise<PortfolioSnapshot> {
@@ -123,11 +126,30 @@ export class DynamoTradingStore implements TradingStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
 
+    // A Query is read-committed per item, not a snapshot: it can see one item after a concurrent
+    // transaction and another before it. What the risk checks decide on (account, trading state,
+    // every position) is therefore read again with TransactGetItems, which is serializable with
+    // every TransactWriteItems; the approval's version condition then covers all of it.
+    const symbols = new Set(this.tradableSymbols);
+    for (const item of items) {
+      const sk = String(item.sk);
+      if (sk.startsWith('POSITION#')) symbols.add(sk.slice('POSITION#'.length));
+    }
+    const keys = [ACCOUNT, TRADING_STATE, ...[...symbols].map(positionKey)];
+    if (keys.length > 100) throw new Error(`${keys.length - 2} positions exceed one consistent read (98)`);
+    const consistent = await this.db.send(
+      new TransactGetCommand({
+        TransactItems: keys.map((Key) => ({ Get: { TableName: this.tables.portfolio, Key } })),
+      }),
+    );
+    const decided = (consistent.Responses ?? []).flatMap((r) => (r.Item ? [r.Item] : []));
+    const pricesOnly = items.filter((item) => String(item.sk).startsWith('PRICE#'));
+
     let account: Account | undefined;
     let tradingState: TradingState = 'ACTIVE';
     const positions: Record<string, Position> = {};
     const prices: Record<string, LastPrice> = {};
-    for (const item of items) {
+    for (const item of [...decided, ...pricesOnly]) {
       const sk = String(item.sk);
       if (sk === 'ACCOUNT') account = AccountItem.parse(item);
       else if (sk === 'TRADING_STATE') tradingState = TradingStateItem.parse(item).state;
