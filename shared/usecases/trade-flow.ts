@@ -63,7 +63,7 @@ export class TransientStoreError extends Error {
   override readonly name = 'TransientStoreError';
 }
 
-const MAX_APPROVAL_ATTEMPTS = 10;
+const MAX_APPROVAL_ATTEMPTS = 30;
 
 /** Up to 5 ms × (attempt + 1) of random delay between optimistic-concurrency retries. */
 export const jitter = (attempt: number): Promise<void> =>

@@ -193,3 +193,30 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
     expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('1000');
   });
 });
+
+describe('portfolio-wide limits under a burst, through the real workflow', () => {
+  it('approves and submits exactly the 10 of 50 simultaneous buys that fit the exposure limit', async () => {
+    // Each buy opens $1,000 across five symbols; gross exposure may reach $10,000.
+    const flow = await flowHarness({ risk: { maxGrossExposure: '10000' } });
+    const symbols = ['SPY', 'QQQ', 'AAPL', 'MSFT', 'GOOG'];
+    const ids = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        flow.record({ ...buy(symbols[i % 5] as string, 10, 100), id: `burst-${i}` }),
+      ),
+    );
+
+    await Promise.all(ids.map((id) => flow.run(id)));
+
+    const records = await Promise.all(ids.map((id) => flow.deps.signals.get(id)));
+    expect(records.filter((r) => r?.status === 'filled')).toHaveLength(10);
+    expect(records.filter((r) => r?.reason?.startsWith('MAX_EXPOSURE'))).toHaveLength(40);
+    expect(await itemsOf(flow.tables.paperOrders)).toHaveLength(10);
+    const snapshot = await flow.deps.store.snapshot();
+    const gross = Object.values(snapshot.positions).reduce(
+      (sum, p) => sum + Math.abs(Number(p.quantity)) * 100,
+      0,
+    );
+    expect(gross).toBe(10_000);
+    expect(snapshot.account.reservedCash).toBe('0');
+  }, 120_000);
+});
