@@ -63,11 +63,15 @@ export class TransientStoreError extends Error {
   override readonly name = 'TransientStoreError';
 }
 
-const MAX_APPROVAL_ATTEMPTS = 30;
+/**
+ * How long RiskCheck keeps re-running a check whose approval lost a race: well inside the
+ * Lambda's 12 s and the Task's 15 s, so a burst of racing signals is decided, not failed.
+ */
+const APPROVAL_BUDGET_MS = 8_000;
 
-/** Up to 5 ms × (attempt + 1) of random delay between optimistic-concurrency retries. */
+/** A random pause of up to 5 ms × (attempt + 1), at most 50 ms, between optimistic retries. */
 export const jitter = (attempt: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
+  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 5 * (attempt + 1))));
 
 /**
  * RiskCheck.
@@ -93,7 +97,8 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
     price === undefined
       ? Promise.resolve()
       : deps.store.recordPrice(record.signal.symbol, price, record.signal.time ?? record.receivedAt);
-  for (let attempt = 0; attempt < MAX_APPROVAL_ATTEMPTS; attempt++) {
+  const started = Date.now();
+  for (let attempt = 0; Date.now() - started < APPROVAL_BUDGET_MS; attempt++) {
     const now = deps.clock.now();
     const [snapshot] = await Promise.all([deps.store.snapshot(), priceRecorded]);
     const decision = evaluateRisk({ signal: record.signal, signalId, snapshot, config: deps.config, now });
@@ -107,9 +112,7 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
     // after a short random pause so racing signals do not collide again in lockstep.
     await jitter(attempt);
   }
-  throw new TransientStoreError(
-    `approval of ${signalId} kept conflicting after ${MAX_APPROVAL_ATTEMPTS} attempts`,
-  );
+  throw new TransientStoreError(`approval of ${signalId} kept conflicting for ${APPROVAL_BUDGET_MS} ms`);
 }
 
 /** RecordRejection: the signal ends as rejected with every denial; the first is its reason. */
