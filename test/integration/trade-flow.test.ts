@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { LocalWorkflow } from '../../infra/local/workflow.js';
 import { createCoreDependencies } from '../../shared/adapters/dependencies.js';
 import { parseConfig } from '../../shared/config/load.js';
+import { riskCheck } from '../../shared/usecases/trade-flow.js';
 import { documentClient } from '../support/dynamo.js';
 import { definition, flowHarness, silentLog } from '../support/flow.js';
 
@@ -219,4 +220,36 @@ describe('portfolio-wide limits under a burst, through the real workflow', () =>
     expect(gross).toBe(10_000);
     expect(snapshot.account.reservedCash).toBe('0');
   }, 120_000);
+});
+
+describe('emergency stop racing an approval', () => {
+  it('places no order when HALTED is committed between the check and its reservation', async () => {
+    const flow = await flowHarness();
+    const signalId = await flow.record(buy('AAPL', 1, 100));
+    const store = flow.deps.store;
+    // The real store, with the stop landing exactly after the check read the portfolio as ACTIVE.
+    let halted = false;
+    const racingStore = Object.assign(Object.create(Object.getPrototypeOf(store)), store, {
+      approve: async (...args: Parameters<typeof store.approve>) => {
+        if (!halted) {
+          halted = true;
+          await store.setTradingState('HALTED', 'emergency stop', 'test', new Date().toISOString());
+        }
+        return store.approve(...args);
+      },
+    }) as typeof store;
+
+    const decision = await riskCheck(
+      { signalId, symbol: 'AAPL', receivedAt: new Date().toISOString() },
+      {
+        ...flow.deps,
+        store: racingStore,
+      },
+    );
+
+    expect(halted).toBe(true);
+    expect(decision).toMatchObject({ decision: 'rejected', denials: [{ code: 'TRADING_HALTED' }] });
+    expect(await itemsOf(flow.tables.orders)).toHaveLength(0);
+    expect((await store.snapshot()).account.reservedCash).toBe('0');
+  });
 });
