@@ -76,7 +76,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       adminToken: options.adminToken,
       maxBodyBytes: config.webhook.maxBodyBytes,
       throttle: new TokenBucket(config.api.throttle.rateLimit, config.api.throttle.burstLimit),
-      status: () => portfolioStatus(deps),
+      status: (options) => portfolioStatus(deps, options),
       health: async () => {
         const check = async (name: string, probeFn: () => Promise<unknown>): Promise<[string, string]> => {
           try {

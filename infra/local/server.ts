@@ -29,7 +29,7 @@ export class TokenBucket {
 export interface LocalServerRoutes {
   webhook: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
   health: () => Promise<{ ok: boolean; components: Record<string, string> }>;
-  status: () => Promise<unknown>;
+  status: (options: { rejectedOnly: boolean }) => Promise<unknown>;
   adminToken: string;
   maxBodyBytes: number;
   throttle: TokenBucket;
@@ -121,7 +121,11 @@ export function createLocalServer(routes: LocalServerRoutes): Server {
       if (req.method === 'GET' && path === '/status') {
         if (!authorized(req, routes.adminToken))
           return send(res, 401, { error: 'admin token required (Authorization: Bearer …)' });
-        return send(res, 200, await routes.status());
+        return send(
+          res,
+          200,
+          await routes.status({ rejectedOnly: url.searchParams.get('rejected') === 'true' }),
+        );
       }
       return send(res, 404, { error: 'not found' });
     } catch {

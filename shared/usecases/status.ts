@@ -3,13 +3,22 @@ import { equityOf } from '../domain/trading.js';
 import type { SignalStore, TradingStore } from '../ports/index.js';
 
 /** What the trader checks at a glance: state, money, positions, and what happened to recent signals. */
-export async function portfolioStatus(deps: { store: TradingStore; signals: SignalStore }, limit = 20) {
-  const [snapshot, signals, orders] = await Promise.all([
+export async function portfolioStatus(
+  deps: { store: TradingStore; signals: SignalStore },
+  options: { limit?: number; rejectedOnly?: boolean } = {},
+) {
+  const limit = options.limit ?? 20;
+  // Rejections are looked for among more recent signals, so a quiet filter still finds some.
+  const recent = deps.signals.recent(options.rejectedOnly ? limit * 10 : limit);
+  const [snapshot, allSignals, orders] = await Promise.all([
     deps.store.snapshot(),
-    deps.signals.recent(limit),
+    recent,
     deps.store.listOrders(limit),
   ]);
   const { account } = snapshot;
+  const signals = options.rejectedOnly
+    ? allSignals.filter((s) => s.status === 'rejected').slice(0, limit)
+    : allSignals;
   return {
     tradingState: snapshot.tradingState,
     account: {
@@ -42,6 +51,7 @@ export async function portfolioStatus(deps: { store: TradingStore; signals: Sign
       action: s.signal.action,
       status: s.status,
       reason: s.reason ?? null,
+      denials: s.denials ?? [],
       filledQuantity: s.filledQuantity ?? null,
       averageFillPrice: s.averageFillPrice ?? null,
     })),

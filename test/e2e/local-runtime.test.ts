@@ -149,6 +149,26 @@ describe('the local bot over HTTP', () => {
     expect((await post(`/webhook/${SECRET}`, alert({ id, quantity: 5 }))).status).toBe(409);
   });
 
+  it('lists rejected signals with every denial when asked for rejections only', async () => {
+    const rejected = (await (await post(`/webhook/${SECRET}`, alert({ ticker: 'DOGE' }))).json()) as {
+      signalId: string;
+    };
+    await runtime.settle();
+
+    const response = await fetch(`${runtime.url}/status?rejected=true`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    const view = (await response.json()) as {
+      signals: { signalId: string; status: string; denials: { code: string }[] }[];
+    };
+
+    expect(view.signals.length).toBeGreaterThan(0);
+    expect(view.signals.every((s) => s.status === 'rejected')).toBe(true);
+    expect(view.signals.find((s) => s.signalId === rejected.signalId)?.denials).toEqual([
+      expect.objectContaining({ code: 'SYMBOL_NOT_ALLOWED' }),
+    ]);
+  });
+
   it('reports health, and refuses /status without the admin token', async () => {
     const health = await fetch(`${runtime.url}/health`);
     expect(health.status).toBe(200);
