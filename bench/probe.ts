@@ -24,7 +24,15 @@ const N = Number(process.env.PROBE_N ?? 300);
 const CLIENTS = Number(process.env.PROBE_CLIENTS ?? 1);
 const config = parseConfig({
   paper: { startingCash: '1000000000' },
-  risk: { maxPositionQuantity: 1e9, maxPositionNotional: '1000000000000', maxGrossExposure: '1000000000000' },
+  risk: {
+    maxPositionQuantity: 1e9,
+    maxPositionNotional: '1000000000000',
+    maxGrossExposure: '1000000000000',
+    maxOrderNotional: '1000000000',
+    duplicateWindowSeconds: 0,
+    maxOrdersPerMinute: 1000,
+    maxOrdersPerMinutePerSymbol: 1000,
+  },
   api: { throttle: { rateLimit: 100_000, burstLimit: 100_000 } },
 });
 const webhookSecret = randomBytes(24).toString('base64url');

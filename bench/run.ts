@@ -34,7 +34,15 @@ const TARGETS = { ackP50: 5, ackP99: 25, fillP50: 50 } as const;
 
 const rawConfig = {
   paper: { startingCash: '1000000000' },
-  risk: { maxPositionQuantity: 1e9, maxPositionNotional: '1000000000000', maxGrossExposure: '1000000000000' },
+  risk: {
+    maxPositionQuantity: 1e9,
+    maxPositionNotional: '1000000000000',
+    maxGrossExposure: '1000000000000',
+    maxOrderNotional: '1000000000',
+    duplicateWindowSeconds: 0,
+    maxOrdersPerMinute: 1000,
+    maxOrdersPerMinutePerSymbol: 1000,
+  },
   api: { throttle: { rateLimit: 100_000, burstLimit: 100_000 } },
 };
 const config = parseConfig(rawConfig, 'bench config');

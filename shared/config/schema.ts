@@ -101,6 +101,27 @@ export const ConfigSchema = z
           .describe(
             'When orders may open or close positions (NYSE calendar, America/New_York): "regular" 09:30–16:00 (13:00 on early closes); "extended" also 04:00–09:30 and after the close until 20:00 for alerts with extendedHours true; "any" does not check (paper trading around the clock).',
           ),
+        duplicateWindowSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(3600)
+          .default(10)
+          .describe(
+            "Deny an order on the same symbol and side as another signal's order approved this many seconds ago (0 = off).",
+          ),
+        maxOrdersPerMinute: z
+          .number()
+          .int()
+          .positive()
+          .default(30)
+          .describe('Most orders approved in any 60 s, over all symbols (runaway-strategy guard).'),
+        maxOrdersPerMinutePerSymbol: z
+          .number()
+          .int()
+          .positive()
+          .default(6)
+          .describe('Most orders approved in any 60 s for one symbol.'),
         maxSignalAgeSeconds: z
           .number()
           .int()

@@ -26,6 +26,8 @@ export const DENIAL_CODES = [
   'NOTHING_TO_CLOSE',
   'QUANTITY_TOO_SMALL',
   'SHORT_NOT_ALLOWED',
+  'DUPLICATIVE_ORDER',
+  'ORDER_RATE_LIMIT',
   'MAX_ORDER_NOTIONAL',
   'MAX_POSITION',
   'MAX_OPEN_POSITIONS',
@@ -191,6 +193,49 @@ export const marketHoursCheck: SignalCheck = ({ signal, config, now }) => {
   };
 };
 
+/** How long approved orders must be remembered for the order-rate and duplicate checks. */
+export const recentOrderMemorySeconds = (config: Config): number =>
+  Math.max(60, config.risk.duplicateWindowSeconds);
+
+const approvedWithin = (ctx: RiskContext, seconds: number) => {
+  const horizon = ctx.now.getTime() - seconds * 1000;
+  return ctx.snapshot.account.recentOrders.filter((o) => Date.parse(o.at) > horizon);
+};
+
+/** The same trade fired twice (a double alert, two strategies on one chart) is taken once. */
+export const duplicativeOrderCheck: IntentCheck = (intent, ctx) => {
+  const window = ctx.config.risk.duplicateWindowSeconds;
+  if (window === 0) return undefined;
+  const twin = approvedWithin(ctx, window).find(
+    (o) => o.symbol === intent.symbol && o.side === intent.side && o.signalId !== intent.signalId,
+  );
+  return twin
+    ? {
+        code: 'DUPLICATIVE_ORDER',
+        detail: `a ${intent.side} ${intent.symbol} order was approved at ${twin.at} for signal ${twin.signalId}, within risk.duplicateWindowSeconds ${window}`,
+      }
+    : undefined;
+};
+
+/** A runaway strategy (or alert loop) is stopped at a fixed number of orders a minute. */
+export const orderRateCheck: IntentCheck = (intent, ctx) => {
+  const { maxOrdersPerMinute, maxOrdersPerMinutePerSymbol } = ctx.config.risk;
+  const lastMinute = approvedWithin(ctx, 60);
+  if (lastMinute.length >= maxOrdersPerMinute) {
+    return {
+      code: 'ORDER_RATE_LIMIT',
+      detail: `${lastMinute.length} orders approved in the last 60 s, risk.maxOrdersPerMinute is ${maxOrdersPerMinute}`,
+    };
+  }
+  const forSymbol = lastMinute.filter((o) => o.symbol === intent.symbol).length;
+  return forSymbol >= maxOrdersPerMinutePerSymbol
+    ? {
+        code: 'ORDER_RATE_LIMIT',
+        detail: `${forSymbol} ${intent.symbol} orders approved in the last 60 s, risk.maxOrdersPerMinutePerSymbol is ${maxOrdersPerMinutePerSymbol}`,
+      }
+    : undefined;
+};
+
 /** Fat-finger guard on what an order opens; a close is never blocked by its size. */
 export const maxOrderNotionalCheck: IntentCheck = (intent, ctx) => {
   const opening = dec(intent.reservedCash);
@@ -263,6 +308,8 @@ export const SIGNAL_CHECKS: readonly SignalCheck[] = [
 export const INTENT_CHECKS: readonly IntentCheck[] = [
   reducingCheck,
   shortingCheck,
+  duplicativeOrderCheck,
+  orderRateCheck,
   maxOrderNotionalCheck,
   maxPositionCheck,
   maxOpenPositionsCheck,

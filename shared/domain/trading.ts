@@ -84,6 +84,26 @@ export interface Account {
   commissions: string;
   /** Bumped by every change; approvals are conditioned on it so racing signals re-run the check. */
   version: number;
+  /** Orders approved in the last few minutes, newest last: the order-rate and duplicate checks' memory. */
+  recentOrders: RecentOrder[];
+}
+
+export interface RecentOrder {
+  symbol: string;
+  side: OrderSide;
+  signalId: string;
+  at: string;
+}
+
+/** Remembers an approved order and forgets those older than `keepSeconds`. */
+export function rememberOrder(
+  recent: readonly RecentOrder[],
+  order: RecentOrder,
+  now: Date,
+  keepSeconds: number,
+): RecentOrder[] {
+  const horizon = now.getTime() - keepSeconds * 1000;
+  return [...recent.filter((o) => Date.parse(o.at) >= horizon), order];
 }
 
 export interface LastPrice {

@@ -9,6 +9,7 @@ import type {
   BrokerOrderStatus,
   OrderIntent,
   PortfolioSnapshot,
+  RecentOrder,
   SignalStatus,
   TradingState,
 } from '../domain/trading.js';
@@ -86,7 +87,12 @@ export interface TradingStore {
    * intent is written once, cash and position are reserved, and only if the account is unchanged
    * since `snapshot` was read (its version) and the trading state is still the snapshot's.
    */
-  approve(intent: OrderIntent, snapshot: PortfolioSnapshot, at: string): Promise<ApprovalResult>;
+  approve(
+    intent: OrderIntent,
+    snapshot: PortfolioSnapshot,
+    at: string,
+    recentOrders: RecentOrder[],
+  ): Promise<ApprovalResult>;
   /** received → rejected; false when the signal was already decided. */
   reject(signalId: string, denials: Denial[], at: string): Promise<boolean>;
   getOrder(clientOrderId: string): Promise<OrderRecord | undefined>;

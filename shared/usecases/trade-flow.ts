@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
-import { type Denial, evaluateRisk } from '../domain/risk.js';
-import { type BROKER_ORDER_STATUSES, type BrokerOrder, BrokerOrderSchema } from '../domain/trading.js';
+import { type Denial, evaluateRisk, recentOrderMemorySeconds } from '../domain/risk.js';
+import {
+  type BROKER_ORDER_STATUSES,
+  type BrokerOrder,
+  BrokerOrderSchema,
+  rememberOrder,
+} from '../domain/trading.js';
 import type { Broker, Clock, SignalStore, TradingStore } from '../ports/index.js';
 
 /**
@@ -103,7 +108,14 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
     const [snapshot] = await Promise.all([deps.store.snapshot(), priceRecorded]);
     const decision = evaluateRisk({ signal: record.signal, signalId, snapshot, config: deps.config, now });
     if (!decision.approved) return { decision: 'rejected', signalId, denials: decision.denials };
-    const result = await deps.store.approve(decision.intent, snapshot, now.toISOString());
+    const { intent } = decision;
+    const remembered = rememberOrder(
+      snapshot.account.recentOrders,
+      { symbol: intent.symbol, side: intent.side, signalId, at: now.toISOString() },
+      now,
+      recentOrderMemorySeconds(deps.config),
+    );
+    const result = await deps.store.approve(intent, snapshot, now.toISOString(), remembered);
     if (result === 'approved')
       return { decision: 'approved', signalId, clientOrderId: decision.intent.clientOrderId };
     if (result === 'already_decided')

@@ -41,7 +41,10 @@ async function waitForSignal(signalId: string, timeoutMs: number) {
 
 beforeAll(async () => {
   runtime = await startLocalRuntime({
-    config: parseConfig({ api: { throttle: { rateLimit: 1000, burstLimit: 1000 } } }),
+    config: parseConfig({
+      api: { throttle: { rateLimit: 1000, burstLimit: 1000 } },
+      risk: { duplicateWindowSeconds: 0, maxOrdersPerMinute: 1000, maxOrdersPerMinutePerSymbol: 1000 },
+    }),
     webhookSecret: SECRET,
     adminToken: ADMIN,
     port: 0,

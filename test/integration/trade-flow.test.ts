@@ -73,7 +73,12 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
     // 10 000 cash; each buy needs 3 000: three fit, whatever the interleaving.
     const flow = await flowHarness({
       paper: { startingCash: '10000' },
-      risk: { maxGrossExposurePercent: 1000 },
+      risk: {
+        maxGrossExposurePercent: 1000,
+        duplicateWindowSeconds: 0,
+        maxOrdersPerMinute: 1000,
+        maxOrdersPerMinutePerSymbol: 1000,
+      },
     });
     const ids = await Promise.all(
       Array.from({ length: 12 }, (_, i) => flow.record({ ...buy('NVDA', 10, 300), id: `race-${i}` })),
@@ -95,7 +100,14 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
   });
 
   it('holds the per-symbol position limit under concurrency, counting orders in flight', async () => {
-    const flow = await flowHarness({ risk: { maxPositionQuantity: 25 } });
+    const flow = await flowHarness({
+      risk: {
+        maxPositionQuantity: 25,
+        duplicateWindowSeconds: 0,
+        maxOrdersPerMinute: 1000,
+        maxOrdersPerMinutePerSymbol: 1000,
+      },
+    });
     const ids = await Promise.all(
       Array.from({ length: 12 }, (_, i) => flow.record({ ...buy('AMZN', 10, 100), id: `pos-${i}` })),
     );
@@ -150,7 +162,10 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
   });
 
   it('fills a resting limit order once a later alert moves the price through the limit', async () => {
-    const flow = await flowHarness({ workflow: { orderTimeoutSeconds: 30, orderPollSeconds: 1 } });
+    const flow = await flowHarness({
+      workflow: { orderTimeoutSeconds: 30, orderPollSeconds: 1 },
+      risk: { duplicateWindowSeconds: 0 },
+    });
     const limitId = await flow.record({
       ticker: 'QQQ',
       action: 'buy',
@@ -198,7 +213,14 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
 describe('portfolio-wide limits under a burst, through the real workflow', () => {
   it('approves and submits exactly the 10 of 50 simultaneous buys that fit the exposure limit', async () => {
     // Each buy opens $1,000 across five symbols; gross exposure may reach $10,000.
-    const flow = await flowHarness({ risk: { maxGrossExposure: '10000' } });
+    const flow = await flowHarness({
+      risk: {
+        maxGrossExposure: '10000',
+        duplicateWindowSeconds: 0,
+        maxOrdersPerMinute: 1000,
+        maxOrdersPerMinutePerSymbol: 1000,
+      },
+    });
     const symbols = ['SPY', 'QQQ', 'AAPL', 'MSFT', 'GOOG'];
     const ids = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
@@ -251,5 +273,22 @@ describe('emergency stop racing an approval', () => {
     expect(decision).toMatchObject({ decision: 'rejected', denials: [{ code: 'TRADING_HALTED' }] });
     expect(await itemsOf(flow.tables.orders)).toHaveLength(0);
     expect((await store.snapshot()).account.reservedCash).toBe('0');
+  });
+});
+
+describe('order memory across signals', () => {
+  it('denies the same trade from a second signal within the duplicate window, after the first filled', async () => {
+    const flow = await flowHarness();
+    const first = await flow.record(buy('AAPL', 1, 100));
+    await flow.run(first);
+    const second = await flow.record(buy('AAPL', 1, 100));
+
+    await flow.run(second);
+
+    expect((await flow.deps.signals.get(first))?.status).toBe('filled');
+    expect((await flow.deps.signals.get(second))?.reason).toMatch(/^DUPLICATIVE_ORDER/);
+    expect((await flow.deps.store.snapshot()).account.recentOrders).toEqual([
+      expect.objectContaining({ symbol: 'AAPL', side: 'buy', signalId: first }),
+    ]);
   });
 });

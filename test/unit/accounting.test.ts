@@ -404,3 +404,23 @@ describe('equityOf', () => {
     expect(equity.toFixed(2)).toBe('123.45');
   });
 });
+
+describe('rememberOrder', () => {
+  it('appends the new order and forgets those older than the memory', async () => {
+    const { rememberOrder } = await import('../../shared/domain/trading.js');
+    const now = new Date('2026-11-25T15:00:00.000Z');
+    const at = (s: number) => new Date(now.getTime() - s * 1000).toISOString();
+
+    const kept = rememberOrder(
+      [
+        { symbol: 'A', side: 'buy', signalId: 'old', at: at(61) },
+        { symbol: 'B', side: 'buy', signalId: 'edge', at: at(60) },
+      ],
+      { symbol: 'C', side: 'sell', signalId: 'new', at: at(0) },
+      now,
+      60,
+    );
+
+    expect(kept.map((o) => o.signalId)).toEqual(['edge', 'new']);
+  });
+});

@@ -760,3 +760,84 @@ describe('evaluateRisk: market hours (NYSE, America/New_York)', () => {
     expect(codesOf(decide(preMarket, 'regular', true))).toEqual(['MARKET_CLOSED']);
   });
 });
+
+describe('evaluateRisk: duplicative orders and order rate', () => {
+  const secondsAgo = (s: number) => new Date(NOW.getTime() - s * 1000).toISOString();
+  const withRecent = (...orders: { symbol: string; side: 'buy' | 'sell'; signalId: string; at: string }[]) =>
+    aSnapshot({ account: anAccount({ recentOrders: orders }) });
+
+  it.each([
+    [0, 'DUPLICATIVE_ORDER'],
+    [9.999, 'DUPLICATIVE_ORDER'],
+    [10, 'approved'],
+  ])('a buy of the same symbol approved %ss ago for another signal → %s (10 s window)', (ago, expected) => {
+    const snapshot = withRecent({ symbol: 'AAPL', side: 'buy', signalId: 'other', at: secondsAgo(ago) });
+
+    const decision = evaluate({ signal: aSignal({ price: '100' }), snapshot });
+
+    expect(decision.approved ? 'approved' : codesOf(decision)[0]).toBe(expected);
+  });
+
+  it('does not count the other side, another symbol, or the same signal as a duplicate', () => {
+    const snapshot = withRecent(
+      { symbol: 'AAPL', side: 'sell', signalId: 'a', at: secondsAgo(1) },
+      { symbol: 'MSFT', side: 'buy', signalId: 'b', at: secondsAgo(1) },
+      { symbol: 'AAPL', side: 'buy', signalId: SIGNAL_ID, at: secondsAgo(1) },
+    );
+
+    expect(evaluate({ signal: aSignal({ price: '100' }), snapshot }).approved).toBe(true);
+  });
+
+  it('is off with risk.duplicateWindowSeconds 0', () => {
+    const snapshot = withRecent({ symbol: 'AAPL', side: 'buy', signalId: 'other', at: secondsAgo(1) });
+
+    const decision = evaluate({
+      signal: aSignal({ price: '100' }),
+      snapshot,
+      config: roomy({ risk: { duplicateWindowSeconds: 0 } }),
+    });
+
+    expect(decision.approved).toBe(true);
+  });
+
+  it.each([
+    [2, true],
+    [3, false],
+  ])(
+    'with %s orders in the last minute against a limit of 3 the order is approved: %s',
+    (count, approved) => {
+      const orders = Array.from({ length: count }, (_, i) => ({
+        symbol: ['MSFT', 'GOOG', 'AMZN'][i] as string,
+        side: 'buy' as const,
+        signalId: `s${i}`,
+        at: secondsAgo(30),
+      }));
+
+      const decision = evaluate({
+        signal: aSignal({ price: '100' }),
+        snapshot: withRecent(...orders),
+        config: roomy({ risk: { maxOrdersPerMinute: 3 } }),
+      });
+
+      expect(decision.approved).toBe(approved);
+      if (!approved) expect(codesOf(decision)).toEqual(['ORDER_RATE_LIMIT']);
+    },
+  );
+
+  it('limits orders per symbol per minute, forgetting orders older than 60 s', () => {
+    const config = roomy({ risk: { maxOrdersPerMinutePerSymbol: 2, duplicateWindowSeconds: 0 } });
+    const twoRecent = withRecent(
+      { symbol: 'AAPL', side: 'buy', signalId: 'a', at: secondsAgo(59) },
+      { symbol: 'AAPL', side: 'sell', signalId: 'b', at: secondsAgo(1) },
+    );
+    const oneAged = withRecent(
+      { symbol: 'AAPL', side: 'buy', signalId: 'a', at: secondsAgo(60) },
+      { symbol: 'AAPL', side: 'sell', signalId: 'b', at: secondsAgo(1) },
+    );
+
+    expect(codesOf(evaluate({ signal: aSignal({ price: '100' }), snapshot: twoRecent, config }))).toEqual([
+      'ORDER_RATE_LIMIT',
+    ]);
+    expect(evaluate({ signal: aSignal({ price: '100' }), snapshot: oneAged, config }).approved).toBe(true);
+  });
+});

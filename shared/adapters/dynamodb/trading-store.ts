@@ -18,10 +18,12 @@ import {
   bookFill,
   flatPosition,
   type LastPrice,
+  ORDER_SIDES,
   type OrderIntent,
   OrderIntentSchema,
   type PortfolioSnapshot,
   type Position,
+  type RecentOrder,
   type SignalStatus,
   signedQuantity,
   TRADING_STATES,
@@ -43,6 +45,9 @@ const AccountItem = z.object({
   realizedPnl: z.string(),
   commissions: z.string(),
   version: z.number().int(),
+  recentOrders: z
+    .array(z.object({ symbol: z.string(), side: z.enum(ORDER_SIDES), signalId: z.string(), at: z.string() }))
+    .default([]),
 });
 const PositionItem = z.object({
   symbol: z.string(),
@@ -168,6 +173,7 @@ export class DynamoTradingStore implements TradingStore {
       realizedPnl: '0',
       commissions: '0',
       version: 0,
+      recentOrders: [],
     };
     try {
       await this.db.send(
@@ -212,7 +218,12 @@ export class DynamoTradingStore implements TradingStore {
     }
   }
 
-  async approve(intent: OrderIntent, snapshot: PortfolioSnapshot, at: string): Promise<ApprovalResult> {
+  async approve(
+    intent: OrderIntent,
+    snapshot: PortfolioSnapshot,
+    at: string,
+    recentOrders: RecentOrder[],
+  ): Promise<ApprovalResult> {
     const signed = signedQuantity(intent.side, intent.quantity);
     const position = snapshot.positions[intent.symbol] ?? flatPosition(intent.symbol);
     const unchanged = positionUnchanged(position, snapshot.positions[intent.symbol] !== undefined);
@@ -258,10 +269,12 @@ export class DynamoTradingStore implements TradingStore {
               Update: {
                 TableName: this.tables.portfolio,
                 Key: ACCOUNT,
-                UpdateExpression: 'SET reservedCash = :reserved, version = version + :one',
+                UpdateExpression:
+                  'SET reservedCash = :reserved, recentOrders = :recent, version = version + :one',
                 ConditionExpression: 'version = :version',
                 ExpressionAttributeValues: {
                   ':reserved': str(dec(snapshot.account.reservedCash).plus(dec(intent.reservedCash))),
+                  ':recent': recentOrders,
                   ':version': snapshot.account.version,
                   ':one': 1,
                 },
