@@ -46,8 +46,8 @@ export const LATEST_RUN_HEADING = '## Latest run';
  * Replaces the "Latest run" section of `existing` (from its heading to the next level-2 heading or
  * the end) with `section`, keeping everything else — the hand-written intro above all — as it is.
  */
-export function replaceLatestRun(existing: string, section: string): string {
-  const start = existing.indexOf(`\n${LATEST_RUN_HEADING}`);
+export function replaceLatestRun(existing: string, section: string, heading = LATEST_RUN_HEADING): string {
+  const start = existing.indexOf(`\n${heading}\n`);
   if (start === -1) return `${existing.trimEnd()}\n\n${section.trimEnd()}\n`;
   const after = existing.indexOf('\n## ', start + 1);
   const tail = after === -1 ? '' : `\n${existing.slice(after).trimStart()}`;

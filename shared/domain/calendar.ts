@@ -227,7 +227,23 @@ const at = (date: SessionDate, [hour, minute]: readonly [number, number]): Date 
 
 /** The New York calendar date of an instant (so 2026-01-06T03:00Z is still '2026-01-05'). */
 export function sessionDateOf(instant: Date): SessionDate {
-  return new Date(newYorkWallMs(instant)).toISOString().slice(0, 10);
+  const t = instant.getTime();
+  return new Date(t + hourlyOffsetMs(t)).toISOString().slice(0, 10);
+}
+
+// New York's UTC offset only changes on a whole UTC hour (06:00 or 07:00 UTC), so it is constant
+// within each UTC hour and can be kept per hour instead of formatted on every call.
+const hourlyOffsets = new Map<number, number>();
+
+function hourlyOffsetMs(t: number): number {
+  const hour = Math.floor(t / 3_600_000);
+  let offset = hourlyOffsets.get(hour);
+  if (offset === undefined) {
+    offset = offsetMs(hour * 3_600_000);
+    if (hourlyOffsets.size > 4096) hourlyOffsets.clear();
+    hourlyOffsets.set(hour, offset);
+  }
+  return offset;
 }
 
 /** Name of the NYSE full-day closure on `date` (an observed holiday or a special closure), if any. */
@@ -263,14 +279,38 @@ export function sessionOf(date: SessionDate): Session | undefined {
  * all day on weekends and holidays. Each phase includes its start and excludes its end.
  */
 export function marketPhaseAt(instant: Date): MarketPhase {
-  const session = sessionOf(sessionDateOf(instant));
-  if (!session) return 'closed';
+  const bounds = phaseBoundsOf(sessionDateOf(instant));
+  if (!bounds) return 'closed';
   const t = instant.getTime();
-  const postClose = at(session.date, session.earlyClose ? HOURS.earlyPostClose : HOURS.postClose);
-  if (t < at(session.date, HOURS.preOpen).getTime()) return 'closed';
-  if (t < session.open.getTime()) return 'pre';
-  if (t < session.close.getTime()) return 'regular';
-  return t < postClose.getTime() ? 'post' : 'closed';
+  if (t < bounds.preOpen) return 'closed';
+  if (t < bounds.open) return 'pre';
+  if (t < bounds.close) return 'regular';
+  return t < bounds.postClose ? 'post' : 'closed';
+}
+
+// Every risk check asks for the phase; the time-zone arithmetic behind a day's boundaries is the
+// expensive part (Intl formatting), and a day's boundaries never change, so they are kept.
+const phaseBounds = new Map<
+  SessionDate,
+  { preOpen: number; open: number; close: number; postClose: number } | null
+>();
+
+function phaseBoundsOf(date: SessionDate) {
+  let bounds = phaseBounds.get(date);
+  if (bounds === undefined) {
+    const session = sessionOf(date);
+    bounds = session
+      ? {
+          preOpen: at(date, HOURS.preOpen).getTime(),
+          open: session.open.getTime(),
+          close: session.close.getTime(),
+          postClose: at(date, session.earlyClose ? HOURS.earlyPostClose : HOURS.postClose).getTime(),
+        }
+      : null;
+    if (phaseBounds.size > 4096) phaseBounds.clear();
+    phaseBounds.set(date, bounds);
+  }
+  return bounds;
 }
 
 function stepTradingDay(date: SessionDate, step: 1 | -1): SessionDate {
