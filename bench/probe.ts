@@ -13,6 +13,7 @@ process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 const { startLocalRuntime } = await import('../infra/local/runtime.js');
 const { startDynamoDbLocal } = await import('../infra/local/dynamodb-local.js');
 const { parseConfig } = await import('../shared/config/load.js');
+const { BENCH_CONFIG } = await import('./config.js');
 const { createDocumentClient } = await import('../shared/adapters/dynamodb/client.js');
 const { createWebhookHandler } = await import('../functions/webhook.js');
 const { TRADE_FLOW_TASKS } = await import('../shared/usecases/tasks.js');
@@ -22,19 +23,7 @@ const { GetCommand, PutCommand, TransactWriteCommand } = await import('@aws-sdk/
 
 const N = Number(process.env.PROBE_N ?? 300);
 const CLIENTS = Number(process.env.PROBE_CLIENTS ?? 1);
-const config = parseConfig({
-  paper: { startingCash: '1000000000' },
-  risk: {
-    maxPositionQuantity: 1e9,
-    maxPositionNotional: '1000000000000',
-    maxGrossExposure: '1000000000000',
-    maxOrderNotional: '1000000000',
-    duplicateWindowSeconds: 0,
-    maxOrdersPerMinute: 1000,
-    maxOrdersPerMinutePerSymbol: 1000,
-  },
-  api: { throttle: { rateLimit: 100_000, burstLimit: 100_000 } },
-});
+const config = parseConfig(BENCH_CONFIG, 'bench config');
 const webhookSecret = randomBytes(24).toString('base64url');
 const database = await startDynamoDbLocal(undefined);
 const runtime = await startLocalRuntime({

@@ -20,6 +20,7 @@ import { LATEST_RUN_HEADING, mib, ms, replaceLatestRun, type Summary, summarize,
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 const { startLocalRuntime } = await import('../infra/local/runtime.js');
 const { parseConfig } = await import('../shared/config/load.js');
+const { BENCH_CONFIG } = await import('./config.js');
 
 const count = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const WARMUP = count('BENCH_WARMUP', 100);
@@ -32,19 +33,7 @@ const SYMBOL = 'AAPL'; // in the default symbols.allowed
 
 const TARGETS = { ackP50: 5, ackP99: 25, fillP50: 50 } as const;
 
-const rawConfig = {
-  paper: { startingCash: '1000000000' },
-  risk: {
-    maxPositionQuantity: 1e9,
-    maxPositionNotional: '1000000000000',
-    maxGrossExposure: '1000000000000',
-    maxOrderNotional: '1000000000',
-    duplicateWindowSeconds: 0,
-    maxOrdersPerMinute: 1000,
-    maxOrdersPerMinutePerSymbol: 1000,
-  },
-  api: { throttle: { rateLimit: 100_000, burstLimit: 100_000 } },
-};
+const rawConfig = BENCH_CONFIG;
 const config = parseConfig(rawConfig, 'bench config');
 
 const docPath = resolve(dirname(fileURLToPath(import.meta.url)), '../docs/PERFORMANCE.md');
