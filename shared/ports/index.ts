@@ -106,7 +106,12 @@ export interface TradingStore {
   applyBrokerOrder(order: BrokerOrder, at: string): Promise<SignalStatus>;
   /** Ends a signal as failed. The order (if any) is marked unknown and keeps its reservation. */
   markFailed(signalId: string, reason: string, at: string): Promise<void>;
+  /** Moves the trading state and records the transition with its reason, source and time. */
   setTradingState(state: TradingState, reason: string, source: string, at: string): Promise<void>;
+  /** Recorded transitions, newest first. */
+  tradingStateHistory(
+    limit: number,
+  ): Promise<{ from: TradingState; to: TradingState; reason: string; source: string; at: string }[]>;
 }
 
 export interface Broker {

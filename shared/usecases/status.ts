@@ -10,10 +10,11 @@ export async function portfolioStatus(
   const limit = options.limit ?? 20;
   // Rejections are looked for among more recent signals, so a quiet filter still finds some.
   const recent = deps.signals.recent(options.rejectedOnly ? limit * 10 : limit);
-  const [snapshot, allSignals, orders] = await Promise.all([
+  const [snapshot, allSignals, orders, transitions] = await Promise.all([
     deps.store.snapshot(),
     recent,
     deps.store.listOrders(limit),
+    deps.store.tradingStateHistory(10),
   ]);
   const { account } = snapshot;
   const signals = options.rejectedOnly
@@ -21,6 +22,7 @@ export async function portfolioStatus(
     : allSignals;
   return {
     tradingState: snapshot.tradingState,
+    tradingStateHistory: transitions,
     account: {
       cash: money(dec(account.cash)),
       reservedCash: money(dec(account.reservedCash)),

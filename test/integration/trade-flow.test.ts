@@ -292,3 +292,48 @@ describe('order memory across signals', () => {
     ]);
   });
 });
+
+describe('trading-state transitions', () => {
+  it('records every transition with from, to, reason, source and time, newest first', async () => {
+    const flow = await flowHarness();
+
+    await flow.deps.store.setTradingState('HALTED', 'emergency stop', 'operator', '2026-11-25T15:00:00.000Z');
+    await flow.deps.store.setTradingState(
+      'ACTIVE',
+      'resumed after review',
+      'operator',
+      '2026-11-25T15:05:00.000Z',
+    );
+
+    expect((await flow.deps.store.snapshot()).tradingState).toBe('ACTIVE');
+    expect(await flow.deps.store.tradingStateHistory(10)).toEqual([
+      {
+        from: 'HALTED',
+        to: 'ACTIVE',
+        reason: 'resumed after review',
+        source: 'operator',
+        at: '2026-11-25T15:05:00.000Z',
+      },
+      {
+        from: 'ACTIVE',
+        to: 'HALTED',
+        reason: 'emergency stop',
+        source: 'operator',
+        at: '2026-11-25T15:00:00.000Z',
+      },
+    ]);
+  });
+
+  it('records one transition when two stops race, and both calls succeed', async () => {
+    const flow = await flowHarness();
+
+    const results = await Promise.allSettled([
+      flow.deps.store.setTradingState('HALTED', 'stop A', 'a', '2026-11-25T15:00:00.000Z'),
+      flow.deps.store.setTradingState('HALTED', 'stop B', 'b', '2026-11-25T15:00:00.001Z'),
+    ]);
+
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    expect(await flow.deps.store.tradingStateHistory(10)).toHaveLength(1);
+    expect((await flow.deps.store.snapshot()).tradingState).toBe('HALTED');
+  });
+});

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -57,7 +58,7 @@ const PositionItem = z.object({
   pendingQuantity: z.string(),
 });
 const PriceItem = z.object({ price: z.string(), at: z.string() });
-const TradingStateItem = z.object({ state: z.enum(TRADING_STATES) });
+const TradingStateItem = z.object({ state: z.enum(TRADING_STATES), since: z.string().optional() });
 
 const OrderItem = z.object({
   clientOrderId: z.string(),
@@ -626,14 +627,88 @@ export class DynamoTradingStore implements TradingStore {
       });
   }
 
+  /**
+   * Moves the trading state and records the transition (from, to, why, who, when) in the same
+   * transaction, so the state and its history never disagree.
+   */
   async setTradingState(state: TradingState, reason: string, source: string, at: string): Promise<void> {
-    await this.db.send(
-      new PutCommand({
+    const current = await this.db.send(
+      new GetCommand({ TableName: this.tables.portfolio, Key: TRADING_STATE, ConsistentRead: true }),
+    );
+    const from = current.Item === undefined ? 'ACTIVE' : TradingStateItem.parse(current.Item).state;
+    // Already there (a second stop, a repeated resume): nothing to move, nothing to record.
+    if (current.Item !== undefined && from === state) return;
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tables.portfolio,
+                Item: { ...TRADING_STATE, state, reason, source, since: at },
+                // Another transition since the read above would make this one's `from` wrong.
+                ConditionExpression:
+                  current.Item === undefined
+                    ? 'attribute_not_exists(pk)'
+                    : '#state = :from AND since = :since',
+                ...(current.Item === undefined
+                  ? {}
+                  : {
+                      ExpressionAttributeNames: { '#state': 'state' },
+                      ExpressionAttributeValues: { ':from': from, ':since': current.Item.since },
+                    }),
+              },
+            },
+            {
+              Put: {
+                TableName: this.tables.portfolio,
+                Item: {
+                  pk: PK,
+                  sk: `TRADING_STATE_LOG#${at}#${randomUUID().slice(0, 8)}`,
+                  from,
+                  to: state,
+                  reason,
+                  source,
+                  at,
+                },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (cancellationReasons(error) === undefined) throw error;
+      // Another transition won the race. If it reached the same state, this one is done too.
+      const now = await this.db.send(
+        new GetCommand({ TableName: this.tables.portfolio, Key: TRADING_STATE, ConsistentRead: true }),
+      );
+      if (TradingStateItem.parse(now.Item).state !== state) throw error;
+    }
+  }
+
+  /** Trading-state transitions, newest first. */
+  async tradingStateHistory(limit: number): Promise<TradingStateTransition[]> {
+    const result = await this.db.send(
+      new QueryCommand({
         TableName: this.tables.portfolio,
-        Item: { ...TRADING_STATE, state, reason, source, since: at },
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :log)',
+        ExpressionAttributeValues: { ':pk': PK, ':log': 'TRADING_STATE_LOG#' },
+        ScanIndexForward: false,
+        Limit: limit,
+        ConsistentRead: true,
       }),
     );
+    return (result.Items ?? []).map((item) => TransitionItem.parse(item));
   }
 }
+
+const TransitionItem = z.object({
+  from: z.enum(TRADING_STATES),
+  to: z.enum(TRADING_STATES),
+  reason: z.string(),
+  source: z.string(),
+  at: z.string(),
+});
+export type TradingStateTransition = z.infer<typeof TransitionItem>;
 
 const Decimal0 = (d: ReturnType<typeof dec>) => (d.lt(0) ? dec(0) : d);
