@@ -10,6 +10,7 @@ import {
   type Position,
 } from '../../shared/domain/trading.js';
 import { anAccount, aPosition } from '../fixtures/builders.js';
+import { cents, D } from '../fixtures/exact.js';
 
 /**
  * Property-based tests for the portfolio accounting in shared/domain/trading.ts.
@@ -18,9 +19,6 @@ import { anAccount, aPosition } from '../fixtures/builders.js';
  * and BigInt cents where the exact answer is an integer number of cents), independent of
  * shared/domain/money.ts. Every property runs with a fixed seed so failures reproduce.
  */
-const D = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_HALF_EVEN });
-type D = InstanceType<typeof D>;
-const cents = (value: D): D => value.toDecimalPlaces(2, Decimal.ROUND_HALF_EVEN);
 const SEED = 42;
 
 /** `units / 10^decimals` as a canonical decimal string (no exponent, no trailing zeros). */

@@ -8,11 +8,7 @@ import {
   type Position,
 } from '../../shared/domain/trading.js';
 import { anAccount, aPosition, at, googDailyBars, seededRandom } from '../fixtures/builders.js';
-
-/** The test's own exact arithmetic, independent of shared/domain/money.ts. */
-const D = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_HALF_EVEN });
-type D = InstanceType<typeof D>;
-const cents = (value: D): D => value.toDecimalPlaces(2, Decimal.ROUND_HALF_EVEN);
+import { cents, D } from '../fixtures/exact.js';
 
 describe('bookFill: long positions', () => {
   it('opening a long sets the average cost to the fill price and pays the notional', () => {

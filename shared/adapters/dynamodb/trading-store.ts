@@ -10,7 +10,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { dec, str, toCents } from '../../domain/money.js';
+import { Decimal, dec, str, toCents } from '../../domain/money.js';
 import type { Denial } from '../../domain/risk.js';
 import {
   type Account,
@@ -25,6 +25,7 @@ import {
   type PortfolioSnapshot,
   type Position,
   type RecentOrder,
+  SIGNAL_STATUSES,
   type SignalStatus,
   signedQuantity,
   TRADING_STATES,
@@ -468,7 +469,7 @@ export class DynamoTradingStore implements TradingStore {
         ? remaining
         : toCents(dec(intent.reservedCash).times(newly).div(dec(intent.quantity))).clampedTo(0, remaining);
       const unfilledPendingRelease = final ? dec(intent.quantity).minus(filled) : dec(0);
-      const pendingRelease = signedQuantity(intent.side, newly.plus(Decimal0(unfilledPendingRelease)));
+      const pendingRelease = signedQuantity(intent.side, newly.plus(Decimal.max(unfilledPendingRelease, 0)));
       account.reservedCash = str(dec(account.reservedCash).minus(release));
       nextPosition = {
         ...nextPosition,
@@ -498,7 +499,7 @@ export class DynamoTradingStore implements TradingStore {
                   ExpressionAttributeValues: {
                     ':status': report.status,
                     ':bid': report.brokerOrderId,
-                    ':filled': str(Decimal0(filled.gt(booked) ? filled : booked)),
+                    ':filled': str(Decimal.max(filled, booked)),
                     ':commission': str(commissionCharged),
                     ':avg': report.averageFillPrice ?? order.averageFillPrice ?? '0',
                     ':remaining': str(remaining.minus(release)),
@@ -571,7 +572,7 @@ export class DynamoTradingStore implements TradingStore {
     );
     return z
       .object({
-        status: z.enum(['received', 'approved', 'submitted', 'rejected', 'filled', 'cancelled', 'failed']),
+        status: z.enum(SIGNAL_STATUSES),
       })
       .parse(result.Item).status;
   }
@@ -710,5 +711,3 @@ const TransitionItem = z.object({
   at: z.string(),
 });
 export type TradingStateTransition = z.infer<typeof TransitionItem>;
-
-const Decimal0 = (d: ReturnType<typeof dec>) => (d.lt(0) ? dec(0) : d);
