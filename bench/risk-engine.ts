@@ -47,6 +47,7 @@ const recentOrders: RecentOrder[] = Array.from({ length: 200 }, (_, i) => ({
 }));
 const snapshot: PortfolioSnapshot = {
   tradingState: 'ACTIVE',
+  breaker: { highWaterMark: '260000.00', session: { date: '2026-11-24', startEquity: '255000.00' } },
   account: {
     cash: '250000.00',
     reservedCash: '1234.56',
@@ -54,6 +55,9 @@ const snapshot: PortfolioSnapshot = {
     commissions: '12.00',
     version: 42,
     recentOrders,
+    dayTrades: [],
+    lossStreak: [],
+    failureStreak: [],
   },
   positions,
   prices: Object.fromEntries(symbols.map((s, i) => [s, { price: `${101 + i}.5`, at: NOW.toISOString() }])),

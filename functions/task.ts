@@ -1,5 +1,7 @@
-import { configFromEnv, createCoreDependencies } from '../shared/adapters/dependencies.js';
+import { configFromEnv, createCoreDependencies, requireEnv } from '../shared/adapters/dependencies.js';
 import { tableNamesFromEnv } from '../shared/adapters/dynamodb/tables.js';
+import { EventBridgeTradingStateEvents } from '../shared/adapters/events.js';
+import { TradingMetrics } from '../shared/adapters/metrics.js';
 import { logger } from '../shared/logger.js';
 import { errorSummary } from '../shared/usecases/accept-signal.js';
 import { TRADE_FLOW_TASKS, type TradeFlowTaskName } from '../shared/usecases/tasks.js';
@@ -14,7 +16,9 @@ let deps: TradeFlowDeps | undefined;
 export const taskHandler =
   (name: TradeFlowTaskName) =>
   async (input: unknown): Promise<unknown> => {
-    deps ??= createCoreDependencies(configFromEnv(), tableNamesFromEnv());
+    deps ??= createCoreDependencies(configFromEnv(), tableNamesFromEnv(), {
+      events: new EventBridgeTradingStateEvents(requireEnv('EVENT_BUS_NAME'), new TradingMetrics()),
+    });
     try {
       const output = await TRADE_FLOW_TASKS[name].run(input, deps);
       logger.info(`${name} done`, { output });

@@ -1,8 +1,20 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import type { SignalPublisher, SignalReceived } from '../ports/index.js';
+import type {
+  Log,
+  SignalPublisher,
+  SignalReceived,
+  TradingStateEvents,
+  TradingStateTransition,
+} from '../ports/index.js';
 
 /** The event contract between the webhook and the workflow; the rule in infra matches exactly this. */
 export const SIGNAL_EVENT = { source: 'pinebridge.webhook', detailType: 'Signal Received' } as const;
+
+/** Every trip and reset of the circuit breaker; infra routes these to the SNS alert topic. */
+export const TRADING_STATE_EVENT = {
+  source: 'pinebridge.risk',
+  detailType: 'Trading State Changed',
+} as const;
 
 export class PublishError extends Error {
   override readonly name = 'PublishError';
@@ -32,5 +44,46 @@ export class EventBridgePublisher implements SignalPublisher {
         `EventBridge refused the event: ${result.Entries?.[0]?.ErrorCode ?? 'unknown error'}`,
       );
     }
+  }
+}
+
+/** Announces breaker transitions on the bus (for notifications) and as metrics (for alarms). */
+export class EventBridgeTradingStateEvents implements TradingStateEvents {
+  constructor(
+    private readonly busName: string,
+    private readonly metrics: { transitioned(transition: TradingStateTransition): void },
+    private readonly client = new EventBridgeClient({ maxAttempts: 3 }),
+  ) {}
+
+  async transitioned(transition: TradingStateTransition): Promise<void> {
+    this.metrics.transitioned(transition);
+    const result = await this.client.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            EventBusName: this.busName,
+            Source: TRADING_STATE_EVENT.source,
+            DetailType: TRADING_STATE_EVENT.detailType,
+            Detail: JSON.stringify(transition),
+          },
+        ],
+      }),
+    );
+    if ((result.FailedEntryCount ?? 0) > 0) {
+      throw new PublishError(
+        `EventBridge refused the event: ${result.Entries?.[0]?.ErrorCode ?? 'unknown error'}`,
+      );
+    }
+  }
+}
+
+/** Local mode: the transition is logged (and kept for /status by the store's history). */
+export class LoggedTradingStateEvents implements TradingStateEvents {
+  readonly seen: TradingStateTransition[] = [];
+  constructor(private readonly log: Log) {}
+
+  async transitioned(transition: TradingStateTransition): Promise<void> {
+    this.seen.push(transition);
+    this.log.warn(`trading state ${transition.from} -> ${transition.to}`, { ...transition });
   }
 }

@@ -134,6 +134,102 @@ export const ConfigSchema = z
           .min(0)
           .default(5)
           .describe('An alert whose "time" is further than this in the future is denied STALE_SIGNAL.'),
+        priceCollarPercent: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(10)
+          .describe(
+            "Deny a limit or stop price further than this percentage from the market price (the alert's price, else a fresh last price) with PRICE_COLLAR (0 = off).",
+          ),
+        maxDailyLoss: DecimalString.default('3000').describe(
+          'Session loss (realized + unrealized since the session began, America/New_York) at which opening orders are denied DAILY_LOSS_LIMIT and the breaker trips to REDUCING until the next session ("0" = off).',
+        ),
+        maxDailyLossPercent: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(3)
+          .describe(
+            'The same limit as a percentage of the equity the session began with; the smaller of the two applies (0 = off).',
+          ),
+        maxDrawdownPercent: z
+          .number()
+          .min(0)
+          .max(100)
+          .default(10)
+          .describe(
+            'Fall of equity from its high-water mark, in percent, at which opening orders are denied MAX_DRAWDOWN and the breaker trips to HALTED (0 = off).',
+          ),
+        drawdownCooldownHours: z
+          .number()
+          .min(0)
+          .max(24 * 365)
+          .default(24)
+          .describe(
+            'Hours after a drawdown trip until trading resumes by itself, measured from the high-water mark reset to the equity of that moment (0 = manual reset only).',
+          ),
+        lossStreak: z
+          .object({
+            count: z
+              .number()
+              .int()
+              .min(0)
+              .default(4)
+              .describe('Consecutive losing closes that trip the breaker to REDUCING (0 = off).'),
+            windowMinutes: z
+              .number()
+              .int()
+              .positive()
+              .default(240)
+              .describe('The losing closes must all fall within this many minutes.'),
+            cooldownMinutes: z
+              .number()
+              .int()
+              .positive()
+              .default(60)
+              .describe('Minutes the breaker stays REDUCING before it resets by itself.'),
+          })
+          .strict()
+          .prefault({})
+          .describe('Consecutive-loss guard (a stop-loss for the strategy itself).'),
+        maxConsecutiveFailures: z
+          .number()
+          .int()
+          .min(0)
+          .default(3)
+          .describe(
+            'Consecutive failed signals (broker errors, orders of unknown fate) that trip the breaker to HALTED until a manual reset (0 = off).',
+          ),
+        dayTrades: z
+          .object({
+            enabled: z
+              .boolean()
+              .default(true)
+              .describe(
+                "Apply the legacy FINRA pattern-day-trader limit. Turn off once your broker applies FINRA's intraday margin standard instead (see docs/RISK.md).",
+              ),
+            maxDayTrades: z
+              .number()
+              .int()
+              .min(0)
+              .default(3)
+              .describe(
+                'Most day trades in any window of `windowDays` business days while equity is below minEquity.',
+              ),
+            windowDays: z
+              .number()
+              .int()
+              .positive()
+              .default(5)
+              .describe('The rolling window, in NYSE business days (today included).'),
+            minEquity: DecimalString.default('25000').describe(
+              'At or above this equity at the start of the session the limiter does not apply, in USD.',
+            ),
+          })
+          .strict()
+          .prefault({})
+          .describe('Day-trade limiter (FINRA Rule 4210 pattern-day-trader rule, legacy).'),
       })
       .strict()
       .prefault({}),

@@ -1,15 +1,19 @@
 import type { Config } from '../config/schema.js';
 import type { Signal } from './alert.js';
-import { marketPhaseAt, sessionDateOf } from './calendar.js';
+import { dailyLossLimitOf, riskMarksOf } from './breaker.js';
+import { marketPhaseAt, sessionDateOf, tradingDaysBack } from './calendar.js';
 import { clientOrderIdOf } from './ids.js';
 import { Decimal, dec, str, toCents } from './money.js';
 import {
+  type DayTrade,
   equityOf,
   flatPosition,
   type OrderIntent,
   type OrderSide,
   type PortfolioSnapshot,
   type Position,
+  type RecentOrder,
+  rememberOrder,
   signedQuantity,
 } from './trading.js';
 
@@ -23,6 +27,7 @@ export const DENIAL_CODES = [
   'STATE_MISMATCH',
   'MARKET_CLOSED',
   'NO_FRESH_PRICE',
+  'PRICE_COLLAR',
   'NOTHING_TO_CLOSE',
   'QUANTITY_TOO_SMALL',
   'SHORT_NOT_ALLOWED',
@@ -33,6 +38,9 @@ export const DENIAL_CODES = [
   'MAX_OPEN_POSITIONS',
   'MAX_EXPOSURE',
   'INSUFFICIENT_BUYING_POWER',
+  'DAILY_LOSS_LIMIT',
+  'MAX_DRAWDOWN',
+  'DAY_TRADE_LIMIT',
   'BROKER_REJECTED',
 ] as const;
 export type DenialCode = (typeof DENIAL_CODES)[number];
@@ -55,7 +63,13 @@ export type SignalCheck = (ctx: RiskContext) => Denial | undefined;
 /** Checks of a sized order against the portfolio and the limits. */
 export type IntentCheck = (intent: OrderIntent, ctx: RiskContext) => Denial | undefined;
 
-export type RiskDecision = { approved: true; intent: OrderIntent } | { approved: false; denials: Denial[] };
+/**
+ * Approved with an intent, or denied with every denial. An approval may carry `notes`: denials of
+ * a part of the signal that was dropped (the short leg of a reversal when shorting is off).
+ */
+export type RiskDecision =
+  | { approved: true; intent: OrderIntent; notes: Denial[] }
+  | { approved: false; denials: Denial[] };
 
 const positionOf = (ctx: RiskContext, symbol: string): Position =>
   ctx.snapshot.positions[symbol] ?? flatPosition(symbol);
@@ -314,6 +328,101 @@ export const maxExposureCheck: IntentCheck = (intent, ctx) => {
     : undefined;
 };
 
+/** A limit or stop price far from the market is a typo or a bad tick, not a trade. */
+export const priceCollarCheck: SignalCheck = (ctx) => {
+  const percent = ctx.config.risk.priceCollarPercent;
+  if (percent === 0) return undefined;
+  const market = marketPriceOf(ctx);
+  if (market === undefined) return undefined;
+  const { signal } = ctx;
+  for (const [name, price] of [
+    ['limitPrice', signal.limitPrice],
+    ['stopPrice', signal.stopPrice],
+  ] as const) {
+    if (price === undefined) continue;
+    const away = dec(price).minus(dec(market)).abs().div(dec(market)).times(100);
+    if (away.gt(percent)) {
+      return {
+        code: 'PRICE_COLLAR',
+        detail: `${name} ${price} is ${away.toDecimalPlaces(2).toString()}% from the market price ${market}, beyond risk.priceCollarPercent ${percent}`,
+      };
+    }
+  }
+  return undefined;
+};
+
+/** After a bad session, orders may only shrink positions until the next one. */
+export const dailyLossCheck: IntentCheck = (intent, ctx) => {
+  if (!openingQuantity(intent, positionOf(ctx, intent.symbol)).gt(0)) return undefined;
+  const marks = riskMarksOf(ctx.snapshot, ctx.now);
+  const limit = dailyLossLimitOf(ctx.config, marks.session.startEquity);
+  const loss = marks.sessionPnl.neg();
+  return limit !== undefined && loss.gte(limit)
+    ? {
+        code: 'DAILY_LOSS_LIMIT',
+        detail: `session ${marks.session.date} has lost $${loss.toFixed(2)}, at or above the daily loss limit $${limit.toFixed(2)} (risk.maxDailyLoss $${ctx.config.risk.maxDailyLoss}, risk.maxDailyLossPercent ${ctx.config.risk.maxDailyLossPercent}%)`,
+      }
+    : undefined;
+};
+
+/** Equity too far below its high-water mark: no new risk until someone looks. */
+export const drawdownCheck: IntentCheck = (intent, ctx) => {
+  const max = ctx.config.risk.maxDrawdownPercent;
+  if (max === 0 || !openingQuantity(intent, positionOf(ctx, intent.symbol)).gt(0)) return undefined;
+  const marks = riskMarksOf(ctx.snapshot, ctx.now);
+  return marks.drawdownPercent.gte(max)
+    ? {
+        code: 'MAX_DRAWDOWN',
+        detail: `equity $${marks.equity.toFixed(2)} is ${marks.drawdownPercent.toDecimalPlaces(2).toString()}% below its high-water mark $${marks.highWaterMark.toFixed(2)}, risk.maxDrawdownPercent is ${max}`,
+      }
+    : undefined;
+};
+
+/**
+ * Whether an order is a day trade under FINRA's counting (Regulatory Notice 21-13): a closing
+ * order counts once when the position was opened or added to earlier in the same session with no
+ * closing order in between. So buy, buy, sell is one day trade; buy, sell, buy, sell is two; a
+ * position held overnight and closed before any new purchase is none. Orders in flight count.
+ */
+export function isDayTrade(
+  intent: Pick<OrderIntent, 'side' | 'quantity'>,
+  position: Position,
+  session: string,
+): boolean {
+  const closing = dec(intent.quantity).minus(openingQuantity(intent, position));
+  return closing.gt(0) && position.openedInSession === session;
+}
+
+/** The session a position was last opened in, after this order (see isDayTrade). */
+function openedInSessionAfter(intent: OrderIntent, position: Position, session: string): string | undefined {
+  if (openingQuantity(intent, position).gt(0)) return session;
+  return dec(intent.quantity).gt(0) ? undefined : position.openedInSession;
+}
+
+/** Day trades counted in the limiter's window: `windowDays` NYSE business days up to today. */
+export function dayTradesInWindow(dayTrades: readonly DayTrade[], config: Config, now: Date): DayTrade[] {
+  const today = sessionDateOf(now);
+  const first = tradingDaysBack(today, config.risk.dayTrades.windowDays)[0] ?? today;
+  return dayTrades.filter((t) => t.session >= first && t.session <= today);
+}
+
+/** The legacy pattern-day-trader rule: no 4th day trade in 5 business days below $25,000. */
+export const dayTradeCheck: IntentCheck = (intent, ctx) => {
+  const rule = ctx.config.risk.dayTrades;
+  if (!rule.enabled) return undefined;
+  const session = sessionDateOf(ctx.now);
+  if (!isDayTrade(intent, positionOf(ctx, intent.symbol), session)) return undefined;
+  const startEquity = dec(riskMarksOf(ctx.snapshot, ctx.now).session.startEquity);
+  if (startEquity.gte(dec(rule.minEquity))) return undefined;
+  const counted = dayTradesInWindow(ctx.snapshot.account.dayTrades, ctx.config, ctx.now).length;
+  return counted >= rule.maxDayTrades
+    ? {
+        code: 'DAY_TRADE_LIMIT',
+        detail: `closing ${intent.symbol} opened this session would be day trade ${counted + 1} in ${rule.windowDays} business days with session equity $${startEquity.toFixed(2)} below $${rule.minEquity} (risk.dayTrades.maxDayTrades ${rule.maxDayTrades})`,
+      }
+    : undefined;
+};
+
 /** The checks, in the order their denials are reported. Adding a check is adding it here. */
 export const SIGNAL_CHECKS: readonly SignalCheck[] = [
   tradingStateCheck,
@@ -322,6 +431,7 @@ export const SIGNAL_CHECKS: readonly SignalCheck[] = [
   staleSignalCheck,
   marketHoursCheck,
   stateMismatchCheck,
+  priceCollarCheck,
 ];
 export const INTENT_CHECKS: readonly IntentCheck[] = [
   reducingCheck,
@@ -333,21 +443,58 @@ export const INTENT_CHECKS: readonly IntentCheck[] = [
   maxOpenPositionsCheck,
   maxExposureCheck,
   buyingPowerCheck,
+  dailyLossCheck,
+  drawdownCheck,
+  dayTradeCheck,
 ];
 
-/** The price to size and check the order with: the alert's own, else a fresh last price. */
-function referencePriceOf(ctx: RiskContext): string | undefined {
+/** What an approval changes besides the reservation: the memories later checks read. */
+export interface ApprovalBookkeeping {
+  recentOrders: RecentOrder[];
+  dayTrades: DayTrade[];
+  /** The position's openedInSession after this order (undefined: no opening since a close). */
+  openedInSession: string | undefined;
+}
+
+export function approvalBookkeeping(intent: OrderIntent, ctx: RiskContext): ApprovalBookkeeping {
+  const { snapshot, config, now } = ctx;
+  const session = sessionDateOf(now);
+  const position = positionOf(ctx, intent.symbol);
+  const kept = dayTradesInWindow(snapshot.account.dayTrades, config, now);
+  return {
+    recentOrders: rememberOrder(
+      snapshot.account.recentOrders,
+      { symbol: intent.symbol, side: intent.side, signalId: intent.signalId, at: now.toISOString() },
+      now,
+      recentOrderMemorySeconds(config),
+    ),
+    dayTrades: isDayTrade(intent, position, session)
+      ? [...kept, { session, symbol: intent.symbol, signalId: intent.signalId }]
+      : kept,
+    openedInSession: openedInSessionAfter(intent, position, session),
+  };
+}
+
+/** The market price: the alert's own, else the symbol's last price if it is fresh enough. */
+function marketPriceOf(ctx: RiskContext): string | undefined {
   const { signal, snapshot, config, now } = ctx;
   if (signal.price !== undefined) return signal.price;
-  if (signal.orderType === 'limit' || signal.orderType === 'stop_limit') return signal.limitPrice;
   const last = snapshot.prices[signal.symbol];
   if (last === undefined) return undefined;
   const ageSeconds = (now.getTime() - Date.parse(last.at)) / 1000;
   return ageSeconds <= config.risk.maxPriceAgeSeconds ? last.price : undefined;
 }
 
+/** The price to size and check the order with: the market price, else a limit order's own limit. */
+function referencePriceOf(ctx: RiskContext): string | undefined {
+  const { signal } = ctx;
+  if (signal.price === undefined && (signal.orderType === 'limit' || signal.orderType === 'stop_limit'))
+    return signal.limitPrice;
+  return marketPriceOf(ctx);
+}
+
 /** Turns a signal into one order: side and quantity from action, sentiment and quantityType. */
-export function sizeOrder(ctx: RiskContext): OrderIntent | Denial {
+export function sizeOrder(ctx: RiskContext): { intent: OrderIntent; notes: Denial[] } | Denial {
   const { signal, config } = ctx;
   const price = referencePriceOf(ctx);
   if (price === undefined) {
@@ -397,6 +544,22 @@ export function sizeOrder(ctx: RiskContext): OrderIntent | Denial {
     quantity = requested();
   }
   quantity = quantity.toDecimalPlaces(config.symbols.quantityDecimals, Decimal.ROUND_DOWN);
+  // A reversal (sell 20 while long 10) is split: this order closes, and the rest opens the other
+  // way as a follow-up signal once the close has filled. Brokers such as Alpaca reject one order
+  // that flips a position, and each leg then passes its own risk check.
+  const notes: Denial[] = [];
+  let remainder: Decimal | undefined;
+  if (!open.isZero() && open.gt(0) !== (side === 'buy') && quantity.gt(open.abs())) {
+    remainder = quantity.minus(open.abs());
+    quantity = open.abs();
+    if (side === 'sell' && !config.risk.allowShort) {
+      notes.push({
+        code: 'SHORT_NOT_ALLOWED',
+        detail: `the reversal's short leg (${str(remainder)} ${signal.symbol}) was not sent; risk.allowShort is false. The long position is closed.`,
+      });
+      remainder = undefined;
+    }
+  }
   if (!quantity.gt(0)) {
     return {
       code: 'QUANTITY_TOO_SMALL',
@@ -405,7 +568,7 @@ export function sizeOrder(ctx: RiskContext): OrderIntent | Denial {
   }
   const draft = { side, quantity: str(quantity) };
   const opening = openingQuantity(draft, positionOf(ctx, signal.symbol));
-  return {
+  const intent: OrderIntent = {
     clientOrderId: clientOrderIdOf(ctx.signalId),
     signalId: ctx.signalId,
     symbol: signal.symbol,
@@ -418,10 +581,13 @@ export function sizeOrder(ctx: RiskContext): OrderIntent | Denial {
     extendedHours: signal.extendedHours,
     referencePrice: price,
     reservedCash: str(toCents(opening.times(dec(price)))),
+    ...(remainder === undefined ? {} : { reversalRemainder: str(remainder) }),
   };
+  return { intent, notes };
 }
 
-const isDenial = (value: OrderIntent | Denial): value is Denial => 'code' in value;
+const isDenial = (value: { intent: OrderIntent; notes: Denial[] } | Denial): value is Denial =>
+  'code' in value;
 
 /**
  * The pre-trade risk check: every check runs, every denial is recorded, the first is the reason
@@ -432,10 +598,11 @@ export function evaluateRisk(ctx: RiskContext): RiskDecision {
   if (denials.length > 0) return { approved: false, denials };
   const sized = sizeOrder(ctx);
   if (isDenial(sized)) return { approved: false, denials: [sized] };
-  const intentDenials = INTENT_CHECKS.map((check) => check(sized, ctx)).filter(
+  const { intent, notes } = sized;
+  const intentDenials = INTENT_CHECKS.map((check) => check(intent, ctx)).filter(
     (d): d is Denial => d !== undefined,
   );
   return intentDenials.length > 0
     ? { approved: false, denials: intentDenials }
-    : { approved: true, intent: sized };
+    : { approved: true, intent, notes };
 }

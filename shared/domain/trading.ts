@@ -52,6 +52,8 @@ export const OrderIntentSchema = z.object({
   referencePrice: z.string(),
   /** Cash set aside for the order while it is in flight (its opening notional). */
   reservedCash: z.string(),
+  /** A reversal's second leg: the quantity to open the other way once this closing order fills. */
+  reversalRemainder: z.string().optional(),
 });
 export type OrderIntent = z.infer<typeof OrderIntentSchema>;
 
@@ -74,6 +76,11 @@ export interface Position {
   realizedPnl: string;
   /** Signed quantity of orders approved but not yet final; counts against the position limits. */
   pendingQuantity: string;
+  /**
+   * The session in which an order opened (or added to) this position with no closing order since:
+   * a closing order in that same session is a day trade (FINRA's counting, see risk.ts).
+   */
+  openedInSession?: string;
 }
 
 export interface Account {
@@ -86,6 +93,47 @@ export interface Account {
   version: number;
   /** Orders approved in the last few minutes, newest last: the order-rate and duplicate checks' memory. */
   recentOrders: RecentOrder[];
+  /** Day trades of the last few business days, oldest first (the day-trade limiter's memory). */
+  dayTrades: DayTrade[];
+  /** When each losing close of the current losing streak ended, oldest first; a winning close clears it. */
+  lossStreak: string[];
+  /** When each failed signal of the current failure streak ended; a booked broker report clears it. */
+  failureStreak: string[];
+}
+
+export interface DayTrade {
+  /** New York session date (YYYY-MM-DD). */
+  session: string;
+  symbol: string;
+  signalId: string;
+}
+
+export const BREAKER_TRIPS = [
+  'DAILY_LOSS',
+  'DRAWDOWN',
+  'LOSS_STREAK',
+  'BROKER_FAILURES',
+  'EMERGENCY_STOP',
+  'MANUAL',
+] as const;
+export type BreakerTrip = (typeof BREAKER_TRIPS)[number];
+
+/**
+ * The circuit breaker's record, kept with the trading state: why the state is what it is, when it
+ * resets by itself, and the marks the loss limits are measured from.
+ */
+export interface Breaker {
+  since?: string;
+  reason?: string;
+  trip?: BreakerTrip;
+  /** When the state returns to ACTIVE by itself; absent means only a manual reset ends it. */
+  resetAt?: string;
+  /** Highest equity seen (the drawdown limit's reference). */
+  highWaterMark?: string;
+  /** The trading session the daily loss is measured in, and the equity it started with. */
+  session?: { date: string; startEquity: string };
+  /** Losses and failures at or before this instant no longer count towards a streak (set by resets). */
+  streaksClearedAt?: string;
 }
 
 export interface RecentOrder {
@@ -113,6 +161,7 @@ export interface LastPrice {
 
 export interface PortfolioSnapshot {
   tradingState: TradingState;
+  breaker: Breaker;
   account: Account;
   positions: Record<string, Position>;
   prices: Record<string, LastPrice>;
@@ -131,6 +180,8 @@ export const signedQuantity = (side: OrderSide, quantity: string | Decimal): Dec
 
 export interface FillBooking {
   position: Position;
+  /** How much of the fill closed an existing position (the rest opened or added). */
+  closedQuantity: string;
   /** Change to cash, rounded to the cent: proceeds of sales minus cost of purchases minus commission. */
   cashDelta: string;
   realizedPnlDelta: string;
@@ -156,11 +207,13 @@ export function bookFill(
   let newQty = q.plus(signed);
   let newAvg: Decimal;
   let realized = dec(0);
+  let closedQuantity = dec(0);
 
   if (q.isZero() || q.gt(0) === signed.gt(0)) {
     newAvg = q.abs().times(avg).plus(fillQty.times(fillPrice)).div(newQty.abs());
   } else {
     const closing = Decimal.min(fillQty, q.abs());
+    closedQuantity = closing;
     realized = fillPrice
       .minus(avg)
       .times(closing)
@@ -180,6 +233,7 @@ export function bookFill(
       averageCost: str(newAvg.toDecimalPlaces(10)),
       realizedPnl: str(dec(position.realizedPnl).plus(realizedCents)),
     },
+    closedQuantity: str(closedQuantity),
     cashDelta: str(toCents(signed.neg().times(fillPrice)).minus(dec(commission))),
     realizedPnlDelta: str(realizedCents),
   };

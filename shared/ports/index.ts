@@ -3,13 +3,14 @@
  * them for DynamoDB, EventBridge, Secrets Manager and the brokers; unit tests implement them by hand.
  */
 import type { Signal } from '../domain/alert.js';
-import type { Denial } from '../domain/risk.js';
+import type { ApprovalBookkeeping, Denial } from '../domain/risk.js';
 import type {
+  Breaker,
+  BreakerTrip,
   BrokerOrder,
   BrokerOrderStatus,
   OrderIntent,
   PortfolioSnapshot,
-  RecentOrder,
   SignalStatus,
   TradingState,
 } from '../domain/trading.js';
@@ -91,7 +92,8 @@ export interface TradingStore {
     intent: OrderIntent,
     snapshot: PortfolioSnapshot,
     at: string,
-    recentOrders: RecentOrder[],
+    bookkeeping: ApprovalBookkeeping,
+    notes?: Denial[],
   ): Promise<ApprovalResult>;
   /** received → rejected; false when the signal was already decided. */
   reject(signalId: string, denials: Denial[], at: string): Promise<boolean>;
@@ -106,12 +108,49 @@ export interface TradingStore {
   applyBrokerOrder(order: BrokerOrder, at: string): Promise<SignalStatus>;
   /** Ends a signal as failed. The order (if any) is marked unknown and keeps its reservation. */
   markFailed(signalId: string, reason: string, at: string): Promise<void>;
-  /** Moves the trading state and records the transition with its reason, source and time. */
-  setTradingState(state: TradingState, reason: string, source: string, at: string): Promise<void>;
+  /**
+   * Moves the trading state and records the transition with its reason, source and time. Returns
+   * the transition, or undefined when nothing moved (already there, or `expectedSince` is stale).
+   */
+  setTradingState(change: TradingStateChange, at: string): Promise<TradingStateTransition | undefined>;
+  /** Keeps the session's starting equity and the high-water mark, unless they moved since `read`. */
+  saveRiskMarks(
+    marks: { session: { date: string; startEquity: string }; highWaterMark: string },
+    read: Breaker,
+  ): Promise<boolean>;
   /** Recorded transitions, newest first. */
-  tradingStateHistory(
-    limit: number,
-  ): Promise<{ from: TradingState; to: TradingState; reason: string; source: string; at: string }[]>;
+  tradingStateHistory(limit: number): Promise<TradingStateTransition[]>;
+}
+
+export interface TradingStateChange {
+  state: TradingState;
+  reason: string;
+  /** Who or what moved it: 'breaker', 'operator', 'emergency-stop', … */
+  source: string;
+  trip?: BreakerTrip;
+  resetAt?: string;
+  /** Only move if the state record is still the one read at this `since`, '' for never moved (automatic steps). */
+  expectedSince?: string;
+  /** A reset's fresh start: the high-water mark and/or the session at today's equity. */
+  highWaterMark?: string;
+  session?: { date: string; startEquity: string };
+  /** Losses and failures so far no longer count towards a streak. */
+  clearStreaks?: boolean;
+}
+
+export interface TradingStateTransition {
+  from: TradingState;
+  to: TradingState;
+  reason: string;
+  source: string;
+  at: string;
+  trip?: BreakerTrip;
+  resetAt?: string;
+}
+
+/** Where breaker transitions are announced: an event for notifications, a metric for alarms. */
+export interface TradingStateEvents {
+  transitioned(transition: TradingStateTransition): Promise<void>;
 }
 
 export interface Broker {

@@ -1,13 +1,9 @@
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
-import { type Denial, evaluateRisk, recentOrderMemorySeconds } from '../domain/risk.js';
-import {
-  type BROKER_ORDER_STATUSES,
-  type BrokerOrder,
-  BrokerOrderSchema,
-  rememberOrder,
-} from '../domain/trading.js';
-import type { Broker, Clock, SignalStore, TradingStore } from '../ports/index.js';
+import { approvalBookkeeping, type Denial, evaluateRisk } from '../domain/risk.js';
+import { type BROKER_ORDER_STATUSES, type BrokerOrder, BrokerOrderSchema } from '../domain/trading.js';
+import type { Broker, Clock, Log, SignalStore, TradingStateEvents, TradingStore } from '../ports/index.js';
+import { evaluateBreaker } from './breaker.js';
 
 /**
  * The workflow's task contracts. Every task parses its input with these schemas, so the state
@@ -61,6 +57,8 @@ export interface TradeFlowDeps {
   store: TradingStore;
   broker: Broker;
   clock: Clock;
+  events: TradingStateEvents;
+  log: Log;
 }
 
 /** Raised for a fault the workflow may retry (before any broker call). */
@@ -84,7 +82,7 @@ export const jitter = (attempt: number): Promise<void> =>
  * Primary course:
  *  1. Load the signal; skip it if it is already decided (the event arrived twice).
  *  2. Record the alert's price as the symbol's latest price.
- *  3. Read the portfolio and evaluate every check.
+ *  3. Read the portfolio, let the circuit breaker trip or reset on it, and evaluate every check.
  *  4. Approved: commit intent + reservation in one transaction conditioned on the portfolio
  *     version; a conflict (a racing signal or fill) re-reads and re-checks.
  *  5. Denied: return the denials for RecordRejection.
@@ -104,18 +102,20 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
       : deps.store.recordPrice(record.signal.symbol, price, record.signal.time ?? record.receivedAt);
   const started = Date.now();
   for (let attempt = 0; Date.now() - started < APPROVAL_BUDGET_MS; attempt++) {
+    const [read] = await Promise.all([deps.store.snapshot(), priceRecorded]);
+    const snapshot = await evaluateBreaker(deps, read);
     const now = deps.clock.now();
-    const [snapshot] = await Promise.all([deps.store.snapshot(), priceRecorded]);
-    const decision = evaluateRisk({ signal: record.signal, signalId, snapshot, config: deps.config, now });
+    const ctx = { signal: record.signal, signalId, snapshot, config: deps.config, now };
+    const decision = evaluateRisk(ctx);
     if (!decision.approved) return { decision: 'rejected', signalId, denials: decision.denials };
     const { intent } = decision;
-    const remembered = rememberOrder(
-      snapshot.account.recentOrders,
-      { symbol: intent.symbol, side: intent.side, signalId, at: now.toISOString() },
-      now,
-      recentOrderMemorySeconds(deps.config),
+    const result = await deps.store.approve(
+      intent,
+      snapshot,
+      now.toISOString(),
+      approvalBookkeeping(intent, ctx),
+      decision.notes,
     );
-    const result = await deps.store.approve(intent, snapshot, now.toISOString(), remembered);
     if (result === 'approved')
       return { decision: 'approved', signalId, clientOrderId: decision.intent.clientOrderId };
     if (result === 'already_decided')
@@ -185,7 +185,20 @@ export async function recordOutcome(
 ): Promise<{ signalId: string; status: string }> {
   const state = OrderStateSchema.parse(input);
   const status = await deps.store.applyBrokerOrder(state.order, deps.clock.now().toISOString());
+  await breakerAfter(deps, 'a booked order');
   return { signalId: state.signalId, status };
+}
+
+/**
+ * The breaker looks again after money moved. Its failure does not fail the task (the order is
+ * booked); the next signal or the scheduled evaluation catches up.
+ */
+async function breakerAfter(deps: TradeFlowDeps, what: string): Promise<void> {
+  try {
+    await evaluateBreaker(deps);
+  } catch (error) {
+    deps.log.error(`circuit breaker evaluation after ${what} failed`, { error: (error as Error).name });
+  }
 }
 
 /**
@@ -214,12 +227,16 @@ export async function recordFailure(
         reason: `not submitted (${reason})`,
       };
       const status = await deps.store.applyBrokerOrder(report, at());
-      if (status === 'filled') return { signalId, status };
+      if (status === 'filled') {
+        await breakerAfter(deps, 'a booked order');
+        return { signalId, status };
+      }
       // Anything short of a fill ends failed below, with the broker's outcome already booked.
     } catch {
       // Fall through: record the failure and keep the reservation until reconciled.
     }
   }
   await deps.store.markFailed(signalId, `FAILED: ${reason}`, at());
+  await breakerAfter(deps, 'a failure');
   return { signalId, status: 'failed' };
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { LocalWorkflow } from '../../infra/local/workflow.js';
 import { createCoreDependencies } from '../../shared/adapters/dependencies.js';
 import { parseConfig } from '../../shared/config/load.js';
+import { haltTrading, resetBreaker } from '../../shared/usecases/breaker.js';
 import { riskCheck } from '../../shared/usecases/trade-flow.js';
 import { documentClient } from '../support/dynamo.js';
 import { definition, flowHarness, silentLog } from '../support/flow.js';
@@ -49,7 +50,7 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
 
   it('denies every new order while HALTED and the broker sees nothing', async () => {
     const flow = await flowHarness();
-    await flow.deps.store.setTradingState('HALTED', 'test', 'test', new Date().toISOString());
+    await haltTrading(flow.deps, 'test', 'test');
     const signalId = await flow.record(buy('AAPL', 1, 100));
 
     await flow.run(signalId);
@@ -255,7 +256,7 @@ describe('emergency stop racing an approval', () => {
       approve: async (...args: Parameters<typeof store.approve>) => {
         if (!halted) {
           halted = true;
-          await store.setTradingState('HALTED', 'emergency stop', 'test', new Date().toISOString());
+          await haltTrading(flow.deps, 'emergency stop', 'test');
         }
         return store.approve(...args);
       },
@@ -297,13 +298,8 @@ describe('trading-state transitions', () => {
   it('records every transition with from, to, reason, source and time, newest first', async () => {
     const flow = await flowHarness();
 
-    await flow.deps.store.setTradingState('HALTED', 'emergency stop', 'operator', '2026-11-25T15:00:00.000Z');
-    await flow.deps.store.setTradingState(
-      'ACTIVE',
-      'resumed after review',
-      'operator',
-      '2026-11-25T15:05:00.000Z',
-    );
+    const halted = await haltTrading(flow.deps, 'emergency stop', 'operator');
+    const resumed = await resetBreaker(flow.deps, 'resumed after review', 'operator');
 
     expect((await flow.deps.store.snapshot()).tradingState).toBe('ACTIVE');
     expect(await flow.deps.store.tradingStateHistory(10)).toEqual([
@@ -312,24 +308,26 @@ describe('trading-state transitions', () => {
         to: 'ACTIVE',
         reason: 'resumed after review',
         source: 'operator',
-        at: '2026-11-25T15:05:00.000Z',
+        at: resumed?.at,
       },
       {
         from: 'ACTIVE',
         to: 'HALTED',
         reason: 'emergency stop',
         source: 'operator',
-        at: '2026-11-25T15:00:00.000Z',
+        trip: 'EMERGENCY_STOP',
+        at: halted?.at,
       },
     ]);
+    expect(resumed?.at).toMatch(/^\d{4}-\d{2}-\d{2}T/);
   });
 
   it('records one transition when two stops race, and both calls succeed', async () => {
     const flow = await flowHarness();
 
     const results = await Promise.allSettled([
-      flow.deps.store.setTradingState('HALTED', 'stop A', 'a', '2026-11-25T15:00:00.000Z'),
-      flow.deps.store.setTradingState('HALTED', 'stop B', 'b', '2026-11-25T15:00:00.001Z'),
+      haltTrading(flow.deps, 'stop A', 'a'),
+      haltTrading(flow.deps, 'stop B', 'b'),
     ]);
 
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);

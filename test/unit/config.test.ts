@@ -45,6 +45,14 @@ describe('config defaults', () => {
       maxOrdersPerMinutePerSymbol: 6,
       maxSignalAgeSeconds: 60,
       maxFutureSkewSeconds: 5,
+      priceCollarPercent: 10,
+      maxDailyLoss: '3000',
+      maxDailyLossPercent: 3,
+      maxDrawdownPercent: 10,
+      drawdownCooldownHours: 24,
+      lossStreak: { count: 4, windowMinutes: 240, cooldownMinutes: 60 },
+      maxConsecutiveFailures: 3,
+      dayTrades: { enabled: true, maxDayTrades: 3, windowDays: 5, minEquity: '25000' },
     });
     expect(config.symbols.quantityDecimals).toBe(0);
   });
@@ -89,6 +97,14 @@ describe('config defaults', () => {
         maxOrdersPerMinutePerSymbol: 3,
         maxSignalAgeSeconds: 30,
         maxFutureSkewSeconds: 2,
+        priceCollarPercent: 3,
+        maxDailyLoss: '500',
+        maxDailyLossPercent: 2.5,
+        maxDrawdownPercent: 8,
+        drawdownCooldownHours: 0,
+        lossStreak: { count: 3, windowMinutes: 60, cooldownMinutes: 30 },
+        maxConsecutiveFailures: 2,
+        dayTrades: { enabled: false, maxDayTrades: 3, windowDays: 5, minEquity: '25000.00' },
       },
       webhook: { maxBodyBytes: 4096, dedupWindowSeconds: 600, alertIdRetentionDays: 7 },
       api: { throttle: { rateLimit: 5, burstLimit: 10 } },
@@ -130,7 +146,7 @@ describe('config validation names the dotted key at fault', () => {
 
   it.each([
     ['a misspelled top-level key', { riskk: { maxPositionQuantity: 5 } }, 'riskk'],
-    ['a key the section does not have', { risk: { maxDailyLoss: '500' } }, 'maxDailyLoss'],
+    ['a key the section does not have', { risk: { maxDailyLos: '500' } }, 'maxDailyLos'],
   ])('refuses %s', (_label, raw, key) => {
     const message = configErrorOf(() => parseConfig(raw));
 

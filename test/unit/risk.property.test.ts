@@ -2,15 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../shared/config/load.js';
 import type { Signal } from '../../shared/domain/alert.js';
+import { dailyLossLimitOf, riskMarksOf } from '../../shared/domain/breaker.js';
 import { dec, str } from '../../shared/domain/money.js';
-import { evaluateRisk } from '../../shared/domain/risk.js';
-import {
-  bookFill,
-  equityOf,
-  flatPosition,
-  type PortfolioSnapshot,
-  rememberOrder,
-} from '../../shared/domain/trading.js';
+import { approvalBookkeeping, dayTradesInWindow, evaluateRisk } from '../../shared/domain/risk.js';
+import { bookFill, equityOf, flatPosition, type PortfolioSnapshot } from '../../shared/domain/trading.js';
 
 const SYMBOLS = ['SPY', 'QQQ', 'AAPL', 'MSFT', 'GOOG'] as const;
 const START = new Date('2026-11-24T15:00:00.000Z');
@@ -29,6 +24,9 @@ const config = parseConfig({
     maxOrdersPerMinutePerSymbol: 3,
     duplicateWindowSeconds: 5,
     allowShort: true,
+    maxDailyLoss: '1500',
+    maxDrawdownPercent: 6,
+    dayTrades: { enabled: true, maxDayTrades: 3, windowDays: 5, minEquity: '60000' },
   },
 });
 
@@ -43,7 +41,11 @@ const signalArb = fc.record({
     'percent_of_position',
   ),
   price: fc.integer({ min: 500, max: 30_000 }), // cents
-  gapSeconds: fc.integer({ min: 0, max: 30 }),
+  // Mostly seconds apart; now and then overnight, so sessions and the day-trade window roll.
+  gapSeconds: fc.oneof(
+    { weight: 20, arbitrary: fc.integer({ min: 0, max: 30 }) },
+    { weight: 1, arbitrary: fc.constant(86_400) },
+  ),
 });
 
 /**
@@ -59,6 +61,7 @@ describe('risk limits hold for any sequence of signals', () => {
         let now = START;
         let snapshot: PortfolioSnapshot = {
           tradingState: 'ACTIVE',
+          breaker: {},
           account: {
             cash: '50000',
             reservedCash: '0',
@@ -66,6 +69,9 @@ describe('risk limits hold for any sequence of signals', () => {
             commissions: '0',
             version: 0,
             recentOrders: [],
+            dayTrades: [],
+            lossStreak: [],
+            failureStreak: [],
           },
           positions: {},
           prices: {},
@@ -89,30 +95,50 @@ describe('risk limits hold for any sequence of signals', () => {
             timeInForce: 'day',
             extendedHours: false,
           };
-          const decision = evaluateRisk({ signal, signalId: `s${i}`, snapshot, config, now });
+          const ctx = { signal, signalId: `s${i}`, snapshot, config, now };
+          const decision = evaluateRisk(ctx);
+          // The breaker record keeps the session and high-water mark as the store does.
+          const marks = riskMarksOf(snapshot, now);
+          snapshot = {
+            ...snapshot,
+            breaker: { session: marks.session, highWaterMark: str(marks.highWaterMark) },
+          };
           if (!decision.approved) {
             denied += 1;
             return;
           }
           approved += 1;
           const { intent } = decision;
+          const bookkeeping = approvalBookkeeping(intent, ctx);
           const before = snapshot.positions[intent.symbol] ?? flatPosition(intent.symbol);
           const booking = bookFill(before, intent.side, intent.quantity, intent.referencePrice, '0');
           const grows = dec(booking.position.quantity).abs().gt(dec(before.quantity).abs());
+
+          // No opening order while the session's loss or the drawdown is at its limit.
+          if (grows) {
+            const limit = dailyLossLimitOf(config, marks.session.startEquity);
+            expect(limit === undefined || marks.sessionPnl.neg().lt(limit)).toBe(true);
+            expect(marks.drawdownPercent.lt(config.risk.maxDrawdownPercent)).toBe(true);
+          }
+          // Below minEquity, never more day trades in the window than allowed.
+          if (dec(marks.session.startEquity).lt(dec(config.risk.dayTrades.minEquity))) {
+            expect(dayTradesInWindow(bookkeeping.dayTrades, config, now).length).toBeLessThanOrEqual(
+              config.risk.dayTrades.maxDayTrades,
+            );
+          }
           snapshot = {
             ...snapshot,
             account: {
               ...snapshot.account,
               cash: str(dec(snapshot.account.cash).plus(dec(booking.cashDelta))),
               version: snapshot.account.version + 1,
-              recentOrders: rememberOrder(
-                snapshot.account.recentOrders,
-                { symbol: intent.symbol, side: intent.side, signalId: `s${i}`, at: now.toISOString() },
-                now,
-                60,
-              ),
+              recentOrders: bookkeeping.recentOrders,
+              dayTrades: bookkeeping.dayTrades,
             },
-            positions: { ...snapshot.positions, [intent.symbol]: booking.position },
+            positions: {
+              ...snapshot.positions,
+              [intent.symbol]: { ...booking.position, openedInSession: bookkeeping.openedInSession },
+            },
             prices: {
               ...snapshot.prices,
               [intent.symbol]: { price: intent.referencePrice, at: now.toISOString() },

@@ -355,16 +355,23 @@ describe('evaluateRisk: REDUCING', () => {
     expect(codesOf(decision)).toEqual(['TRADING_REDUCING']);
   });
 
-  it.each(['15', '20', '25'])(
-    'denies sell %s while long 10: beyond the position it opens a short',
-    (quantity) => {
-      const decision = evaluate({
-        signal: aSignal({ action: 'sell', quantity }),
-        snapshot: reducing('10'),
-        config: roomy({ risk: { allowShort: true } }),
-      });
+  it.each([
+    ['15', '5'],
+    ['20', '10'],
+    ['25', '15'],
+  ])(
+    'approves only the closing leg of sell %s while long 10; the short leg of %s follows as its own signal',
+    (quantity, remainder) => {
+      const intent = approvedIntent(
+        evaluate({
+          signal: aSignal({ action: 'sell', quantity }),
+          snapshot: reducing('10'),
+          config: roomy({ risk: { allowShort: true } }),
+        }),
+      );
 
-      expect(codesOf(decision)).toEqual(['TRADING_REDUCING']);
+      expect(intent).toMatchObject({ side: 'sell', quantity: '10', reservedCash: '0' });
+      expect(intent.reversalRemainder).toBe(remainder);
     },
   );
 
@@ -504,38 +511,57 @@ describe('evaluateRisk: the order intent', () => {
   });
 
   it.each([
-    ['15', '500'],
-    ['20', '1000'],
-    ['25', '1500'],
+    ['15', '5'],
+    ['20', '10'],
+    ['25', '15'],
   ])(
-    'reserves only the opening leg of a reversal: sell %s while long 10 at 100 USD reserves %s USD',
-    (quantity, reserved) => {
+    'splits a reversal: sell %s while long 10 closes 10 now (nothing reserved) and leaves %s to open short after the fill',
+    (quantity, remainder) => {
       const snapshot = aSnapshot(long('AAPL', '10'));
 
-      const intent = approvedIntent(
-        evaluate({
-          signal: aSignal({ action: 'sell', quantity, price: '100' }),
-          snapshot,
-          config: roomy({ risk: { allowShort: true } }),
-        }),
-      );
+      const decision = evaluate({
+        signal: aSignal({ action: 'sell', quantity, price: '100' }),
+        snapshot,
+        config: roomy({ risk: { allowShort: true } }),
+      });
 
-      expect(intent).toMatchObject({ side: 'sell', quantity });
-      expect(intent.reservedCash).toBe(reserved);
+      const intent = approvedIntent(decision);
+      expect(intent).toMatchObject({ side: 'sell', quantity: '10', reservedCash: '0' });
+      expect(intent.reversalRemainder).toBe(remainder);
+      expect(decision).toMatchObject({ notes: [] });
     },
   );
 
+  it('splits a buy that crosses from short to long the same way', () => {
+    const snapshot = aSnapshot({ positions: { AAPL: aPosition('AAPL', '-10', '100') } });
+
+    const intent = approvedIntent(
+      evaluate({ signal: aSignal({ action: 'buy', quantity: '12', price: '100' }), snapshot }),
+    );
+
+    expect(intent).toMatchObject({ side: 'buy', quantity: '10', reversalRemainder: '2' });
+  });
+
   it.each(['15', '20'])(
-    'denies sell %s while long 10 with SHORT_NOT_ALLOWED when shorting is off (the default)',
+    'closes the long and drops the short leg of sell %s while long 10 with a SHORT_NOT_ALLOWED note when shorting is off (the default)',
     (quantity) => {
       const decision = evaluate({
         signal: aSignal({ action: 'sell', quantity, price: '100' }),
         snapshot: aSnapshot(long('AAPL', '10')),
       });
 
-      expect(codesOf(decision)).toEqual(['SHORT_NOT_ALLOWED']);
+      const intent = approvedIntent(decision);
+      expect(intent).toMatchObject({ side: 'sell', quantity: '10' });
+      expect(intent.reversalRemainder).toBeUndefined();
+      expect(decision).toMatchObject({ notes: [{ code: 'SHORT_NOT_ALLOWED' }] });
     },
   );
+
+  it('denies a sell from flat with SHORT_NOT_ALLOWED when shorting is off', () => {
+    const decision = evaluate({ signal: aSignal({ action: 'sell', quantity: '5', price: '100' }) });
+
+    expect(codesOf(decision)).toEqual(['SHORT_NOT_ALLOWED']);
+  });
 
   it('allows a sell of exactly the long position when shorting is off', () => {
     const intent = approvedIntent(

@@ -11,10 +11,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { Decimal, dec, str, toCents } from '../../domain/money.js';
-import type { Denial } from '../../domain/risk.js';
+import type { ApprovalBookkeeping, Denial } from '../../domain/risk.js';
 import {
   type Account,
+  BREAKER_TRIPS,
   BROKER_ORDER_STATUSES,
+  type Breaker,
   type BrokerOrder,
   bookFill,
   flatPosition,
@@ -24,14 +26,18 @@ import {
   OrderIntentSchema,
   type PortfolioSnapshot,
   type Position,
-  type RecentOrder,
   SIGNAL_STATUSES,
   type SignalStatus,
   signedQuantity,
   TRADING_STATES,
-  type TradingState,
 } from '../../domain/trading.js';
-import type { ApprovalResult, OrderRecord, TradingStore } from '../../ports/index.js';
+import type {
+  ApprovalResult,
+  OrderRecord,
+  TradingStateChange,
+  TradingStateTransition,
+  TradingStore,
+} from '../../ports/index.js';
 import { cancellationReasons } from './client.js';
 import type { TableNames } from './tables.js';
 
@@ -50,6 +56,9 @@ const AccountItem = z.object({
   recentOrders: z
     .array(z.object({ symbol: z.string(), side: z.enum(ORDER_SIDES), signalId: z.string(), at: z.string() }))
     .default([]),
+  dayTrades: z.array(z.object({ session: z.string(), symbol: z.string(), signalId: z.string() })).default([]),
+  lossStreak: z.array(z.string()).default([]),
+  failureStreak: z.array(z.string()).default([]),
 });
 const PositionItem = z.object({
   symbol: z.string(),
@@ -57,9 +66,28 @@ const PositionItem = z.object({
   averageCost: z.string(),
   realizedPnl: z.string(),
   pendingQuantity: z.string(),
+  openedInSession: z.string().optional(),
 });
 const PriceItem = z.object({ price: z.string(), at: z.string() });
-const TradingStateItem = z.object({ state: z.enum(TRADING_STATES), since: z.string().optional() });
+const TradingStateItem = z.object({
+  state: z.enum(TRADING_STATES),
+  since: z.string().optional(),
+  reason: z.string().optional(),
+  source: z.string().optional(),
+  trip: z.enum(BREAKER_TRIPS).optional(),
+  resetAt: z.string().optional(),
+  highWaterMark: z.string().optional(),
+  session: z.object({ date: z.string(), startEquity: z.string() }).optional(),
+  streaksClearedAt: z.string().optional(),
+});
+type TradingStateItem = z.infer<typeof TradingStateItem>;
+
+/** The breaker record as the risk checks see it (the state itself is `tradingState`). */
+const breakerOf = (item: TradingStateItem | undefined): Breaker => {
+  if (item === undefined) return {};
+  const { state: _state, source: _source, ...breaker } = item;
+  return breaker;
+};
 
 const OrderItem = z.object({
   clientOrderId: z.string(),
@@ -70,6 +98,9 @@ const OrderItem = z.object({
   filledQuantity: z.string(),
   bookedQuantity: z.string(),
   bookedCommission: z.string(),
+  /** Realized P&L and closed quantity booked so far: a final closing order ends or extends a losing streak. */
+  realizedPnl: z.string().default('0'),
+  closedQuantity: z.string().default('0'),
   averageFillPrice: z.string().optional(),
   reservedCashRemaining: z.string(),
   final: z.boolean(),
@@ -79,7 +110,13 @@ const OrderItem = z.object({
 type OrderItem = z.infer<typeof OrderItem>;
 
 const toOrderRecord = (item: OrderItem): OrderRecord => {
-  const { bookedCommission: _c, reservedCashRemaining: _r, ...record } = item;
+  const {
+    bookedCommission: _c,
+    reservedCashRemaining: _r,
+    realizedPnl: _p,
+    closedQuantity: _q,
+    ...record
+  } = item;
   return record;
 };
 
@@ -123,8 +160,9 @@ export class DynamoTradingStore implements TradingStore {
       const page = await this.db.send(
         new QueryCommand({
           TableName: this.tables.portfolio,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': PK },
+          // Positions and prices only (POSITION# … PRICE#): not the trading-state history.
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':pk': PK, ':from': 'POSITION#', ':to': 'PRICE#\uffff' },
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
@@ -153,19 +191,25 @@ export class DynamoTradingStore implements TradingStore {
     const pricesOnly = items.filter((item) => String(item.sk).startsWith('PRICE#'));
 
     let account: Account | undefined;
-    let tradingState: TradingState = 'ACTIVE';
+    let stateItem: TradingStateItem | undefined;
     const positions: Record<string, Position> = {};
     const prices: Record<string, LastPrice> = {};
     for (const item of [...decided, ...pricesOnly]) {
       const sk = String(item.sk);
       if (sk === 'ACCOUNT') account = AccountItem.parse(item);
-      else if (sk === 'TRADING_STATE') tradingState = TradingStateItem.parse(item).state;
+      else if (sk === 'TRADING_STATE') stateItem = TradingStateItem.parse(item);
       else if (sk.startsWith('POSITION#')) {
         const position = PositionItem.parse(item);
         positions[position.symbol] = position;
       } else if (sk.startsWith('PRICE#')) prices[sk.slice('PRICE#'.length)] = PriceItem.parse(item);
     }
-    return { tradingState, account: account ?? (await this.openAccount()), positions, prices };
+    return {
+      tradingState: stateItem?.state ?? 'ACTIVE',
+      breaker: breakerOf(stateItem),
+      account: account ?? (await this.openAccount()),
+      positions,
+      prices,
+    };
   }
 
   private async openAccount(): Promise<Account> {
@@ -176,6 +220,9 @@ export class DynamoTradingStore implements TradingStore {
       commissions: '0',
       version: 0,
       recentOrders: [],
+      dayTrades: [],
+      lossStreak: [],
+      failureStreak: [],
     };
     try {
       await this.db.send(
@@ -224,7 +271,8 @@ export class DynamoTradingStore implements TradingStore {
     intent: OrderIntent,
     snapshot: PortfolioSnapshot,
     at: string,
-    recentOrders: RecentOrder[],
+    bookkeeping: ApprovalBookkeeping,
+    notes: Denial[] = [],
   ): Promise<ApprovalResult> {
     const signed = signedQuantity(intent.side, intent.quantity);
     const position = snapshot.positions[intent.symbol] ?? flatPosition(intent.symbol);
@@ -237,7 +285,7 @@ export class DynamoTradingStore implements TradingStore {
               Update: {
                 TableName: this.tables.signals,
                 Key: { pk: intent.signalId },
-                UpdateExpression: 'SET #status = :approved, clientOrderId = :coid, updatedAt = :at',
+                UpdateExpression: `SET #status = :approved, clientOrderId = :coid, updatedAt = :at${notes.length > 0 ? ', denials = :notes' : ''}`,
                 ConditionExpression: '#status = :received',
                 ExpressionAttributeNames: { '#status': 'status' },
                 ExpressionAttributeValues: {
@@ -245,6 +293,7 @@ export class DynamoTradingStore implements TradingStore {
                   ':received': 'received',
                   ':coid': intent.clientOrderId,
                   ':at': at,
+                  ...(notes.length > 0 ? { ':notes': notes } : {}),
                 },
               },
             },
@@ -259,6 +308,8 @@ export class DynamoTradingStore implements TradingStore {
                   filledQuantity: '0',
                   bookedQuantity: '0',
                   bookedCommission: '0',
+                  realizedPnl: '0',
+                  closedQuantity: '0',
                   reservedCashRemaining: intent.reservedCash,
                   final: false,
                   createdAt: at,
@@ -272,11 +323,12 @@ export class DynamoTradingStore implements TradingStore {
                 TableName: this.tables.portfolio,
                 Key: ACCOUNT,
                 UpdateExpression:
-                  'SET reservedCash = :reserved, recentOrders = :recent, version = version + :one',
+                  'SET reservedCash = :reserved, recentOrders = :recent, dayTrades = :dayTrades, version = version + :one',
                 ConditionExpression: 'version = :version',
                 ExpressionAttributeValues: {
                   ':reserved': str(dec(snapshot.account.reservedCash).plus(dec(intent.reservedCash))),
-                  ':recent': recentOrders,
+                  ':recent': bookkeeping.recentOrders,
+                  ':dayTrades': bookkeeping.dayTrades,
                   ':version': snapshot.account.version,
                   ':one': 1,
                 },
@@ -287,11 +339,17 @@ export class DynamoTradingStore implements TradingStore {
                 TableName: this.tables.portfolio,
                 Key: positionKey(intent.symbol),
                 UpdateExpression:
-                  'SET symbol = :symbol, quantity = if_not_exists(quantity, :zero), averageCost = if_not_exists(averageCost, :zero), realizedPnl = if_not_exists(realizedPnl, :zero), pendingQuantity = :pending',
+                  'SET symbol = :symbol, quantity = if_not_exists(quantity, :zero), averageCost = if_not_exists(averageCost, :zero), realizedPnl = if_not_exists(realizedPnl, :zero), pendingQuantity = :pending' +
+                  (bookkeeping.openedInSession === undefined
+                    ? ' REMOVE openedInSession'
+                    : ', openedInSession = :opened'),
                 ExpressionAttributeValues: {
                   ':symbol': intent.symbol,
                   ':zero': '0',
                   ':pending': str(dec(position.pendingQuantity).plus(signed)),
+                  ...(bookkeeping.openedInSession === undefined
+                    ? {}
+                    : { ':opened': bookkeeping.openedInSession }),
                   ...unchanged.values,
                 },
                 ConditionExpression: unchanged.condition,
@@ -445,6 +503,8 @@ export class DynamoTradingStore implements TradingStore {
       let account = { ...snapshotAccount };
       let nextPosition: Position = position;
       let commissionCharged = dec(order.bookedCommission);
+      let orderRealized = dec(order.realizedPnl);
+      let orderClosed = dec(order.closedQuantity);
       if (newly.gt(0)) {
         // The broker reports a cumulative average; the price of the new units is what it adds.
         const previousNotional = booked.times(dec(order.averageFillPrice ?? '0'));
@@ -455,6 +515,8 @@ export class DynamoTradingStore implements TradingStore {
         const commissionDelta = dec(report.commission).minus(commissionCharged);
         const booking = bookFill(position, intent.side, str(newly), str(newlyPrice), str(commissionDelta));
         commissionCharged = dec(report.commission);
+        orderRealized = orderRealized.plus(dec(booking.realizedPnlDelta));
+        orderClosed = orderClosed.plus(dec(booking.closedQuantity));
         nextPosition = booking.position;
         account = {
           ...account,
@@ -471,6 +533,13 @@ export class DynamoTradingStore implements TradingStore {
       const unfilledPendingRelease = final ? dec(intent.quantity).minus(filled) : dec(0);
       const pendingRelease = signedQuantity(intent.side, newly.plus(Decimal.max(unfilledPendingRelease, 0)));
       account.reservedCash = str(dec(account.reservedCash).minus(release));
+      if (final) {
+        // The broker answered: the failure streak ends. A closing order that lost extends the
+        // losing streak; one that did not lose ends it.
+        account.failureStreak = [];
+        if (orderClosed.gt(0))
+          account.lossStreak = orderRealized.lt(0) ? [...account.lossStreak, at].slice(-100) : [];
+      }
       nextPosition = {
         ...nextPosition,
         pendingQuantity: str(dec(position.pendingQuantity).minus(pendingRelease)),
@@ -493,7 +562,7 @@ export class DynamoTradingStore implements TradingStore {
                   TableName: this.tables.orders,
                   Key: { clientOrderId: order.clientOrderId },
                   UpdateExpression:
-                    'SET #status = :status, brokerOrderId = :bid, filledQuantity = :filled, bookedQuantity = :filled, bookedCommission = :commission, averageFillPrice = :avg, reservedCashRemaining = :remaining, #final = :final, updatedAt = :at',
+                    'SET #status = :status, brokerOrderId = :bid, filledQuantity = :filled, bookedQuantity = :filled, bookedCommission = :commission, realizedPnl = :realized, closedQuantity = :closed, averageFillPrice = :avg, reservedCashRemaining = :remaining, #final = :final, updatedAt = :at',
                   ConditionExpression: 'bookedQuantity = :booked AND #final = :false',
                   ExpressionAttributeNames: { '#status': 'status', '#final': 'final' },
                   ExpressionAttributeValues: {
@@ -501,6 +570,8 @@ export class DynamoTradingStore implements TradingStore {
                     ':bid': report.brokerOrderId,
                     ':filled': str(Decimal.max(filled, booked)),
                     ':commission': str(commissionCharged),
+                    ':realized': str(orderRealized),
+                    ':closed': str(orderClosed),
                     ':avg': report.averageFillPrice ?? order.averageFillPrice ?? '0',
                     ':remaining': str(remaining.minus(release)),
                     ':final': final,
@@ -586,7 +657,7 @@ export class DynamoTradingStore implements TradingStore {
       .parse(signal.Item ?? {}).clientOrderId;
     const order = clientOrderId === undefined ? undefined : await this.readOrder(clientOrderId);
     const orderStillOpen = order !== undefined && !order.final;
-    await this.db
+    const failedNow = await this.db
       .send(
         new TransactWriteCommand({
           TransactItems: [
@@ -595,8 +666,9 @@ export class DynamoTradingStore implements TradingStore {
                 TableName: this.tables.signals,
                 Key: { pk: signalId },
                 UpdateExpression: 'SET #status = :failed, reason = :reason, updatedAt = :at',
-                // A fill is never overwritten; a broker rejection or cancel found while compensating is.
-                ConditionExpression: 'attribute_exists(pk) AND #status <> :filled',
+                // A fill is never overwritten; a broker rejection or cancel found while compensating
+                // is. A signal already failed is not failed (and counted) twice.
+                ConditionExpression: 'attribute_exists(pk) AND #status <> :filled AND #status <> :failed',
                 ExpressionAttributeNames: { '#status': 'status' },
                 ExpressionAttributeValues: {
                   ':failed': 'failed',
@@ -606,6 +678,7 @@ export class DynamoTradingStore implements TradingStore {
                 },
               },
             },
+
             ...(orderStillOpen
               ? [
                   {
@@ -623,67 +696,177 @@ export class DynamoTradingStore implements TradingStore {
           ],
         }),
       )
+      .then(
+        () => true,
+        (error: unknown) => {
+          if (cancellationReasons(error) === undefined) throw error;
+          return false;
+        },
+      );
+    if (failedNow) await this.countFailure(at);
+  }
+
+  /** One more failure in a row for the circuit breaker (best effort: the streak is a safeguard). */
+  private async countFailure(at: string): Promise<void> {
+    await this.db
+      .send(
+        new UpdateCommand({
+          TableName: this.tables.portfolio,
+          Key: ACCOUNT,
+          UpdateExpression:
+            'SET failureStreak = list_append(if_not_exists(failureStreak, :none), :failure), version = version + :one',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':none': [], ':failure': [at], ':one': 1 },
+        }),
+      )
       .catch((error: unknown) => {
-        if (cancellationReasons(error) === undefined) throw error;
+        if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
       });
   }
 
   /**
    * Moves the trading state and records the transition (from, to, why, who, when) in the same
-   * transaction, so the state and its history never disagree.
+   * transaction, so the state and its history never disagree. Nothing is written when the state
+   * and its trip are already as asked (a second stop, a repeated resume), or when `expectedSince`
+   * is given and the state has moved since it was read (an automatic step decided on stale state).
    */
-  async setTradingState(state: TradingState, reason: string, source: string, at: string): Promise<void> {
-    const current = await this.db.send(
+  async setTradingState(change: TradingStateChange, at: string): Promise<TradingStateTransition | undefined> {
+    const read = await this.db.send(
       new GetCommand({ TableName: this.tables.portfolio, Key: TRADING_STATE, ConsistentRead: true }),
     );
-    const from = current.Item === undefined ? 'ACTIVE' : TradingStateItem.parse(current.Item).state;
-    // Already there (a second stop, a repeated resume): nothing to move, nothing to record.
-    if (current.Item !== undefined && from === state) return;
+    const current = read.Item === undefined ? undefined : TradingStateItem.parse(read.Item);
+    const from = current?.state ?? 'ACTIVE';
+    if (change.expectedSince !== undefined && (current?.since ?? '') !== change.expectedSince)
+      return undefined;
+    if (current !== undefined && from === change.state && current.trip === change.trip) return undefined;
+    const transition: TradingStateTransition = {
+      from,
+      to: change.state,
+      reason: change.reason,
+      source: change.source,
+      at,
+      ...(change.trip ? { trip: change.trip } : {}),
+      ...(change.resetAt ? { resetAt: change.resetAt } : {}),
+    };
+    const sets = ['#state = :state', 'since = :at', 'reason = :reason', '#source = :source'];
+    const removes: string[] = [];
+    const values: Record<string, unknown> = {
+      ':state': change.state,
+      ':at': at,
+      ':reason': change.reason,
+      ':source': change.source,
+    };
+    const optional = (name: string, value: unknown) => {
+      if (value === undefined) removes.push(name);
+      else {
+        sets.push(`${name} = :${name}`);
+        values[`:${name}`] = value;
+      }
+    };
+    optional('trip', change.trip);
+    optional('resetAt', change.resetAt);
+    if (change.highWaterMark !== undefined) optional('highWaterMark', change.highWaterMark);
+    if (change.session !== undefined) {
+      sets.push('#session = :session');
+      values[':session'] = change.session;
+    }
+    if (change.clearStreaks) optional('streaksClearedAt', at);
     try {
       await this.db.send(
         new TransactWriteCommand({
           TransactItems: [
             {
-              Put: {
+              Update: {
                 TableName: this.tables.portfolio,
-                Item: { ...TRADING_STATE, state, reason, source, since: at },
+                Key: TRADING_STATE,
+                UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
                 // Another transition since the read above would make this one's `from` wrong.
                 ConditionExpression:
-                  current.Item === undefined
+                  current === undefined
                     ? 'attribute_not_exists(pk)'
-                    : '#state = :from AND since = :since',
-                ...(current.Item === undefined
-                  ? {}
-                  : {
-                      ExpressionAttributeNames: { '#state': 'state' },
-                      ExpressionAttributeValues: { ':from': from, ':since': current.Item.since },
-                    }),
+                    : current.since === undefined
+                      ? '#state = :from AND attribute_not_exists(since)'
+                      : '#state = :from AND since = :since',
+                ExpressionAttributeNames: {
+                  '#state': 'state',
+                  '#source': 'source',
+                  ...(change.session !== undefined ? { '#session': 'session' } : {}),
+                },
+                ExpressionAttributeValues: {
+                  ...values,
+                  ...(current === undefined ? {} : { ':from': from }),
+                  ...(current?.since === undefined ? {} : { ':since': current.since }),
+                },
               },
             },
             {
               Put: {
                 TableName: this.tables.portfolio,
-                Item: {
-                  pk: PK,
-                  sk: `TRADING_STATE_LOG#${at}#${randomUUID().slice(0, 8)}`,
-                  from,
-                  to: state,
-                  reason,
-                  source,
-                  at,
-                },
+                Item: { pk: PK, sk: `TRADING_STATE_LOG#${at}#${randomUUID().slice(0, 8)}`, ...transition },
               },
             },
           ],
         }),
       );
+      return transition;
     } catch (error) {
       if (cancellationReasons(error) === undefined) throw error;
       // Another transition won the race. If it reached the same state, this one is done too.
       const now = await this.db.send(
         new GetCommand({ TableName: this.tables.portfolio, Key: TRADING_STATE, ConsistentRead: true }),
       );
-      if (TradingStateItem.parse(now.Item).state !== state) throw error;
+      if (change.expectedSince !== undefined || TradingStateItem.parse(now.Item).state !== change.state)
+        throw error;
+      return undefined;
+    }
+  }
+
+  /**
+   * Keeps the breaker's marks: the session's starting equity and the high-water mark. Written only
+   * if they are still as `read` saw them, so a concurrent evaluation cannot lower the mark; false
+   * when that evaluation won (the caller re-reads).
+   */
+  async saveRiskMarks(
+    marks: { session: { date: string; startEquity: string }; highWaterMark: string },
+    read: Breaker,
+  ): Promise<boolean> {
+    const conditions: string[] = [];
+    const values: Record<string, unknown> = {
+      ':session': marks.session,
+      ':hwm': marks.highWaterMark,
+      ':active': 'ACTIVE',
+    };
+    if (read.highWaterMark === undefined) conditions.push('attribute_not_exists(highWaterMark)');
+    else {
+      conditions.push('highWaterMark = :readHwm');
+      values[':readHwm'] = read.highWaterMark;
+    }
+    if (read.session === undefined) conditions.push('attribute_not_exists(#session)');
+    else {
+      conditions.push('#session.#date = :readDate AND #session.startEquity = :readStart');
+      values[':readDate'] = read.session.date;
+      values[':readStart'] = read.session.startEquity;
+    }
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tables.portfolio,
+          Key: TRADING_STATE,
+          UpdateExpression:
+            'SET #state = if_not_exists(#state, :active), #session = :session, highWaterMark = :hwm',
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: {
+            '#state': 'state',
+            '#session': 'session',
+            ...(read.session === undefined ? {} : { '#date': 'date' }),
+          },
+          ExpressionAttributeValues: values,
+        }),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return false;
+      throw error;
     }
   }
 
@@ -709,5 +892,6 @@ const TransitionItem = z.object({
   reason: z.string(),
   source: z.string(),
   at: z.string(),
+  trip: z.enum(BREAKER_TRIPS).optional(),
+  resetAt: z.string().optional(),
 });
-export type TradingStateTransition = z.infer<typeof TransitionItem>;

@@ -1,0 +1,167 @@
+import type { Config } from '../config/schema.js';
+import { nextSessionOpen, sessionDateOf } from './calendar.js';
+import { Decimal, dec, str, toCents } from './money.js';
+import { type BreakerTrip, equityOf, type PortfolioSnapshot, type TradingState } from './trading.js';
+
+/** What the loss limits are measured against at one instant. */
+export interface RiskMarks {
+  equity: Decimal;
+  /** The session the instant belongs to and the equity it began with (now, if it begins now). */
+  session: { date: string; startEquity: string };
+  highWaterMark: Decimal;
+  /** Equity minus the session's starting equity: realized and unrealized P&L of the session. */
+  sessionPnl: Decimal;
+  /** How far equity is below its high-water mark, in percent (0 at a new high). */
+  drawdownPercent: Decimal;
+  /** The session rolled over or equity made a new high: the breaker record should be updated. */
+  changed: boolean;
+}
+
+const marksMemo = new WeakMap<PortfolioSnapshot, { at: number; marks: RiskMarks }>();
+
+/**
+ * Session P&L and drawdown. A session is a New York calendar day; it begins at the first decision,
+ * fill or breaker evaluation of the day, with the equity of that moment (positions marked at their
+ * last prices). The high-water mark is the highest equity any of those moments has seen.
+ */
+export function riskMarksOf(snapshot: PortfolioSnapshot, now: Date): RiskMarks {
+  const memo = marksMemo.get(snapshot);
+  if (memo?.at === now.getTime()) return memo.marks;
+  const equity = equityOf(snapshot);
+  const date = sessionDateOf(now);
+  const recorded = snapshot.breaker.session;
+  const session = recorded?.date === date ? recorded : { date, startEquity: str(equity) };
+  const recordedMark = snapshot.breaker.highWaterMark;
+  const highWaterMark = recordedMark === undefined ? equity : Decimal.max(dec(recordedMark), equity);
+  const marks: RiskMarks = {
+    equity,
+    session,
+    highWaterMark,
+    sessionPnl: equity.minus(dec(session.startEquity)),
+    drawdownPercent: highWaterMark.gt(0)
+      ? Decimal.max(highWaterMark.minus(equity).div(highWaterMark).times(100), 0)
+      : dec(0),
+    changed: session !== recorded || recordedMark === undefined || highWaterMark.gt(dec(recordedMark)),
+  };
+  marksMemo.set(snapshot, { at: now.getTime(), marks });
+  return marks;
+}
+
+/** The session loss that trips the daily limit: the smaller of the dollar and percentage limits. */
+export function dailyLossLimitOf(config: Config, sessionStartEquity: string): Decimal | undefined {
+  const limits: Decimal[] = [];
+  if (dec(config.risk.maxDailyLoss).gt(0)) limits.push(dec(config.risk.maxDailyLoss));
+  if (config.risk.maxDailyLossPercent > 0)
+    limits.push(toCents(dec(sessionStartEquity).times(config.risk.maxDailyLossPercent).div(100)));
+  return limits.length === 0 ? undefined : Decimal.min(...limits);
+}
+
+/** A move of the trading state, with what the breaker record becomes. */
+export interface Transition {
+  to: TradingState;
+  /** Why the state moves; absent for resets. */
+  trip?: BreakerTrip;
+  reason: string;
+  /** When the new state ends by itself; absent means manual reset only (or no trip). */
+  resetAt?: string;
+  /** A reset starts the tripped measure afresh: the high-water mark or the session at today's equity. */
+  rebase?: 'highWaterMark' | 'session';
+}
+
+const SEVERITY: Record<TradingState, number> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
+
+/** Events of a streak that still count: after the last reset and, when given, within the window. */
+export function streakLength(
+  events: readonly string[],
+  clearedAt: string | undefined,
+  since?: string,
+): number {
+  const floor = clearedAt !== undefined && (since === undefined || clearedAt > since) ? clearedAt : since;
+  return floor === undefined ? events.length : events.filter((at) => at > floor).length;
+}
+
+/**
+ * The circuit breaker as a pure function: the transition the portfolio calls for at `now`, if any.
+ * An automatic reset falls due first; otherwise the most severe trip that would raise the state.
+ * Trips only ever raise the state (ACTIVE → REDUCING → HALTED); lowering it is a reset.
+ */
+export function breakerStep(snapshot: PortfolioSnapshot, config: Config, now: Date): Transition | undefined {
+  const { breaker, tradingState } = snapshot;
+  if (
+    tradingState !== 'ACTIVE' &&
+    breaker.resetAt !== undefined &&
+    now.getTime() >= Date.parse(breaker.resetAt)
+  ) {
+    return {
+      to: 'ACTIVE',
+      reason: `${breaker.trip ?? 'breaker'} reset: cool-down ended at ${breaker.resetAt}`,
+      ...(breaker.trip === 'DRAWDOWN' ? { rebase: 'highWaterMark' as const } : {}),
+    };
+  }
+  const trip = tripOf(snapshot, config, now);
+  return trip && SEVERITY[trip.to] > SEVERITY[tradingState] ? trip : undefined;
+}
+
+function tripOf(snapshot: PortfolioSnapshot, config: Config, now: Date): Transition | undefined {
+  const { risk } = config;
+  const marks = riskMarksOf(snapshot, now);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const percent = (d: Decimal) => d.toDecimalPlaces(2).toString();
+
+  if (risk.maxDrawdownPercent > 0 && marks.drawdownPercent.gte(risk.maxDrawdownPercent)) {
+    return {
+      to: 'HALTED',
+      trip: 'DRAWDOWN',
+      reason: `equity $${marks.equity.toFixed(2)} is ${percent(marks.drawdownPercent)}% below its high-water mark $${marks.highWaterMark.toFixed(2)} (risk.maxDrawdownPercent ${risk.maxDrawdownPercent})`,
+      ...(risk.drawdownCooldownHours > 0
+        ? { resetAt: iso(now.getTime() + risk.drawdownCooldownHours * 3_600_000) }
+        : {}),
+    };
+  }
+  const failures = streakLength(snapshot.account.failureStreak, snapshot.breaker.streaksClearedAt);
+  if (risk.maxConsecutiveFailures > 0 && failures >= risk.maxConsecutiveFailures) {
+    return {
+      to: 'HALTED',
+      trip: 'BROKER_FAILURES',
+      reason: `${failures} signals in a row failed at the broker or ended with the order's fate unknown (risk.maxConsecutiveFailures ${risk.maxConsecutiveFailures}); reconcile, then reset the breaker`,
+    };
+  }
+  const limit = dailyLossLimitOf(config, marks.session.startEquity);
+  if (limit !== undefined && marks.sessionPnl.neg().gte(limit)) {
+    return {
+      to: 'REDUCING',
+      trip: 'DAILY_LOSS',
+      reason: `session ${marks.session.date} has lost $${marks.sessionPnl.neg().toFixed(2)}, at or above the daily loss limit $${limit.toFixed(2)}`,
+      resetAt: nextSessionOpen(now).toISOString(),
+    };
+  }
+  const { count, windowMinutes, cooldownMinutes } = risk.lossStreak;
+  const losses = streakLength(
+    snapshot.account.lossStreak,
+    snapshot.breaker.streaksClearedAt,
+    iso(now.getTime() - windowMinutes * 60_000),
+  );
+  if (count > 0 && losses >= count) {
+    return {
+      to: 'REDUCING',
+      trip: 'LOSS_STREAK',
+      reason: `${losses} losing trades in a row within ${windowMinutes} minutes (risk.lossStreak.count ${count})`,
+      resetAt: iso(now.getTime() + cooldownMinutes * 60_000),
+    };
+  }
+  return undefined;
+}
+
+/** A reset by the operator: back to ACTIVE, starting afresh the measure that tripped. */
+export function manualReset(snapshot: PortfolioSnapshot, reason: string): Transition {
+  const trip = snapshot.breaker.trip;
+  return {
+    to: 'ACTIVE',
+    reason,
+    ...(trip === 'DRAWDOWN'
+      ? { rebase: 'highWaterMark' as const }
+      : trip === 'DAILY_LOSS'
+        ? { rebase: 'session' as const }
+        : {}),
+  };
+}
