@@ -1,6 +1,6 @@
 import { configFromEnv, createCoreDependencies, requireEnv } from '../shared/adapters/dependencies.js';
 import { tableNamesFromEnv } from '../shared/adapters/dynamodb/tables.js';
-import { EventBridgeTradingStateEvents } from '../shared/adapters/events.js';
+import { EventBridgePublisher, EventBridgeTradingStateEvents } from '../shared/adapters/events.js';
 import { TradingMetrics } from '../shared/adapters/metrics.js';
 import { logger } from '../shared/logger.js';
 import { errorSummary } from '../shared/usecases/accept-signal.js';
@@ -16,8 +16,10 @@ let deps: TradeFlowDeps | undefined;
 export const taskHandler =
   (name: TradeFlowTaskName) =>
   async (input: unknown): Promise<unknown> => {
+    const bus = requireEnv('EVENT_BUS_NAME');
     deps ??= createCoreDependencies(configFromEnv(), tableNamesFromEnv(), {
-      events: new EventBridgeTradingStateEvents(requireEnv('EVENT_BUS_NAME'), new TradingMetrics()),
+      publisher: new EventBridgePublisher(bus),
+      events: new EventBridgeTradingStateEvents(bus, new TradingMetrics()),
     });
     try {
       const output = await TRADE_FLOW_TASKS[name].run(input, deps);

@@ -42,8 +42,9 @@ let instance: ReturnType<typeof createWebhookHandler> | undefined;
 
 export const handler = (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
   instance ??= createWebhookHandler({
-    ...createCoreDependencies(configFromEnv(), tableNamesFromEnv()),
-    publisher: new EventBridgePublisher(requireEnv('EVENT_BUS_NAME')),
+    ...createCoreDependencies(configFromEnv(), tableNamesFromEnv(), {
+      publisher: new EventBridgePublisher(requireEnv('EVENT_BUS_NAME')),
+    }),
     secrets: new SecretsManagerWebhookSecrets(requireEnv('WEBHOOK_SECRET_ID')),
   });
   return instance(event);

@@ -8,6 +8,7 @@ import { EnvWebhookSecrets } from '../../shared/adapters/secrets.js';
 import type { Config } from '../../shared/config/schema.js';
 import { logger } from '../../shared/logger.js';
 import type { Clock, SignalPublisher } from '../../shared/ports/index.js';
+import { evaluateBreaker, haltTrading, resetBreaker } from '../../shared/usecases/breaker.js';
 import { portfolioStatus } from '../../shared/usecases/status.js';
 import { isFinal, recordFailure } from '../../shared/usecases/trade-flow.js';
 import { synthesizeFlow } from './definition.js';
@@ -30,6 +31,8 @@ export interface LocalRuntimeOptions {
   clock?: Clock;
   /** Milliseconds for each AwaitFill wait instead of workflow.orderPollSeconds. */
   waitOverrideMs?: number;
+  /** How often the circuit breaker is evaluated without an alert (default 30 s). */
+  breakerIntervalMs?: number;
 }
 
 export interface LocalRuntime {
@@ -55,20 +58,28 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const tables = tableNamesFor(options.tablePrefix ?? 'pinebridge-local');
     await ensureTables(database.endpoint, tables);
     const flow = synthesizeFlow(config);
+    // The bus targets the workflow, and the workflow publishes follow-up legs on the bus.
+    let bus: LocalEventBus | undefined;
+    const publisher: SignalPublisher = {
+      publish: async (event) => {
+        if (bus === undefined) throw new Error('the local event bus is not running yet');
+        await localPublisher(bus).publish(event);
+      },
+    };
     const deps = createCoreDependencies(config, tables, {
+      publisher,
       dynamoEndpoint: database.endpoint,
       ...(options.clock ? { clock: options.clock } : {}),
     });
     const workflow = new LocalWorkflow(flow.definition, deps, logger, {
       ...(options.waitOverrideMs !== undefined ? { waitOverrideMs: options.waitOverrideMs } : {}),
     });
-    const bus = new LocalEventBus(flow.eventPattern, (detail) => void workflow.start(detail));
-    const publisher = localPublisher(bus);
+    bus = new LocalEventBus(flow.eventPattern, (detail) => void workflow.start(detail));
     const secrets = new EnvWebhookSecrets({
       ...process.env,
       PINEBRIDGE_WEBHOOK_SECRET: options.webhookSecret,
     });
-    const webhook = createWebhookHandler({ ...deps, publisher, secrets });
+    const webhook = createWebhookHandler({ ...deps, secrets });
     const probe = createDocumentClient({ endpoint: database.endpoint });
 
     const server = createLocalServer({
@@ -77,6 +88,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       maxBodyBytes: config.webhook.maxBodyBytes,
       throttle: new TokenBucket(config.api.throttle.rateLimit, config.api.throttle.burstLimit),
       status: (options) => portfolioStatus(deps, options),
+      admin: (action, reason) =>
+        action === 'halt'
+          ? haltTrading(deps, reason, 'operator (local admin API)')
+          : resetBreaker(deps, reason, 'operator (local admin API)'),
       health: async () => {
         const check = async (name: string, probeFn: () => Promise<unknown>): Promise<[string, string]> => {
           try {
@@ -105,7 +120,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     });
     const { port } = server.address() as AddressInfo;
 
-    await reconcileOnStart(deps, publisher);
+    await reconcileOnStart(deps);
+
+    // As the scheduled rule does in AWS: cool-downs end and trips land even when no alert arrives.
+    const breakerTimer = setInterval(() => {
+      evaluateBreaker(deps).catch((error: unknown) =>
+        logger.error('scheduled circuit breaker evaluation failed', { error: (error as Error).name }),
+      );
+    }, options.breakerIntervalMs ?? 30_000);
+    breakerTimer.unref();
 
     return {
       url: `http://127.0.0.1:${port}`,
@@ -115,6 +138,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         while (workflow.running > 0) await workflow.drain(60_000);
       },
       stop: async () => {
+        clearInterval(breakerTimer);
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await workflow.drain(10_000);
@@ -133,11 +157,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
  * again (the workflow skips any already decided), and approved orders are settled against the
  * broker by client order id — adopted if it has them, released if it never saw them.
  */
-async function reconcileOnStart(deps: CoreDependencies, publisher: SignalPublisher): Promise<void> {
+async function reconcileOnStart(deps: CoreDependencies): Promise<void> {
   const recent = await deps.signals.recent(500);
   for (const record of recent) {
     if (record.status === 'received') {
-      await publisher.publish({
+      await deps.publisher.publish({
         signalId: record.signalId,
         symbol: record.signal.symbol,
         receivedAt: record.receivedAt,

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { z } from 'zod';
 import { secretsMatch } from '../../shared/usecases/accept-signal.js';
 
 /** API Gateway's stage throttling, in-process: a token bucket with the same rate and burst. */
@@ -26,10 +27,20 @@ export class TokenBucket {
   }
 }
 
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
 export interface LocalServerRoutes {
   webhook: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
   health: () => Promise<{ ok: boolean; components: Record<string, string> }>;
   status: (options: { rejectedOnly: boolean }) => Promise<unknown>;
+  /** Operator actions on the trading state: HALTED now, or back to ACTIVE (recorded with the reason). */
+  admin: (action: 'halt' | 'reset-breaker', reason: string) => Promise<unknown>;
   adminToken: string;
   maxBodyBytes: number;
   throttle: TokenBucket;
@@ -96,7 +107,8 @@ function authorized(req: IncomingMessage, token: string): boolean {
 
 /**
  * The local HTTP front door, routing to the same handlers the API serves in AWS:
- * POST /webhook[/{secret}], GET /health, GET /status (admin token).
+ * POST /webhook[/{secret}], GET /health, GET /status, POST /admin/halt and
+ * POST /admin/reset-breaker (the last three with the admin token).
  */
 export function createLocalServer(routes: LocalServerRoutes): Server {
   return createServer(async (req, res) => {
@@ -126,6 +138,21 @@ export function createLocalServer(routes: LocalServerRoutes): Server {
           200,
           await routes.status({ rejectedOnly: url.searchParams.get('rejected') === 'true' }),
         );
+      }
+      const admin = /^\/admin\/(halt|reset-breaker)$/.exec(path);
+      if (admin) {
+        if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, { allow: 'POST' });
+        if (!authorized(req, routes.adminToken))
+          return send(res, 401, { error: 'admin token required (Authorization: Bearer …)' });
+        const body = await readBody(req, 4096);
+        let reason = `${admin[1]} by the operator`;
+        if (body.trim() !== '') {
+          const parsed = z.object({ reason: z.string().min(1).max(500) }).safeParse(safeJson(body));
+          if (!parsed.success) return send(res, 400, { error: 'body must be {"reason": "…"} or empty' });
+          reason = parsed.data.reason;
+        }
+        const transition = await routes.admin(admin[1] as 'halt' | 'reset-breaker', reason);
+        return send(res, 200, { changed: transition !== undefined, transition: transition ?? null });
       }
       return send(res, 404, { error: 'not found' });
     } catch {

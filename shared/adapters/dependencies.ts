@@ -25,13 +25,20 @@ export interface CoreDependencies {
   /** Where breaker transitions are announced (EventBridge and metrics in AWS, the log locally). */
   events: TradingStateEvents;
   log: Log;
+  /** Puts signals on the bus: the webhook's alerts and the workflow's follow-up legs. */
+  publisher: SignalPublisher;
 }
 
 /** Builds the stores and the broker once per container (or once per local process). */
 export function createCoreDependencies(
   config: Config,
   tables: TableNames,
-  options: { clock?: Clock; dynamoEndpoint?: string; events?: TradingStateEvents } = {},
+  options: {
+    publisher: SignalPublisher;
+    clock?: Clock;
+    dynamoEndpoint?: string;
+    events?: TradingStateEvents;
+  },
 ): CoreDependencies {
   const clock = options.clock ?? systemClock;
   const db = createDocumentClient(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {});
@@ -45,11 +52,11 @@ export function createCoreDependencies(
     broker,
     events: options.events ?? new LoggedTradingStateEvents(logger),
     log: logger,
+    publisher: options.publisher,
   };
 }
 
 export interface WebhookDependencies extends CoreDependencies {
-  publisher: SignalPublisher;
   secrets: WebhookSecretSource;
 }
 

@@ -157,6 +157,8 @@ export const SignalSchema = z.object({
   strategy: z.string().optional(),
   prevMarketPosition: z.enum(['long', 'short', 'flat']).optional(),
   comment: z.string().optional(),
+  /** Set on a reversal's second leg: the signal whose closing order it follows. */
+  followsSignalId: z.string().optional(),
 });
 export type Signal = z.infer<typeof SignalSchema>;
 

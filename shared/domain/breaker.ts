@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import { nextSessionOpen, sessionDateOf } from './calendar.js';
+import { nextTradingDay, sessionDateOf, sessionOf } from './calendar.js';
 import { Decimal, dec, str, toCents } from './money.js';
 import { type BreakerTrip, equityOf, type PortfolioSnapshot, type TradingState } from './trading.js';
 
@@ -51,10 +51,28 @@ export function riskMarksOf(snapshot: PortfolioSnapshot, now: Date): RiskMarks {
 export function dailyLossLimitOf(config: Config, sessionStartEquity: string): Decimal | undefined {
   const limits: Decimal[] = [];
   if (dec(config.risk.maxDailyLoss).gt(0)) limits.push(dec(config.risk.maxDailyLoss));
-  if (config.risk.maxDailyLossPercent > 0)
+  // A percentage of nothing is no limit (an account that began the session empty).
+  if (config.risk.maxDailyLossPercent > 0 && dec(sessionStartEquity).gt(0))
     limits.push(toCents(dec(sessionStartEquity).times(config.risk.maxDailyLossPercent).div(100)));
   return limits.length === 0 ? undefined : Decimal.min(...limits);
 }
+
+/** The session's loss and limit when the loss has reached it; undefined while within it. */
+export function dailyLossBreach(
+  marks: RiskMarks,
+  config: Config,
+): { loss: Decimal; limit: Decimal } | undefined {
+  const limit = dailyLossLimitOf(config, marks.session.startEquity);
+  const loss = marks.sessionPnl.neg();
+  return limit !== undefined && loss.gt(0) && loss.gte(limit) ? { loss, limit } : undefined;
+}
+
+/** When a daily-loss trip ends: the open of the trading day after the losing session's date. */
+export const dailyLossResetOf = (sessionDate: string): Date => {
+  const next = sessionOf(nextTradingDay(sessionDate));
+  if (next === undefined) throw new Error(`no session after ${sessionDate}`);
+  return next.open;
+};
 
 /** A move of the trading state, with what the breaker record becomes. */
 export interface Transition {
@@ -126,13 +144,13 @@ function tripOf(snapshot: PortfolioSnapshot, config: Config, now: Date): Transit
       reason: `${failures} signals in a row failed at the broker or ended with the order's fate unknown (risk.maxConsecutiveFailures ${risk.maxConsecutiveFailures}); reconcile, then reset the breaker`,
     };
   }
-  const limit = dailyLossLimitOf(config, marks.session.startEquity);
-  if (limit !== undefined && marks.sessionPnl.neg().gte(limit)) {
+  const breach = dailyLossBreach(marks, config);
+  if (breach !== undefined) {
     return {
       to: 'REDUCING',
       trip: 'DAILY_LOSS',
-      reason: `session ${marks.session.date} has lost $${marks.sessionPnl.neg().toFixed(2)}, at or above the daily loss limit $${limit.toFixed(2)}`,
-      resetAt: nextSessionOpen(now).toISOString(),
+      reason: `session ${marks.session.date} has lost $${breach.loss.toFixed(2)}, at or above the daily loss limit $${breach.limit.toFixed(2)}`,
+      resetAt: dailyLossResetOf(marks.session.date).toISOString(),
     };
   }
   const { count, windowMinutes, cooldownMinutes } = risk.lossStreak;

@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Signal } from './alert.js';
-import { dailyLossLimitOf, riskMarksOf } from './breaker.js';
+import { dailyLossBreach, riskMarksOf } from './breaker.js';
 import { marketPhaseAt, sessionDateOf, tradingDaysBack } from './calendar.js';
 import { clientOrderIdOf } from './ids.js';
 import { Decimal, dec, str, toCents } from './money.js';
@@ -355,12 +355,11 @@ export const priceCollarCheck: SignalCheck = (ctx) => {
 export const dailyLossCheck: IntentCheck = (intent, ctx) => {
   if (!openingQuantity(intent, positionOf(ctx, intent.symbol)).gt(0)) return undefined;
   const marks = riskMarksOf(ctx.snapshot, ctx.now);
-  const limit = dailyLossLimitOf(ctx.config, marks.session.startEquity);
-  const loss = marks.sessionPnl.neg();
-  return limit !== undefined && loss.gte(limit)
+  const breach = dailyLossBreach(marks, ctx.config);
+  return breach
     ? {
         code: 'DAILY_LOSS_LIMIT',
-        detail: `session ${marks.session.date} has lost $${loss.toFixed(2)}, at or above the daily loss limit $${limit.toFixed(2)} (risk.maxDailyLoss $${ctx.config.risk.maxDailyLoss}, risk.maxDailyLossPercent ${ctx.config.risk.maxDailyLossPercent}%)`,
+        detail: `session ${marks.session.date} has lost $${breach.loss.toFixed(2)}, at or above the daily loss limit $${breach.limit.toFixed(2)} (risk.maxDailyLoss $${ctx.config.risk.maxDailyLoss}, risk.maxDailyLossPercent ${ctx.config.risk.maxDailyLossPercent}%)`,
       }
     : undefined;
 };

@@ -1,13 +1,15 @@
+import { riskMarksOf } from '../domain/breaker.js';
 import { dec, money } from '../domain/money.js';
 import { equityOf } from '../domain/trading.js';
-import type { SignalStore, TradingStore } from '../ports/index.js';
+import type { Clock, SignalStore, TradingStore } from '../ports/index.js';
 
 /** What the trader checks at a glance: state, money, positions, and what happened to recent signals. */
 export async function portfolioStatus(
-  deps: { store: TradingStore; signals: SignalStore },
+  deps: { store: TradingStore; signals: SignalStore; clock: Clock },
   options: { limit?: number; rejectedOnly?: boolean } = {},
 ) {
   const limit = options.limit ?? 20;
+  const { clock } = deps;
   // Rejections are looked for among more recent signals, so a quiet filter still finds some.
   const recent = deps.signals.recent(options.rejectedOnly ? limit * 10 : limit);
   const [snapshot, allSignals, orders, transitions] = await Promise.all([
@@ -16,12 +18,19 @@ export async function portfolioStatus(
     deps.store.listOrders(limit),
     deps.store.tradingStateHistory(10),
   ]);
-  const { account } = snapshot;
+  const { account, breaker } = snapshot;
+  const marks = riskMarksOf(snapshot, clock.now());
   const signals = options.rejectedOnly
     ? allSignals.filter((s) => s.status === 'rejected').slice(0, limit)
     : allSignals;
   return {
     tradingState: snapshot.tradingState,
+    breaker: {
+      trip: breaker.trip ?? null,
+      reason: breaker.reason ?? null,
+      since: breaker.since ?? null,
+      resetAt: breaker.resetAt ?? null,
+    },
     tradingStateHistory: transitions,
     account: {
       cash: money(dec(account.cash)),
@@ -30,6 +39,11 @@ export async function portfolioStatus(
       equity: money(equityOf(snapshot)),
       realizedPnl: money(dec(account.realizedPnl)),
       commissions: money(dec(account.commissions)),
+      session: marks.session.date,
+      sessionStartEquity: money(dec(marks.session.startEquity)),
+      sessionPnl: money(marks.sessionPnl),
+      highWaterMark: money(marks.highWaterMark),
+      drawdownPercent: marks.drawdownPercent.toDecimalPlaces(2).toNumber(),
     },
     positions: Object.values(snapshot.positions)
       .filter((p) => !dec(p.quantity).isZero() || !dec(p.pendingQuantity).isZero())

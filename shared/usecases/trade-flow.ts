@@ -1,8 +1,25 @@
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
+import type { Signal } from '../domain/alert.js';
+import { canonicalJson, sha256, signalIdOf } from '../domain/ids.js';
 import { approvalBookkeeping, type Denial, evaluateRisk } from '../domain/risk.js';
-import { type BROKER_ORDER_STATUSES, type BrokerOrder, BrokerOrderSchema } from '../domain/trading.js';
-import type { Broker, Clock, Log, SignalStore, TradingStateEvents, TradingStore } from '../ports/index.js';
+import {
+  type BROKER_ORDER_STATUSES,
+  type BrokerOrder,
+  BrokerOrderSchema,
+  type LastPrice,
+  type OrderIntent,
+  type PortfolioSnapshot,
+} from '../domain/trading.js';
+import type {
+  Broker,
+  Clock,
+  Log,
+  SignalPublisher,
+  SignalStore,
+  TradingStateEvents,
+  TradingStore,
+} from '../ports/index.js';
 import { evaluateBreaker } from './breaker.js';
 
 /**
@@ -59,6 +76,8 @@ export interface TradeFlowDeps {
   clock: Clock;
   events: TradingStateEvents;
   log: Log;
+  /** Puts follow-up signals (a reversal's second leg) on the bus, as the webhook does. */
+  publisher: SignalPublisher;
 }
 
 /** Raised for a fault the workflow may retry (before any broker call). */
@@ -94,16 +113,19 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
   if (record.status !== 'received')
     return { decision: 'skipped', signalId, reason: `already ${record.status}` };
   // The alert's own price is the symbol's latest price (for later alerts and resting orders).
-  // Sizing uses the alert's price directly, so the write need not land before the read.
-  const { price } = record.signal;
+  // The write need not land before the read: the snapshot is marked with the alert's price anyway,
+  // so equity, the loss limits and the breaker see the market as the alert reports it.
+  const { price, symbol } = record.signal;
+  const pricedAt = record.signal.time ?? record.receivedAt;
   const priceRecorded =
-    price === undefined
-      ? Promise.resolve()
-      : deps.store.recordPrice(record.signal.symbol, price, record.signal.time ?? record.receivedAt);
+    price === undefined ? Promise.resolve() : deps.store.recordPrice(symbol, price, pricedAt);
   const started = Date.now();
   for (let attempt = 0; Date.now() - started < APPROVAL_BUDGET_MS; attempt++) {
     const [read] = await Promise.all([deps.store.snapshot(), priceRecorded]);
-    const snapshot = await evaluateBreaker(deps, read);
+    const snapshot = await evaluateBreaker(
+      deps,
+      price === undefined ? read : withPrice(read, symbol, { price, at: pricedAt }),
+    );
     const now = deps.clock.now();
     const ctx = { signal: record.signal, signalId, snapshot, config: deps.config, now };
     const decision = evaluateRisk(ctx);
@@ -125,6 +147,13 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
     await jitter(attempt);
   }
   throw new TransientStoreError(`approval of ${signalId} kept conflicting for ${APPROVAL_BUDGET_MS} ms`);
+}
+
+/** The snapshot with a symbol's price moved to `last`, unless it already has a later one. */
+function withPrice(snapshot: PortfolioSnapshot, symbol: string, last: LastPrice): PortfolioSnapshot {
+  const known = snapshot.prices[symbol];
+  if (known !== undefined && known.at > last.at) return snapshot;
+  return { ...snapshot, prices: { ...snapshot.prices, [symbol]: last } };
 }
 
 /** RecordRejection: the signal ends as rejected with every denial; the first is its reason. */
@@ -185,8 +214,51 @@ export async function recordOutcome(
 ): Promise<{ signalId: string; status: string }> {
   const state = OrderStateSchema.parse(input);
   const status = await deps.store.applyBrokerOrder(state.order, deps.clock.now().toISOString());
-  await breakerAfter(deps, 'a booked order');
+  await afterBooking(deps, state.clientOrderId, status);
   return { signalId: state.signalId, status };
+}
+
+/** After an order is booked: the breaker looks again, and a filled reversal close opens its second leg. */
+async function afterBooking(deps: TradeFlowDeps, clientOrderId: string, status: string): Promise<void> {
+  await breakerAfter(deps, 'a booked order');
+  if (status !== 'filled') return;
+  const order = await deps.store.getOrder(clientOrderId);
+  if (order?.intent.reversalRemainder !== undefined) await openReversalLeg(order.intent, deps);
+}
+
+/**
+ * A reversal's second leg becomes a signal of its own, recorded and published like an alert, so it
+ * passes every risk check against the portfolio as the close left it and gets exactly one order.
+ * Recording is idempotent (the dedup key is the first leg's signal id): a retried task re-publishes
+ * the same leg if it is still undecided, and never records a second one.
+ */
+async function openReversalLeg(intent: OrderIntent, deps: TradeFlowDeps): Promise<void> {
+  const parent = await deps.signals.get(intent.signalId);
+  if (parent === undefined || intent.reversalRemainder === undefined) return;
+  const receivedAt = deps.clock.now().toISOString();
+  const { time: _time, alertId: _alertId, prevMarketPosition: _prev, ...inherited } = parent.signal;
+  const signal: Signal = {
+    ...inherited,
+    action: intent.side,
+    sentiment: intent.side === 'buy' ? 'long' : 'short',
+    quantity: intent.reversalRemainder,
+    quantityType: 'fixed_quantity',
+    followsSignalId: intent.signalId,
+  };
+  const dedupKey = `reversal#${intent.signalId}`;
+  const signalId = signalIdOf(dedupKey, receivedAt);
+  const canonical = canonicalJson(signal);
+  const recorded = await deps.signals.recordNew({
+    signalId,
+    signal,
+    receivedAt,
+    dedupKey,
+    payloadHash: sha256(canonical).toString('hex'),
+    dedupExpiresAt: new Date(Date.parse(receivedAt) + 7 * 86_400_000),
+  });
+  const legId = recorded.kind === 'recorded' ? signalId : recorded.signalId;
+  if (recorded.kind !== 'recorded' && (await deps.signals.get(legId))?.status !== 'received') return;
+  await deps.publisher.publish({ signalId: legId, symbol: signal.symbol, receivedAt });
 }
 
 /**
@@ -228,7 +300,7 @@ export async function recordFailure(
       };
       const status = await deps.store.applyBrokerOrder(report, at());
       if (status === 'filled') {
-        await breakerAfter(deps, 'a booked order');
+        await afterBooking(deps, clientOrderId, status);
         return { signalId, status };
       }
       // Anything short of a fill ends failed below, with the broker's outcome already booked.

@@ -18,7 +18,14 @@ describe('restart after a crash mid-flight', () => {
     const tables = tableNamesFor(prefix);
     await ensureTables(endpoint, tables);
     const config = parseConfig({ risk: { duplicateWindowSeconds: 0 } });
-    const before = createCoreDependencies(config, tables, { dynamoEndpoint: endpoint });
+    const before = createCoreDependencies(config, tables, {
+      dynamoEndpoint: endpoint,
+      publisher: {
+        publish: async () => {
+          throw new Error('nothing is published before the crash in this test');
+        },
+      },
+    });
     const record = async (ticker: string) => {
       const validated = validateAlert({ ticker, action: 'buy', quantity: 2, price: 100, id: randomUUID() });
       if (!validated.ok) throw new Error(validated.error);

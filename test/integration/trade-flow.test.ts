@@ -196,7 +196,10 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
     // The same stores, but a broker whose order book does not exist: every broker call fails.
     const config = parseConfig({});
     const tables = { ...flow.tables, paperOrders: 'no-such-table' };
-    const broken = createCoreDependencies(config, tables, { dynamoEndpoint: flow.endpoint });
+    const broken = createCoreDependencies(config, tables, {
+      dynamoEndpoint: flow.endpoint,
+      publisher: flow.deps.publisher,
+    });
     const workflow = new LocalWorkflow(definition(), broken, silentLog, { waitOverrideMs: 5 });
     const signalId = await flow.record(buy('SPY', 2, 500));
 

@@ -6,7 +6,7 @@ import { parseConfig } from '../../shared/config/load.js';
 import type { ConfigInput } from '../../shared/config/schema.js';
 import { validateAlert } from '../../shared/domain/alert.js';
 import { canonicalJson, dedupKeyOf, sha256, signalIdOf } from '../../shared/domain/ids.js';
-import type { Clock, Log } from '../../shared/ports/index.js';
+import type { Clock, Log, SignalPublisher } from '../../shared/ports/index.js';
 import { freshTables } from './dynamo.js';
 
 export const silentLog: Log = { info() {}, warn() {}, error() {} };
@@ -33,7 +33,15 @@ export interface FlowHarness {
 /** Real DynamoDB Local tables, the real stores and paper broker, the synthesized workflow. */
 export async function flowHarness(config: ConfigInput = {}, clock?: Clock): Promise<FlowHarness> {
   const { endpoint, tables } = await freshTables();
+  // Follow-up signals (a reversal's second leg) run through the same workflow, as on the bus.
+  const followUps: Promise<unknown>[] = [];
+  const publisher: SignalPublisher = {
+    publish: async (event) => {
+      followUps.push(workflow.start({ ...event }));
+    },
+  };
   const deps = createCoreDependencies(parseConfig(config), tables, {
+    publisher,
     dynamoEndpoint: endpoint,
     ...(clock ? { clock } : {}),
   });
@@ -62,8 +70,11 @@ export async function flowHarness(config: ConfigInput = {}, clock?: Clock): Prom
       if (result.kind !== 'recorded') throw new Error(`test alert was not recorded: ${result.kind}`);
       return signalId;
     },
-    run(signalId) {
-      return workflow.start({ signalId, symbol: 'n/a', receivedAt: new Date().toISOString() });
+    async run(signalId) {
+      const output = await workflow.start({ signalId, symbol: 'n/a', receivedAt: new Date().toISOString() });
+      // Settle the follow-ups this run published (and theirs), so assertions see the end state.
+      while (followUps.length > 0) await Promise.all(followUps.splice(0));
+      return output;
     },
   };
 }
