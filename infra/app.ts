@@ -35,7 +35,10 @@ export function buildApp(
   options: { nag?: boolean } = {},
 ): { stateful: StatefulStack; stateless: StatelessStack } {
   const stage = stageOf(app);
-  const stateful = new StatefulStack(app, `Pinebridge-${stage}-Stateful`, { stage });
+  const stateful = new StatefulStack(app, `Pinebridge-${stage}-Stateful`, {
+    stage,
+    notificationEmail: config.notifications.email,
+  });
   const stateless = new StatelessStack(app, `Pinebridge-${stage}-Stateless`, {
     stage,
     config,

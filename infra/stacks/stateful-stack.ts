@@ -1,19 +1,28 @@
 import { RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus } from 'aws-cdk-lib/aws-events';
+import { EventBus, EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
+import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
+import { TRADING_STATE_EVENT } from '../../shared/adapters/events.js';
 
 export interface StatefulStackProps extends StackProps {
   stage: 'dev' | 'prod';
+  /** Subscribed to the alert topic when given (AWS sends it a confirmation link). */
+  notificationEmail?: string | undefined;
 }
 
-/** What holds data: the tables, the bus and the webhook secret. */
+/** What holds data and reaches the trader: the tables, the bus, the webhook secret, the alert topic. */
 export class StatefulStack extends Stack {
   readonly tables: Record<TableKey, TableV2>;
   readonly bus: EventBus;
   readonly webhookSecret: Secret;
+  readonly alertTopic: Topic;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -42,6 +51,39 @@ export class StatefulStack extends Stack {
     ) as Record<TableKey, TableV2>;
 
     this.bus = new EventBus(this, 'Bus', { eventBusName: prefix });
+
+    // Breaker trips and resets reach the trader through SNS. EventBridge may publish to an
+    // encrypted topic only with a customer-managed key whose policy lets it use the key.
+    const alertKey = new Key(this, 'AlertKey', {
+      alias: `${prefix}-alerts`,
+      description: 'Encrypts the Pinebridge alert topic',
+      enableKeyRotation: true,
+      removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    alertKey.grant(new ServicePrincipal('events.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.alertTopic = new Topic(this, 'Alerts', {
+      topicName: `${prefix}-alerts`,
+      displayName: 'Pinebridge alerts',
+      masterKey: alertKey,
+      enforceSSL: true,
+    });
+    if (props.notificationEmail !== undefined)
+      this.alertTopic.addSubscription(new EmailSubscription(props.notificationEmail));
+    new Rule(this, 'TradingStateChanged', {
+      eventBus: this.bus,
+      description: 'Every circuit-breaker trip and reset, to the alert topic',
+      eventPattern: {
+        source: [TRADING_STATE_EVENT.source],
+        detailType: [TRADING_STATE_EVENT.detailType],
+      },
+      targets: [
+        new SnsTopic(this.alertTopic, {
+          message: RuleTargetInput.fromText(
+            `Pinebridge trading state ${EventField.fromPath('$.detail.from')} -> ${EventField.fromPath('$.detail.to')} at ${EventField.fromPath('$.detail.at')} (${EventField.fromPath('$.detail.source')}): ${EventField.fromPath('$.detail.reason')}`,
+          ),
+        }),
+      ],
+    });
 
     this.webhookSecret = new Secret(this, 'WebhookSecret', {
       secretName: `${prefix}/webhook`,

@@ -8,8 +8,8 @@ import {
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { type EventBus, Rule } from 'aws-cdk-lib/aws-events';
-import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import { type EventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction, SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -74,6 +74,9 @@ export class StatelessStack extends Stack {
         });
         for (const key of Object.keys(TABLES) as TableKey[])
           fn.bindTable(tables[key], TABLES[key], 'readWrite');
+        // Breaker transitions and a reversal's second leg go on the bus.
+        fn.addEnvironment('EVENT_BUS_NAME', props.bus.eventBusName);
+        props.bus.grantPutEventsTo(fn);
         return [name, fn];
       }),
     ) as Record<TradeFlowTaskName, PinebridgeFunction>;
@@ -108,6 +111,23 @@ export class StatelessStack extends Stack {
           deadLetterQueue,
         }),
       ],
+    });
+
+    // The breaker's cool-downs end on time even when no alert arrives.
+    const breaker = new PinebridgeFunction(this, 'Breaker', {
+      entry: 'breaker',
+      stage,
+      timeout: Duration.seconds(30),
+      description: 'Evaluates the circuit breaker every minute (trips, cool-down resets, session roll-over)',
+      environment: { ...environment, EVENT_BUS_NAME: props.bus.eventBusName },
+    }).bindTable(tables.portfolio, TABLES.portfolio, 'readWrite');
+    for (const key of ['signals', 'orders', 'paperOrders'] as const)
+      breaker.addEnvironment(TABLES[key].envVar, tables[key].tableName);
+    props.bus.grantPutEventsTo(breaker);
+    new Rule(this, 'BreakerSchedule', {
+      description: 'Runs the circuit-breaker evaluation every minute',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(breaker, { retryAttempts: 0 })],
     });
 
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: RetentionDays.ONE_MONTH });

@@ -233,6 +233,17 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    notifications: z
+      .object({
+        email: z
+          .email()
+          .optional()
+          .describe(
+            'Subscribe this address to the alert topic (breaker trips and resets). AWS asks the address to confirm once. Leave out to subscribe by other means (SMS, chat) in the SNS console.',
+          ),
+      })
+      .strict()
+      .prefault({}),
     webhook: z
       .object({
         maxBodyBytes: z

@@ -3,12 +3,15 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, stageOf } from '../../infra/app.js';
 import { TABLES, type TableDefinition } from '../../shared/adapters/dynamodb/tables.js';
+import { TRADING_STATE_EVENT } from '../../shared/adapters/events.js';
 import { parseConfig } from '../../shared/config/load.js';
 import {
+  asList,
   buildTestApp,
   type CfnResource,
   type CfnTemplate,
   propsOf,
+  renderValue,
   resourcesOfType,
   synthContext,
 } from './support.js';
@@ -121,6 +124,69 @@ describe('StatefulStack (dev)', () => {
   it('has one event bus, named pinebridge-dev', () => {
     template.resourceCountIs('AWS::Events::EventBus', 1);
     template.hasResourceProperties('AWS::Events::EventBus', { Name: 'pinebridge-dev' });
+  });
+
+  describe('alert topic', () => {
+    it('is encrypted with a rotating customer-managed key that EventBridge may use', () => {
+      const [[, topic]] = resourcesOfType(json, 'AWS::SNS::Topic') as [[string, CfnResource]];
+      const [[keyId, key]] = resourcesOfType(json, 'AWS::KMS::Key') as [[string, CfnResource]];
+
+      expect(propsOf(topic).TopicName).toBe('pinebridge-dev-alerts');
+      expect(renderValue(propsOf(topic).KmsMasterKeyId)).toBe(`<${keyId}.Arn>`);
+      expect(propsOf(key).EnableKeyRotation).toBe(true);
+      const statements = (propsOf(key).KeyPolicy as { Statement: Record<string, unknown>[] }).Statement;
+      expect(statements).toContainEqual(
+        expect.objectContaining({
+          Principal: { Service: 'events.amazonaws.com' },
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          Effect: 'Allow',
+        }),
+      );
+    });
+
+    it('refuses any publish not made over TLS', () => {
+      const policies = resourcesOfType(json, 'AWS::SNS::TopicPolicy');
+      const statements = policies.flatMap(
+        ([, policy]) =>
+          (propsOf(policy).PolicyDocument as { Statement: Record<string, unknown>[] }).Statement,
+      );
+
+      expect(statements).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Deny',
+          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        }),
+      );
+    });
+
+    it('receives every "Trading State Changed" event from the bus, as a readable message', () => {
+      const rules = resourcesOfType(json, 'AWS::Events::Rule');
+      expect(rules).toHaveLength(1);
+      const props = propsOf(rules[0]?.[1]);
+      const [topicId] = resourcesOfType(json, 'AWS::SNS::Topic')[0] ?? [];
+
+      expect(props.EventPattern).toEqual({
+        source: [TRADING_STATE_EVENT.source],
+        'detail-type': [TRADING_STATE_EVENT.detailType],
+      });
+      const [target] = asList(props.Targets) as {
+        Arn: unknown;
+        InputTransformer?: { InputTemplate: string };
+      }[];
+      expect(renderValue(target?.Arn)).toBe(`<${topicId}>`);
+      expect(target?.InputTransformer?.InputTemplate).toContain('<detail-reason>');
+    });
+
+    it('has no subscription unless notifications.email is configured', () => {
+      expect(resourcesOfType(json, 'AWS::SNS::Subscription')).toHaveLength(0);
+      const { stateful } = buildTestApp({ config: { notifications: { email: 'trader@example.com' } } });
+      const subscribed = Template.fromStack(stateful);
+
+      subscribed.hasResourceProperties('AWS::SNS::Subscription', {
+        Protocol: 'email',
+        Endpoint: 'trader@example.com',
+      });
+    });
   });
 
   describe('webhook secret', () => {

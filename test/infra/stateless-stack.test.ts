@@ -102,6 +102,19 @@ function dynamoResourcesOf(functionId: string): string[] {
 
 const tableArn = (key: TableKey) => `<${logicalIdOf(stateful.tables[key])}.Arn>`;
 
+/** The scheduled circuit-breaker function: the one whose environment has no webhook secret and is not a task. */
+function breakerFunctionId(): string {
+  const ids = lambdas()
+    .map(([id]) => id)
+    .filter((id) => id.startsWith('Breaker'));
+  expect(ids).toHaveLength(1);
+  return ids[0] ?? '';
+}
+
+/** Rules on the bus (event patterns), as opposed to schedules. */
+const signalRules = () =>
+  resourcesOfType(json, 'AWS::Events::Rule').filter(([, rule]) => propsOf(rule).EventPattern !== undefined);
+
 function stateMachine(source: CfnTemplate = json): { props: Record<string, unknown>; asl: StatesDefinition } {
   const machines = resourcesOfType(source, 'AWS::StepFunctions::StateMachine');
   expect(machines).toHaveLength(1);
@@ -163,8 +176,9 @@ describe('REST API', () => {
 });
 
 describe('Lambda functions', () => {
-  it('there is one function for the webhook and one per trade-flow task', () => {
-    expect(lambdas()).toHaveLength(1 + TRADE_FLOW_TASK_NAMES.length);
+  it('there is one function for the webhook, one per trade-flow task and the scheduled breaker', () => {
+    expect(lambdas()).toHaveLength(2 + TRADE_FLOW_TASK_NAMES.length);
+    expect(breakerFunctionId()).toMatch(/^Breaker/);
   });
 
   it('every function runs nodejs22.x on arm64 with active X-Ray tracing', () => {
@@ -227,11 +241,38 @@ describe('IAM: least privilege', () => {
   it('every trade-flow task function may use all four tables', () => {
     const tasks = lambdas()
       .map(([id]) => id)
-      .filter((id) => id !== webhookFunctionId());
+      .filter((id) => id !== webhookFunctionId() && id !== breakerFunctionId());
     expect(tasks).toHaveLength(TRADE_FLOW_TASK_NAMES.length);
     for (const id of tasks) {
       const resources = dynamoResourcesOf(id);
       for (const key of Object.keys(TABLES) as TableKey[]) expect(resources, id).toContain(tableArn(key));
+    }
+  });
+
+  it('the scheduled breaker may use only the portfolio table', () => {
+    const resources = dynamoResourcesOf(breakerFunctionId());
+
+    expect(resources).toContain(tableArn('portfolio'));
+    for (const key of ['signals', 'orders', 'paperOrders'] as const)
+      expect(
+        resources.filter((r) => r.startsWith(tableArn(key))),
+        key,
+      ).toEqual([]);
+  });
+
+  it('the task functions and the breaker may put events on the bus (breaker transitions, reversal legs)', () => {
+    const publishers = lambdas()
+      .map(([id]) => id)
+      .filter((id) => id !== webhookFunctionId());
+    for (const id of publishers) {
+      const puts = roleStatements(id).filter((s) => asList(s.Action).includes('events:PutEvents'));
+      expect(
+        puts.flatMap((s) => asList(s.Resource).map((r) => renderValue(r, statefulJson))),
+        id,
+      ).toEqual([`<${logicalIdOf(stateful.bus)}.Arn>`]);
+      expect(renderValue(lambdaProps(id).Environment?.Variables?.EVENT_BUS_NAME, statefulJson), id).toBe(
+        `<${logicalIdOf(stateful.bus)}>`,
+      );
     }
   });
 
@@ -308,9 +349,27 @@ describe('trade-flow state machine', () => {
   });
 });
 
+describe('breaker schedule', () => {
+  it('runs the breaker function every minute, without retries (the next minute is the retry)', () => {
+    const scheduled = resourcesOfType(json, 'AWS::Events::Rule').filter(
+      ([, rule]) => propsOf(rule).ScheduleExpression !== undefined,
+    );
+
+    expect(scheduled).toHaveLength(1);
+    const props = propsOf(scheduled[0]?.[1]);
+    expect(props.ScheduleExpression).toBe('rate(1 minute)');
+    const [target] = asList(props.Targets) as {
+      Arn: unknown;
+      RetryPolicy?: { MaximumRetryAttempts: number };
+    }[];
+    expect(renderValue(target?.Arn)).toBe(`<${breakerFunctionId()}.Arn>`);
+    expect(target?.RetryPolicy?.MaximumRetryAttempts).toBe(0);
+  });
+});
+
 describe('signal rule and dead-letter queue', () => {
   it('the rule matches exactly the webhook\'s "Signal Received" events and targets the state machine', () => {
-    const rules = resourcesOfType(json, 'AWS::Events::Rule');
+    const rules = signalRules();
     expect(rules).toHaveLength(1);
     const props = propsOf(rules[0]?.[1]);
 
@@ -329,7 +388,7 @@ describe('signal rule and dead-letter queue', () => {
   });
 
   it('the target parks undeliverable events in the DLQ and gives up on events older than 5 minutes', () => {
-    const [, rule] = resourcesOfType(json, 'AWS::Events::Rule')[0] ?? [];
+    const [, rule] = signalRules()[0] ?? [];
     const [queueId] = resourcesOfType(json, 'AWS::SQS::Queue')[0] ?? [];
     const [target] = asList(propsOf(rule).Targets) as {
       DeadLetterConfig?: { Arn: unknown };
