@@ -185,6 +185,46 @@ describe('the local bot over HTTP', () => {
     );
   });
 
+  it('halts and resumes through the admin API, recorded with the reason, and refuses anonymous or malformed requests', async () => {
+    const admin = (action: string, body: string, token = ADMIN) =>
+      fetch(`${runtime.url}/admin/${action}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body,
+      });
+    expect((await admin('halt', '', 'wrong')).status).toBe(401);
+    expect((await fetch(`${runtime.url}/admin/halt`)).status).toBe(405);
+    expect((await admin('halt', '{"reason": 42}')).status).toBe(400);
+    expect((await status()).signals.length).toBeGreaterThan(0);
+
+    const halted = await admin('halt', '{"reason":"checking a fill"}');
+    const again = await admin('halt', '');
+    const refused = await post(`/webhook/${SECRET}`, alert());
+    const { signalId: refusedId } = (await refused.json()) as { signalId: string };
+    const whileHalted = await waitForSignal(refusedId, 5000);
+    const resumed = await admin('reset-breaker', '{"reason":"reviewed"}');
+    const accepted = await post(`/webhook/${SECRET}`, alert());
+    const { signalId: acceptedId } = (await accepted.json()) as { signalId: string };
+    const afterResume = await waitForSignal(acceptedId, 5000);
+
+    expect(halted.status).toBe(200);
+    expect(await halted.json()).toMatchObject({
+      changed: true,
+      transition: { from: 'ACTIVE', to: 'HALTED', trip: 'EMERGENCY_STOP', reason: 'checking a fill' },
+    });
+    expect(await again.json()).toEqual({ changed: false, transition: null });
+    expect(whileHalted?.reason).toMatch(/^TRADING_HALTED/);
+    expect(await resumed.json()).toMatchObject({
+      changed: true,
+      transition: { from: 'HALTED', to: 'ACTIVE', reason: 'reviewed' },
+    });
+    expect(afterResume?.status).toBe('filled');
+    const history = ((await status()) as unknown as { tradingStateHistory: { to: string; source: string }[] })
+      .tradingStateHistory;
+    expect(history.slice(0, 2).map((t) => t.to)).toEqual(['ACTIVE', 'HALTED']);
+    expect(history[0]?.source).toMatch(/operator/);
+  });
+
   it('never writes the secret to a log line or a response, whatever the outcome', async () => {
     const written: string[] = [];
     const original = process.stdout.write.bind(process.stdout);
