@@ -2,6 +2,7 @@ import { parseConfigText } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { logger } from '../logger.js';
 import {
+  type Broker,
   type Clock,
   type Log,
   type SignalPublisher,
@@ -9,19 +10,21 @@ import {
   type TradingStateEvents,
   type WebhookSecretSource,
 } from '../ports/index.js';
+import { AlpacaBroker, type AlpacaCredentialSource } from './alpaca/alpaca-broker.js';
 import { createDocumentClient } from './dynamodb/client.js';
 import { DynamoSignalStore } from './dynamodb/signal-store.js';
 import type { TableNames } from './dynamodb/tables.js';
 import { DynamoTradingStore } from './dynamodb/trading-store.js';
 import { LoggedTradingStateEvents } from './events.js';
 import { PaperBroker } from './paper/paper-broker.js';
+import { EnvAlpacaCredentials, SecretsManagerAlpacaCredentials } from './secrets.js';
 
 export interface CoreDependencies {
   config: Config;
   clock: Clock;
   signals: DynamoSignalStore;
   store: DynamoTradingStore;
-  broker: PaperBroker;
+  broker: Broker;
   /** Where breaker transitions are announced (EventBridge and metrics in AWS, the log locally). */
   events: TradingStateEvents;
   log: Log;
@@ -38,12 +41,45 @@ export function createCoreDependencies(
     clock?: Clock;
     dynamoEndpoint?: string;
     events?: TradingStateEvents;
+    /** Alpaca's keys (and, for tests, the fake server's address); else APCA_* from the environment. */
+    alpaca?: { credentials: AlpacaCredentialSource; tradingUrl?: string; dataUrl?: string };
+    env?: NodeJS.ProcessEnv;
   },
 ): CoreDependencies {
   const clock = options.clock ?? systemClock;
   const db = createDocumentClient(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {});
-  const store = new DynamoTradingStore(db, tables, config.paper.startingCash, config.symbols.allowed);
-  const broker = new PaperBroker(db, tables.paperOrders, config.paper, store);
+  const env = options.env ?? process.env;
+  let broker: Broker;
+  let store: DynamoTradingStore;
+  if (brokerKindOf(config, env, options.alpaca !== undefined) === 'alpaca') {
+    const alpaca = new AlpacaBroker({
+      mode: config.alpaca.mode,
+      // In AWS the function is given the id of the keys' secret; locally the keys are in the environment.
+      credentials:
+        options.alpaca?.credentials ??
+        (env.ALPACA_SECRET_ID
+          ? new SecretsManagerAlpacaCredentials(env.ALPACA_SECRET_ID)
+          : new EnvAlpacaCredentials(env)),
+      ...(options.alpaca?.tradingUrl ? { tradingUrl: options.alpaca.tradingUrl } : {}),
+      ...(options.alpaca?.dataUrl ? { dataUrl: options.alpaca.dataUrl } : {}),
+      requestsPerMinute: config.alpaca.requestsPerMinute,
+      requestTimeoutMs: config.alpaca.requestTimeoutMs,
+      submitBudgetMs: config.alpaca.submitBudgetMs,
+      clock,
+      log: logger,
+    });
+    broker = alpaca;
+    // Pinebridge's own book opens with the Alpaca account's cash; the reconciler compares the two.
+    store = new DynamoTradingStore(
+      db,
+      tables,
+      async () => (await alpaca.account()).cash,
+      config.symbols.allowed,
+    );
+  } else {
+    store = new DynamoTradingStore(db, tables, config.paper.startingCash, config.symbols.allowed);
+    broker = new PaperBroker(db, tables.paperOrders, config.paper, store);
+  }
   return {
     config,
     clock,
@@ -58,6 +94,19 @@ export function createCoreDependencies(
 
 export interface WebhookDependencies extends CoreDependencies {
   secrets: WebhookSecretSource;
+}
+
+/**
+ * The broker in use: `broker` from the config when set; otherwise Alpaca paper when its keys are
+ * given (locally: APCA_API_KEY_ID and APCA_API_SECRET_KEY in the environment), else the paper broker.
+ */
+export function brokerKindOf(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  alpacaGiven = false,
+): 'paper' | 'alpaca' {
+  if (config.broker !== undefined) return config.broker;
+  return alpacaGiven || EnvAlpacaCredentials.present(env) ? 'alpaca' : 'paper';
 }
 
 /** Config handed to a Lambda through PINEBRIDGE_CONFIG, validated at synth and again at cold start. */

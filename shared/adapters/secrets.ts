@@ -1,6 +1,7 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import type { WebhookSecretSource, WebhookSecrets } from '../ports/index.js';
+import type { AlpacaCredentialSource, AlpacaCredentials } from './alpaca/alpaca-broker.js';
 
 const WebhookSecretsSchema = z.object({
   current: z.string().min(16, 'the webhook secret must be at least 16 characters'),
@@ -53,5 +54,76 @@ export class EnvWebhookSecrets implements WebhookSecretSource {
       );
     }
     return parsed.data;
+  }
+}
+
+const AlpacaKeysSchema = z.object({
+  keyId: z.string().min(1, 'keyId is empty'),
+  secretKey: z.string().min(1, 'secretKey is empty'),
+});
+
+/**
+ * Alpaca keys from Secrets Manager (JSON `{keyId, secretKey}`; paper and live in separate secrets),
+ * read once per container and again on `refresh()` (after a 401: the keys may have been rotated).
+ */
+export class SecretsManagerAlpacaCredentials implements AlpacaCredentialSource {
+  private cached: Promise<AlpacaCredentials> | undefined;
+
+  constructor(
+    private readonly secretId: string,
+    private readonly client = new SecretsManagerClient({ maxAttempts: 2 }),
+  ) {}
+
+  get(): Promise<AlpacaCredentials> {
+    this.cached ??= this.read();
+    this.cached.catch(() => {
+      this.cached = undefined;
+    });
+    return this.cached;
+  }
+
+  refresh(): Promise<AlpacaCredentials> {
+    this.cached = undefined;
+    return this.get();
+  }
+
+  private async read(): Promise<AlpacaCredentials> {
+    const result = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
+    let raw: unknown;
+    try {
+      raw = JSON.parse(result.SecretString ?? '{}');
+    } catch {
+      raw = undefined;
+    }
+    const parsed = AlpacaKeysSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new SecretUnavailableError(
+        `Alpaca keys secret ${this.secretId} must be JSON {"keyId": "…", "secretKey": "…"} (docs/BROKERS.md); problem at ${parsed.error.issues.map((i) => i.path.join('.') || 'the top level').join(', ')}`,
+      );
+    }
+    return parsed.data;
+  }
+}
+
+/** Alpaca keys from the environment (local mode): APCA_API_KEY_ID and APCA_API_SECRET_KEY, Alpaca's own names. */
+export class EnvAlpacaCredentials implements AlpacaCredentialSource {
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  static present(env: NodeJS.ProcessEnv = process.env): boolean {
+    return Boolean(env.APCA_API_KEY_ID && env.APCA_API_SECRET_KEY);
+  }
+
+  async get(): Promise<AlpacaCredentials> {
+    const parsed = AlpacaKeysSchema.safeParse({
+      keyId: this.env.APCA_API_KEY_ID,
+      secretKey: this.env.APCA_API_SECRET_KEY,
+    });
+    if (!parsed.success)
+      throw new SecretUnavailableError('APCA_API_KEY_ID and APCA_API_SECRET_KEY must both be set for Alpaca');
+    return parsed.data;
+  }
+
+  refresh(): Promise<AlpacaCredentials> {
+    return this.get();
   }
 }

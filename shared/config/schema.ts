@@ -13,9 +13,45 @@ export const ConfigSchema = z
   .object({
     $schema: z.string().optional(),
     broker: z
-      .enum(['paper'])
-      .default('paper')
-      .describe('Which broker executes orders. "paper" is the built-in simulated broker.'),
+      .enum(['paper', 'alpaca'])
+      .optional()
+      .describe(
+        'Which broker executes orders: "paper" is the built-in simulated broker, "alpaca" is Alpaca in alpaca.mode. Left out: locally Alpaca paper when APCA_API_KEY_ID and APCA_API_SECRET_KEY are set, else the built-in paper broker; in AWS the built-in paper broker.',
+      ),
+    alpaca: z
+      .object({
+        mode: z
+          .enum(['paper', 'live'])
+          .default('paper')
+          .describe(
+            'Alpaca paper or live trading. The keys must belong to an account of this mode: a self-check refuses to trade otherwise.',
+          ),
+        requestsPerMinute: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(200)
+          .describe('Client-side limit on requests to Alpaca per key (Alpaca allows about 200 a minute).'),
+        requestTimeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .max(10_000)
+          .default(3_000)
+          .describe('Deadline of each request to Alpaca.'),
+        submitBudgetMs: z
+          .number()
+          .int()
+          .min(500)
+          .max(10_000)
+          .default(8_000)
+          .describe(
+            "How long one order submission may keep trying (backing off a 429, resolving a lost answer) before the order ends expired or unknown; inside the SubmitOrder function's 12 s.",
+          ),
+      })
+      .strict()
+      .prefault({}),
     paper: z
       .object({
         startingCash: DecimalString.default('100000').describe('Cash the paper account starts with, in USD.'),

@@ -155,13 +155,33 @@ export interface TradingStateEvents {
 
 export interface Broker {
   readonly name: string;
-  /** Submits once. The same client order id twice returns the existing order, never a second one. */
+  /**
+   * Submits once. The same client order id twice returns the existing order, never a second one.
+   * A refusal by the broker is a `rejected` report (with its reason), not an error. Throws
+   * BrokerAuthError when the broker refuses the keys, BrokerUnavailableError when the order's
+   * fate could not be established.
+   */
   submitOrder(intent: OrderIntent): Promise<BrokerOrder>;
   /** Looks an order up by client order id; undefined when the broker has never seen it. */
   getOrder(clientOrderId: string): Promise<BrokerOrder | undefined>;
   cancelOrder(clientOrderId: string): Promise<BrokerOrder>;
   /** Throws when the broker cannot be reached. */
   ping(): Promise<void>;
+  /** The latest trade price, for alerts that carry none and for the price collar (if the broker has market data). */
+  latestPrice?(symbol: string): Promise<{ price: string; at: string } | undefined>;
+  /** The broker's own account and positions (a real broker; the reconciler compares them with ours). */
+  account?(): Promise<{ cash: string; equity: string; buyingPower: string }>;
+  positions?(): Promise<{ symbol: string; quantity: string; averageCost: string }[]>;
+}
+
+/** The broker refused the credentials (HTTP 401), or they belong to the other mode (paper/live). */
+export class BrokerAuthError extends Error {
+  override readonly name = 'BrokerAuthError';
+}
+
+/** The broker could not be reached, or an order's fate stays unknown after the submit protocol. */
+export class BrokerUnavailableError extends Error {
+  override readonly name = 'BrokerUnavailableError';
 }
 
 /** What the webhook publishes: an id, never the payload or the secret. */

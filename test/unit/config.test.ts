@@ -25,7 +25,14 @@ describe('config defaults', () => {
   it('an empty object yields a complete, usable configuration without any file', () => {
     const config = parseConfig({});
 
-    expect(config.broker).toBe('paper');
+    // No broker named: the built-in paper broker, or Alpaca paper when its keys are in the environment.
+    expect(config.broker).toBeUndefined();
+    expect(config.alpaca).toEqual({
+      mode: 'paper',
+      requestsPerMinute: 200,
+      requestTimeoutMs: 3000,
+      submitBudgetMs: 8000,
+    });
     expect(config.symbols.allowed).toContain('AAPL');
     expect(config.risk.buyingPowerCheck).toBe(true);
     expect(config.paper).toEqual({ startingCash: '100000', slippageBps: 0, commissionPerOrder: '0' });
@@ -106,6 +113,8 @@ describe('config defaults', () => {
         maxConsecutiveFailures: 2,
         dayTrades: { enabled: false, maxDayTrades: 3, windowDays: 5, minEquity: '25000.00' },
       },
+      alpaca: { mode: 'live', requestsPerMinute: 150, requestTimeoutMs: 2000, submitBudgetMs: 6000 },
+      notifications: { email: 'trader@example.com' },
       webhook: { maxBodyBytes: 4096, dedupWindowSeconds: 600, alertIdRetentionDays: 7 },
       api: { throttle: { rateLimit: 5, burstLimit: 10 } },
       workflow: { type: 'EXPRESS', orderPollSeconds: 2, orderTimeoutSeconds: 120 },
@@ -128,6 +137,8 @@ describe('config validation names the dotted key at fault', () => {
     ['api.throttle.burstLimit', { api: { throttle: { burstLimit: 0 } } }],
     ['workflow.type', { workflow: { type: 'FAST' } }],
     ['broker', { broker: 'alpaca-live' }],
+    ['alpaca.mode', { alpaca: { mode: 'real' } }],
+    ['notifications.email', { notifications: { email: 'not-an-address' } }],
   ])('%s', (key, raw) => {
     const message = configErrorOf(() => parseConfig(raw, 'config.json'));
 

@@ -1,4 +1,8 @@
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
+import { brokerKindOf } from '../../shared/adapters/dependencies.js';
+import { EnvAlpacaCredentials, SecretsManagerAlpacaCredentials } from '../../shared/adapters/secrets.js';
+import { parseConfig } from '../../shared/config/load.js';
 import { canonicalJson, clientOrderIdOf, dedupKeyOf, signalIdOf } from '../../shared/domain/ids.js';
 import type { WebhookSecrets } from '../../shared/ports/index.js';
 import { matchSecret, secretsMatch } from '../../shared/usecases/accept-signal.js';
@@ -155,5 +159,64 @@ describe('matchSecret', () => {
 
   it('refuses a wrong secret during a rotation too', () => {
     expect(matchSecret('pb-neither', rotating('2024-03-16T00:00:00.000Z'), NOW)).toBeUndefined();
+  });
+});
+
+describe('Alpaca keys and broker selection', () => {
+  const secretsClient = (secretString: string) =>
+    ({ send: async () => ({ SecretString: secretString }) }) as unknown as SecretsManagerClient;
+
+  it('reads {keyId, secretKey} from the secret and caches it until refresh()', async () => {
+    let reads = 0;
+    const client = {
+      send: async () => {
+        reads++;
+        return { SecretString: JSON.stringify({ keyId: 'PKTEST', secretKey: 'sk-test-value' }) };
+      },
+    } as unknown as SecretsManagerClient;
+    const source = new SecretsManagerAlpacaCredentials('pinebridge-dev/alpaca-paper', client);
+
+    const first = await source.get();
+    await source.get();
+    await source.refresh();
+
+    expect(first).toEqual({ keyId: 'PKTEST', secretKey: 'sk-test-value' });
+    expect(reads).toBe(2);
+  });
+
+  it('names what is wrong with a malformed or empty secret without echoing any of it', async () => {
+    for (const text of ['{"keyId":"PKLEAKED"}', 'not json sk-leaked', '{}']) {
+      const source = new SecretsManagerAlpacaCredentials('pinebridge-dev/alpaca-live', secretsClient(text));
+
+      const error = await source.get().then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+
+      expect(error?.name).toBe('SecretUnavailableError');
+      expect(error?.message).toContain('pinebridge-dev/alpaca-live');
+      expect(error?.message).not.toMatch(/LEAKED|leaked/);
+    }
+  });
+
+  it('takes the keys from APCA_API_KEY_ID / APCA_API_SECRET_KEY locally and says so when one is missing', async () => {
+    const env = { APCA_API_KEY_ID: 'PKLOCAL', APCA_API_SECRET_KEY: 'local-secret' };
+
+    expect(await new EnvAlpacaCredentials(env).get()).toEqual({
+      keyId: 'PKLOCAL',
+      secretKey: 'local-secret',
+    });
+    await expect(new EnvAlpacaCredentials({ APCA_API_KEY_ID: 'PKLOCAL' }).get()).rejects.toThrow(
+      /APCA_API_KEY_ID and APCA_API_SECRET_KEY must both be set/,
+    );
+  });
+
+  it('picks the broker: the config wins; else Alpaca paper with keys in the environment; else the paper broker', () => {
+    const keys = { APCA_API_KEY_ID: 'PK', APCA_API_SECRET_KEY: 'sk' };
+
+    expect(brokerKindOf(parseConfig({}), {})).toBe('paper');
+    expect(brokerKindOf(parseConfig({}), keys)).toBe('alpaca');
+    expect(brokerKindOf(parseConfig({ broker: 'paper' }), keys)).toBe('paper');
+    expect(brokerKindOf(parseConfig({ broker: 'alpaca' }), {})).toBe('alpaca');
   });
 });

@@ -148,7 +148,8 @@ export class DynamoTradingStore implements TradingStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly tables: TableNames,
-    private readonly startingCash: string,
+    /** The cash the account opens with: the paper broker's setting, or the broker account's cash. */
+    private readonly startingCash: string | (() => Promise<string>),
     /** Symbols that may gain a position: always read, so a position created concurrently is seen. */
     private readonly tradableSymbols: readonly string[] = [],
   ) {}
@@ -214,7 +215,9 @@ export class DynamoTradingStore implements TradingStore {
 
   private async openAccount(): Promise<Account> {
     const account: Account = {
-      cash: str(toCents(dec(this.startingCash))),
+      cash: str(
+        toCents(dec(typeof this.startingCash === 'string' ? this.startingCash : await this.startingCash())),
+      ),
       reservedCash: '0',
       realizedPnl: '0',
       commissions: '0',
