@@ -1,4 +1,7 @@
+import { brokerKindOf } from '../../shared/adapters/dependencies.js';
+import { EnvAlpacaCredentials, SecretUnavailableError } from '../../shared/adapters/secrets.js';
 import { ConfigError } from '../../shared/config/load.js';
+import { BrokerAuthError } from '../../shared/ports/index.js';
 import { loadConfigFile } from '../app.js';
 import { PrerequisiteError } from './dynamodb-local.js';
 import { ensureLocalSecrets } from './env-file.js';
@@ -19,19 +22,35 @@ async function main(): Promise<void> {
     'Starting Pinebridge: local database, workflow synthesized from the CDK stack, HTTP server…\n',
   );
 
+  const broker = brokerKindOf(config, process.env);
+  // For development against the fake Alpaca server (test/fakes/alpaca/main.ts) instead of Alpaca.
+  const alpacaUrl = process.env.PINEBRIDGE_ALPACA_URL;
   const runtime: LocalRuntime = await startLocalRuntime({
     config,
     port,
     dataDir: '.data/dynamodb',
     webhookSecret: secrets.webhookSecret,
     adminToken: secrets.adminToken,
+    ...(broker === 'alpaca' && alpacaUrl
+      ? {
+          alpaca: {
+            credentials: new EnvAlpacaCredentials(process.env),
+            tradingUrl: alpacaUrl,
+            dataUrl: alpacaUrl,
+          },
+        }
+      : {}),
   });
+  const brokerName =
+    broker === 'alpaca'
+      ? `Alpaca ${config.alpaca.mode}${alpacaUrl ? ` at ${alpacaUrl}` : ''} (keys from APCA_API_KEY_ID / APCA_API_SECRET_KEY)`
+      : 'paper broker';
 
   const url = runtime.url.replace('127.0.0.1', 'localhost');
   const secretShown = secrets.generated ? secrets.webhookSecret : '$PINEBRIDGE_WEBHOOK_SECRET';
   const lines = [
     '',
-    `Pinebridge is running on ${url} (paper broker, data in .data/). Ctrl-C stops it cleanly.`,
+    `Pinebridge is running on ${url} (${brokerName}, data in .data/). Ctrl-C stops it cleanly.`,
     secrets.generated
       ? `First start: generated a webhook secret and an admin token into .env (mode 0600). They are shown once:\n  webhook secret: ${secrets.webhookSecret}\n  admin token:    ${secrets.adminToken}`
       : 'Secrets are in .env (load them with: set -a; . ./.env; set +a).',
@@ -59,7 +78,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof PrerequisiteError || error instanceof ConfigError) {
+  if (
+    error instanceof PrerequisiteError ||
+    error instanceof ConfigError ||
+    error instanceof BrokerAuthError ||
+    error instanceof SecretUnavailableError
+  ) {
     process.stderr.write(`pinebridge: ${error.message}\n`);
   } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
     process.stderr.write(

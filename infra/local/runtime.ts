@@ -1,16 +1,17 @@
 import type { AddressInfo } from 'node:net';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { createWebhookHandler } from '../../functions/webhook.js';
+import { AlpacaBroker, type AlpacaCredentialSource } from '../../shared/adapters/alpaca/alpaca-broker.js';
 import { type CoreDependencies, createCoreDependencies } from '../../shared/adapters/dependencies.js';
 import { createDocumentClient } from '../../shared/adapters/dynamodb/client.js';
 import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
 import { EnvWebhookSecrets } from '../../shared/adapters/secrets.js';
 import type { Config } from '../../shared/config/schema.js';
 import { logger } from '../../shared/logger.js';
-import type { Clock, SignalPublisher } from '../../shared/ports/index.js';
+import { BrokerAuthError, type Clock, type SignalPublisher } from '../../shared/ports/index.js';
 import { evaluateBreaker, haltTrading, resetBreaker } from '../../shared/usecases/breaker.js';
+import { reconcile } from '../../shared/usecases/reconcile.js';
 import { portfolioStatus } from '../../shared/usecases/status.js';
-import { isFinal, recordFailure } from '../../shared/usecases/trade-flow.js';
 import { synthesizeFlow } from './definition.js';
 import { type DynamoDbLocal, ensureTables, startDynamoDbLocal } from './dynamodb-local.js';
 import { LocalEventBus, localPublisher } from './event-bus.js';
@@ -33,6 +34,10 @@ export interface LocalRuntimeOptions {
   waitOverrideMs?: number;
   /** How often the circuit breaker is evaluated without an alert (default 30 s). */
   breakerIntervalMs?: number;
+  /** How often the reconciler runs (default 60 s). */
+  reconcileIntervalMs?: number;
+  /** Alpaca's keys and (for the fake server) its address; else APCA_* from the environment when set. */
+  alpaca?: { credentials: AlpacaCredentialSource; tradingUrl?: string; dataUrl?: string };
 }
 
 export interface LocalRuntime {
@@ -68,9 +73,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     };
     const deps = createCoreDependencies(config, tables, {
       publisher,
+      ...(options.alpaca ? { alpaca: options.alpaca } : {}),
       dynamoEndpoint: database.endpoint,
       ...(options.clock ? { clock: options.clock } : {}),
     });
+    // A real broker proves its keys belong to the configured mode before anything trades.
+    // Unreachable now is not fatal: the check runs again before the first order.
+    if (deps.broker instanceof AlpacaBroker) {
+      await deps.broker.verify().catch((error: unknown) => {
+        if (error instanceof BrokerAuthError) throw error;
+        logger.warn('Alpaca is unreachable at start; its keys are checked again before the first order', {
+          error: (error as Error).message,
+        });
+      });
+    }
     const workflow = new LocalWorkflow(flow.definition, deps, logger, {
       ...(options.waitOverrideMs !== undefined ? { waitOverrideMs: options.waitOverrideMs } : {}),
     });
@@ -120,7 +136,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     });
     const { port } = server.address() as AddressInfo;
 
-    await reconcileOnStart(deps);
+    // After a crash or restart nothing may stay in flight: no workflow survived, so settle everything.
+    await reconcile(deps, { settleAfterMs: 0 });
 
     // As the scheduled rule does in AWS: cool-downs end and trips land even when no alert arrives.
     const breakerTimer = setInterval(() => {
@@ -129,6 +146,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       );
     }, options.breakerIntervalMs ?? 30_000);
     breakerTimer.unref();
+    // And every minute, for what a workflow left behind (well after its order timeout).
+    const reconcileTimer = setInterval(() => {
+      reconcile(deps, { settleAfterMs: (config.workflow.orderTimeoutSeconds + 120) * 1000 }).catch(
+        (error: unknown) => logger.error('scheduled reconciliation failed', { error: (error as Error).name }),
+      );
+    }, options.reconcileIntervalMs ?? 60_000);
+    reconcileTimer.unref();
 
     return {
       url: `http://127.0.0.1:${port}`,
@@ -139,6 +163,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       },
       stop: async () => {
         clearInterval(breakerTimer);
+        clearInterval(reconcileTimer);
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await workflow.drain(10_000);
@@ -149,38 +174,5 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   } catch (error) {
     await database.stop();
     throw error;
-  }
-}
-
-/**
- * After a crash or restart nothing may stay in flight: signals never decided are published
- * again (the workflow skips any already decided), and approved orders are settled against the
- * broker by client order id — adopted if it has them, released if it never saw them.
- */
-async function reconcileOnStart(deps: CoreDependencies): Promise<void> {
-  const recent = await deps.signals.recent(500);
-  for (const record of recent) {
-    if (record.status === 'received') {
-      await deps.publisher.publish({
-        signalId: record.signalId,
-        symbol: record.signal.symbol,
-        receivedAt: record.receivedAt,
-      });
-    } else if ((record.status === 'approved' || record.status === 'submitted') && record.clientOrderId) {
-      const order = await deps.broker.getOrder(record.clientOrderId);
-      if (order !== undefined && isFinal(order.status)) {
-        await deps.store.applyBrokerOrder(order, deps.clock.now().toISOString());
-      } else {
-        await recordFailure(
-          {
-            signalId: record.signalId,
-            clientOrderId: record.clientOrderId,
-            error: { Error: 'Restarted', Cause: 'the process stopped while this order was in flight' },
-          },
-          deps,
-        );
-      }
-      logger.warn('reconciled an order left in flight by a previous run', { signalId: record.signalId });
-    }
   }
 }

@@ -1,6 +1,7 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type {
   Log,
+  PositionMismatch,
   SignalPublisher,
   SignalReceived,
   TradingStateEvents,
@@ -14,6 +15,12 @@ export const SIGNAL_EVENT = { source: 'pinebridge.webhook', detailType: 'Signal 
 export const TRADING_STATE_EVENT = {
   source: 'pinebridge.risk',
   detailType: 'Trading State Changed',
+} as const;
+
+/** The reconciler found our positions and the broker's disagreeing; also routed to the alert topic. */
+export const POSITION_MISMATCH_EVENT = {
+  source: 'pinebridge.risk',
+  detailType: 'Position Mismatch',
 } as const;
 
 export class PublishError extends Error {
@@ -51,20 +58,32 @@ export class EventBridgePublisher implements SignalPublisher {
 export class EventBridgeTradingStateEvents implements TradingStateEvents {
   constructor(
     private readonly busName: string,
-    private readonly metrics: { transitioned(transition: TradingStateTransition): void },
+    private readonly metrics: {
+      transitioned(transition: TradingStateTransition): void;
+      positionsMismatched(count: number): void;
+    },
     private readonly client = new EventBridgeClient({ maxAttempts: 3 }),
   ) {}
 
   async transitioned(transition: TradingStateTransition): Promise<void> {
     this.metrics.transitioned(transition);
+    await this.put(TRADING_STATE_EVENT, transition);
+  }
+
+  async positionsMismatched(mismatches: PositionMismatch[]): Promise<void> {
+    this.metrics.positionsMismatched(mismatches.length);
+    await this.put(POSITION_MISMATCH_EVENT, { mismatches });
+  }
+
+  private async put(event: { source: string; detailType: string }, detail: unknown): Promise<void> {
     const result = await this.client.send(
       new PutEventsCommand({
         Entries: [
           {
             EventBusName: this.busName,
-            Source: TRADING_STATE_EVENT.source,
-            DetailType: TRADING_STATE_EVENT.detailType,
-            Detail: JSON.stringify(transition),
+            Source: event.source,
+            DetailType: event.detailType,
+            Detail: JSON.stringify(detail),
           },
         ],
       }),
@@ -80,10 +99,16 @@ export class EventBridgeTradingStateEvents implements TradingStateEvents {
 /** Local mode: the transition is logged (and kept for /status by the store's history). */
 export class LoggedTradingStateEvents implements TradingStateEvents {
   readonly seen: TradingStateTransition[] = [];
+  readonly mismatches: PositionMismatch[][] = [];
   constructor(private readonly log: Log) {}
 
   async transitioned(transition: TradingStateTransition): Promise<void> {
     this.seen.push(transition);
     this.log.warn(`trading state ${transition.from} -> ${transition.to}`, { ...transition });
+  }
+
+  async positionsMismatched(mismatches: PositionMismatch[]): Promise<void> {
+    this.mismatches.push(mismatches);
+    this.log.error('positions differ from the broker', { mismatches });
   }
 }

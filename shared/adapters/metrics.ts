@@ -20,4 +20,9 @@ export class TradingMetrics {
     }
     this.metrics.publishStoredMetrics();
   }
+
+  positionsMismatched(count: number): void {
+    this.metrics.addMetric('PositionMismatches', MetricUnit.Count, count);
+    this.metrics.publishStoredMetrics();
+  }
 }

@@ -99,6 +99,8 @@ export interface TradingStore {
   reject(signalId: string, denials: Denial[], at: string): Promise<boolean>;
   getOrder(clientOrderId: string): Promise<OrderRecord | undefined>;
   listOrders(limit: number): Promise<OrderRecord[]>;
+  /** Orders not yet final (in flight, or `unknown`). */
+  listOpenOrders(): Promise<OrderRecord[]>;
   markSubmitted(order: BrokerOrder, at: string): Promise<void>;
   /**
    * Books what the broker reports: fills not yet booked move position and cash (each unit once,
@@ -148,9 +150,18 @@ export interface TradingStateTransition {
   resetAt?: string;
 }
 
-/** Where breaker transitions are announced: an event for notifications, a metric for alarms. */
+/** Where breaker transitions and reconciliation findings are announced: an event for notifications, a metric for alarms. */
 export interface TradingStateEvents {
   transitioned(transition: TradingStateTransition): Promise<void>;
+  /** Our positions and the broker's disagree (reported, never silently overwritten). */
+  positionsMismatched(mismatches: PositionMismatch[]): Promise<void>;
+}
+
+export interface PositionMismatch {
+  symbol: string;
+  /** Signed quantities. */
+  ours: string;
+  broker: string;
 }
 
 export interface Broker {

@@ -98,6 +98,21 @@ export async function resetBreaker(
   return applyTransition(deps, snapshot, manualReset(snapshot, reason), source, false);
 }
 
+/** The broker refused the keys (or they are for the other mode): HALTED until an operator resets it. */
+export async function haltForBroker(
+  deps: BreakerDeps,
+  reason: string,
+): Promise<TradingStateTransition | undefined> {
+  const snapshot = await deps.store.snapshot();
+  return applyTransition(
+    deps,
+    snapshot,
+    { to: 'HALTED', trip: 'BROKER_FAILURES', reason: `broker refused the credentials: ${reason}` },
+    'broker',
+    false,
+  );
+}
+
 /** The emergency stop's first step: HALTED at once, and only a manual reset ends it. */
 export async function haltTrading(
   deps: BreakerDeps,

@@ -11,16 +11,18 @@ import {
   type OrderIntent,
   type PortfolioSnapshot,
 } from '../domain/trading.js';
-import type {
-  Broker,
-  Clock,
-  Log,
-  SignalPublisher,
-  SignalStore,
-  TradingStateEvents,
-  TradingStore,
+import {
+  type Broker,
+  BrokerAuthError,
+  type Clock,
+  type Log,
+  type SignalPublisher,
+  type SignalRecord,
+  type SignalStore,
+  type TradingStateEvents,
+  type TradingStore,
 } from '../ports/index.js';
-import { evaluateBreaker } from './breaker.js';
+import { evaluateBreaker, haltForBroker } from './breaker.js';
 
 /**
  * The workflow's task contracts. Every task parses its input with these schemas, so the state
@@ -115,16 +117,16 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
   // The alert's own price is the symbol's latest price (for later alerts and resting orders).
   // The write need not land before the read: the snapshot is marked with the alert's price anyway,
   // so equity, the loss limits and the breaker see the market as the alert reports it.
-  const { price, symbol } = record.signal;
-  const pricedAt = record.signal.time ?? record.receivedAt;
+  const { symbol } = record.signal;
+  const market = await marketPriceOf(record, deps);
   const priceRecorded =
-    price === undefined ? Promise.resolve() : deps.store.recordPrice(symbol, price, pricedAt);
+    market === undefined ? Promise.resolve() : deps.store.recordPrice(symbol, market.price, market.at);
   const started = Date.now();
   for (let attempt = 0; Date.now() - started < APPROVAL_BUDGET_MS; attempt++) {
     const [read] = await Promise.all([deps.store.snapshot(), priceRecorded]);
     const snapshot = await evaluateBreaker(
       deps,
-      price === undefined ? read : withPrice(read, symbol, { price, at: pricedAt }),
+      market === undefined ? read : withPrice(read, symbol, market),
     );
     const now = deps.clock.now();
     const ctx = { signal: record.signal, signalId, snapshot, config: deps.config, now };
@@ -147,6 +149,22 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
     await jitter(attempt);
   }
   throw new TransientStoreError(`approval of ${signalId} kept conflicting for ${APPROVAL_BUDGET_MS} ms`);
+}
+
+/**
+ * The market price the decision uses: the alert's own, else the broker's latest trade (Alpaca's
+ * market data) when it has one. Without either, the last recorded price may still serve.
+ */
+async function marketPriceOf(record: SignalRecord, deps: TradeFlowDeps): Promise<LastPrice | undefined> {
+  const { price, symbol } = record.signal;
+  if (price !== undefined) return { price, at: record.signal.time ?? record.receivedAt };
+  if (deps.broker.latestPrice === undefined) return undefined;
+  try {
+    return await deps.broker.latestPrice(symbol);
+  } catch (error) {
+    deps.log.warn('latest price unavailable from the broker', { symbol, error: (error as Error).name });
+    return undefined;
+  }
 }
 
 /** The snapshot with a symbol's price moved to `last`, unless it already has a later one. */
@@ -190,7 +208,22 @@ export async function submitOrder(input: unknown, deps: TradeFlowDeps): Promise<
   const record = await deps.store.getOrder(ref.clientOrderId);
   if (record === undefined) throw new Error(`order ${ref.clientOrderId} has no approved intent`);
   const now = deps.clock.now();
-  const order = await deps.broker.submitOrder(record.intent);
+  let order: BrokerOrder;
+  try {
+    order = await deps.broker.submitOrder(record.intent);
+  } catch (error) {
+    if (!(error instanceof BrokerAuthError)) throw error;
+    // The broker refused the keys: nothing was placed. Trading halts until someone fixes them.
+    await haltForBroker(deps, error.message);
+    order = {
+      clientOrderId: ref.clientOrderId,
+      brokerOrderId: 'not-accepted',
+      status: 'rejected',
+      filledQuantity: '0',
+      commission: '0',
+      reason: error.message,
+    };
+  }
   if (!isFinal(order.status)) await deps.store.markSubmitted(order, now.toISOString());
   const deadline = new Date(now.getTime() + deps.config.workflow.orderTimeoutSeconds * 1000).toISOString();
   return orderState(ref, order, deps, deadline);

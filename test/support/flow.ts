@@ -1,5 +1,6 @@
 import { synthesizeFlow } from '../../infra/local/definition.js';
 import { LocalWorkflow } from '../../infra/local/workflow.js';
+import type { AlpacaCredentialSource } from '../../shared/adapters/alpaca/alpaca-broker.js';
 import { type CoreDependencies, createCoreDependencies } from '../../shared/adapters/dependencies.js';
 import type { TableNames } from '../../shared/adapters/dynamodb/tables.js';
 import { parseConfig } from '../../shared/config/load.js';
@@ -31,7 +32,11 @@ export interface FlowHarness {
 }
 
 /** Real DynamoDB Local tables, the real stores and paper broker, the synthesized workflow. */
-export async function flowHarness(config: ConfigInput = {}, clock?: Clock): Promise<FlowHarness> {
+export async function flowHarness(
+  config: ConfigInput = {},
+  clock?: Clock,
+  options: { alpaca?: { credentials: AlpacaCredentialSource; tradingUrl?: string; dataUrl?: string } } = {},
+): Promise<FlowHarness> {
   const { endpoint, tables } = await freshTables();
   // Follow-up signals (a reversal's second leg) run through the same workflow, as on the bus.
   const followUps: Promise<unknown>[] = [];
@@ -42,6 +47,7 @@ export async function flowHarness(config: ConfigInput = {}, clock?: Clock): Prom
   };
   const deps = createCoreDependencies(parseConfig(config), tables, {
     publisher,
+    ...(options.alpaca ? { alpaca: options.alpaca } : {}),
     dynamoEndpoint: endpoint,
     ...(clock ? { clock } : {}),
   });

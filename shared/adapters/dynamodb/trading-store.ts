@@ -433,6 +433,27 @@ export class DynamoTradingStore implements TradingStore {
       .slice(0, limit);
   }
 
+  /** Orders not yet final (in flight, or `unknown`), for the reconciler. */
+  async listOpenOrders(): Promise<OrderRecord[]> {
+    const orders: OrderRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new ScanCommand({
+          TableName: this.tables.orders,
+          FilterExpression: '#final = :false',
+          ExpressionAttributeNames: { '#final': 'final' },
+          ExpressionAttributeValues: { ':false': false },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      orders.push(...(page.Items ?? []).map((item) => toOrderRecord(OrderItem.parse(item))));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return orders;
+  }
+
   async markSubmitted(order: BrokerOrder, at: string): Promise<void> {
     const existing = await this.readOrder(order.clientOrderId);
     if (existing === undefined) throw new Error(`order ${order.clientOrderId} was never approved`);

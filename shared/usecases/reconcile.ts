@@ -1,0 +1,85 @@
+import { dec } from '../domain/money.js';
+import type { PositionMismatch } from '../ports/index.js';
+import { recordFailure, type TradeFlowDeps } from './trade-flow.js';
+
+export interface ReconcileReport {
+  /** Signals never decided, put on the bus again (the workflow skips any decided meanwhile). */
+  republished: string[];
+  /** Orders left in flight, settled against the broker: signal id → the signal's status after. */
+  settled: Record<string, string>;
+  /** Orders whose fate the broker could not tell (unreachable): still `unknown`, reservation kept. */
+  unresolved: string[];
+  /** Positions that differ from the broker's (reported, never overwritten). */
+  mismatches: PositionMismatch[];
+}
+
+/**
+ * The reconciler: nothing stays in flight after a crash, a lost execution or a broker outage.
+ *
+ *  1. Signals still `received` after `settleAfterMs` are published again.
+ *  2. Orders not final, untouched for `settleAfterMs` (no workflow is working on them any more),
+ *     are settled by client order id through the same compensation as RecordFailure: adopted
+ *     (booked) if the broker has them, cancelled if still open, released if it never saw them.
+ *     If the broker cannot be reached they stay `unknown` with their reservation.
+ *  3. With a real broker, positions are compared with the broker's; differences are announced
+ *     (event, metric) and left for a human — never silently overwritten.
+ *
+ * Runs at the local bot's start (settleAfterMs 0: nothing else is running), every minute locally,
+ * and on a schedule in AWS.
+ */
+export async function reconcile(
+  deps: TradeFlowDeps,
+  options: { settleAfterMs: number },
+): Promise<ReconcileReport> {
+  const now = deps.clock.now().getTime();
+  const settled = (iso: string) => now - Date.parse(iso) >= options.settleAfterMs;
+  const report: ReconcileReport = { republished: [], settled: {}, unresolved: [], mismatches: [] };
+
+  for (const record of await deps.signals.recent(500)) {
+    if (record.status !== 'received' || !settled(record.receivedAt)) continue;
+    await deps.publisher.publish({
+      signalId: record.signalId,
+      symbol: record.signal.symbol,
+      receivedAt: record.receivedAt,
+    });
+    report.republished.push(record.signalId);
+  }
+
+  for (const order of await deps.store.listOpenOrders()) {
+    if (!settled(order.updatedAt)) continue;
+    const outcome = await recordFailure(
+      {
+        signalId: order.signalId,
+        clientOrderId: order.clientOrderId,
+        error: {
+          Error: 'Reconciled',
+          Cause: `order ${order.status} with no workflow working on it since ${order.updatedAt}`,
+        },
+      },
+      deps,
+    );
+    report.settled[order.signalId] = outcome.status;
+    const after = await deps.store.getOrder(order.clientOrderId);
+    if (after !== undefined && !after.final) report.unresolved.push(order.clientOrderId);
+  }
+
+  if (deps.broker.positions !== undefined) {
+    const [theirs, snapshot] = await Promise.all([deps.broker.positions(), deps.store.snapshot()]);
+    const broker = new Map(theirs.map((p) => [p.symbol, dec(p.quantity)]));
+    const symbols = new Set([...broker.keys(), ...Object.keys(snapshot.positions)]);
+    for (const symbol of symbols) {
+      const ours = snapshot.positions[symbol];
+      // Orders in flight move both sides at slightly different moments: compare only at rest.
+      if (ours !== undefined && !dec(ours.pendingQuantity).isZero()) continue;
+      const ourQuantity = dec(ours?.quantity ?? '0');
+      const brokerQuantity = broker.get(symbol) ?? dec(0);
+      if (!ourQuantity.eq(brokerQuantity)) {
+        report.mismatches.push({ symbol, ours: ourQuantity.toString(), broker: brokerQuantity.toString() });
+      }
+    }
+    if (report.mismatches.length > 0) await deps.events.positionsMismatched(report.mismatches);
+  }
+  if (report.republished.length + Object.keys(report.settled).length + report.mismatches.length > 0)
+    deps.log.warn('reconciled', { ...report });
+  return report;
+}

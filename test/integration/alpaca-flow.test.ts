@@ -1,0 +1,246 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AlpacaBroker } from '../../shared/adapters/alpaca/alpaca-broker.js';
+import { LoggedTradingStateEvents } from '../../shared/adapters/events.js';
+import type { ConfigInput } from '../../shared/config/schema.js';
+import { systemClock } from '../../shared/ports/index.js';
+import { reconcile } from '../../shared/usecases/reconcile.js';
+import { riskCheck, submitOrder } from '../../shared/usecases/trade-flow.js';
+import { type FakeAlpaca, type FakeAlpacaOptions, startFakeAlpaca } from '../fakes/alpaca/server.js';
+import { anIntent } from '../fixtures/builders.js';
+import { type FlowHarness, flowHarness, silentLog } from '../support/flow.js';
+
+let fake: FakeAlpaca | undefined;
+
+afterEach(async () => {
+  expect(fake?.contractViolations ?? []).toEqual([]);
+  await fake?.stop();
+  fake = undefined;
+});
+
+/** The whole workflow (synthesized state machine, DynamoDB Local) trading through the fake Alpaca. */
+async function alpacaFlow(
+  config: ConfigInput = {},
+  fakeOptions: FakeAlpacaOptions = {},
+): Promise<{ flow: FlowHarness; fake: FakeAlpaca }> {
+  fake = await startFakeAlpaca({ prices: { AAPL: '100', MSFT: '400' }, ...fakeOptions });
+  const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
+  const flow = await flowHarness(
+    {
+      broker: 'alpaca',
+      ...config,
+      alpaca: { requestTimeoutMs: 300, submitBudgetMs: 2_000, ...config.alpaca },
+      workflow: { orderPollSeconds: 1, orderTimeoutSeconds: 5, ...config.workflow },
+      risk: { duplicateWindowSeconds: 0, ...config.risk },
+    },
+    undefined,
+    {
+      alpaca: {
+        credentials: { get: async () => keys, refresh: async () => keys },
+        tradingUrl: fake.url,
+        dataUrl: fake.url,
+      },
+    },
+  );
+  return { flow, fake };
+}
+
+const buy = (ticker: string, quantity: number, price?: number) => ({
+  ticker,
+  action: 'buy',
+  quantity,
+  ...(price === undefined ? {} : { price }),
+});
+
+async function trade(flow: FlowHarness, alert: Record<string, unknown>) {
+  const signalId = await flow.record(alert);
+  await flow.run(signalId);
+  const signal = await flow.deps.signals.get(signalId);
+  if (signal === undefined) throw new Error('signal vanished');
+  return signal;
+}
+
+describe('trading through Alpaca (the fake server) with the real workflow', () => {
+  it('fills a market order: one order at Alpaca, the fill booked in position and cash', async () => {
+    const { flow, fake } = await alpacaFlow();
+
+    const signal = await trade(flow, buy('AAPL', 10, 100));
+
+    expect(signal).toMatchObject({ status: 'filled', filledQuantity: '10', averageFillPrice: '100' });
+    expect(fake.orders).toHaveLength(1);
+    const snapshot = await flow.deps.store.snapshot();
+    expect(snapshot.positions.AAPL).toMatchObject({ quantity: '10', pendingQuantity: '0' });
+    expect(snapshot.account).toMatchObject({ cash: '99000', reservedCash: '0' });
+  });
+
+  it("sizes an alert without a price from Alpaca's latest trade", async () => {
+    const { flow } = await alpacaFlow();
+
+    const signal = await trade(flow, {
+      ticker: 'MSFT',
+      action: 'buy',
+      quantity: 1000,
+      quantityType: 'dollar_amount',
+    });
+
+    expect(signal).toMatchObject({ status: 'filled', filledQuantity: '2' });
+  });
+
+  it("403 insufficient buying power: rejected with Alpaca's reason, reservation released, no retry (SCENARIOS 30)", async () => {
+    const { flow, fake } = await alpacaFlow();
+    // Pinebridge's book says there is cash; Alpaca disagrees (e.g. money moved out by hand).
+    fake.inject({
+      fault: { kind: 'status', status: 403, code: 40310000, message: 'insufficient buying power' },
+      when: { method: 'POST' },
+    });
+
+    const signal = await trade(flow, buy('AAPL', 50, 100));
+
+    expect(signal.status).toBe('rejected');
+    expect(signal.reason).toMatch(/^BROKER_REJECTED: Alpaca 403: .*buying power/);
+    expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('0');
+    expect(fake.orders).toHaveLength(0);
+  });
+
+  it("422 validation: rejected with Alpaca's message (SCENARIOS 31)", async () => {
+    const { flow, fake } = await alpacaFlow();
+
+    const signal = await trade(flow, { ...buy('AAPL', 1, 100), orderType: 'limit', limitPrice: '99.999' });
+
+    expect(signal.reason).toMatch(/^BROKER_REJECTED: Alpaca 422: .*sub-penny/);
+    expect(fake.orders).toHaveLength(0);
+  });
+
+  it('429 past the submit budget: the order expires unsent and its reservation is released (SCENARIOS 32)', async () => {
+    const { flow, fake } = await alpacaFlow({ alpaca: { submitBudgetMs: 500 } });
+    fake.inject({ fault: { kind: 'status', status: 429 }, when: { method: 'POST' } });
+
+    const signal = await trade(flow, buy('AAPL', 1, 100));
+
+    expect(signal.status).toBe('cancelled');
+    expect(signal.reason).toMatch(/^ORDER_EXPIRED: .*429/);
+    expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('0');
+    expect(fake.orders).toHaveLength(0);
+  });
+
+  it.each([
+    ['timeoutAfterAccept', 'a timeout after Alpaca accepted it (SCENARIOS 33)'],
+    ['dropBeforeAccept', 'a request lost before Alpaca saw it (SCENARIOS 34)'],
+    ['duplicateOnFirstTry', '"client_order_id must be unique" on the first try (SCENARIOS 35)'],
+  ] as const)('%s: %s still ends in exactly one filled order', async (fault, _scenario) => {
+    const { flow, fake } = await alpacaFlow();
+    fake.inject({ fault });
+
+    const signal = await trade(flow, buy('AAPL', 3, 100));
+
+    expect(signal).toMatchObject({ status: 'filled', filledQuantity: '3' });
+    expect(fake.orders).toHaveLength(1);
+    expect((await flow.deps.store.snapshot()).positions.AAPL?.quantity).toBe('3');
+  });
+
+  it('process killed between submit and record: the reconciler finds and adopts the order, one order (SCENARIOS 36)', async () => {
+    const { flow, fake } = await alpacaFlow();
+    const signalId = await flow.record(buy('AAPL', 2, 100));
+    const decided = await riskCheck({ signalId, symbol: 'AAPL', receivedAt: '' }, flow.deps);
+    if (decided.decision !== 'approved') throw new Error('fixture must be approved');
+    await submitOrder({ signalId, clientOrderId: decided.clientOrderId }, flow.deps);
+    // …the process dies here: nothing recorded the fill.
+
+    const report = await reconcile(flow.deps, { settleAfterMs: 0 });
+
+    expect(report.settled[signalId]).toBe('filled');
+    expect((await flow.deps.signals.get(signalId))?.status).toBe('filled');
+    expect((await flow.deps.store.snapshot()).positions.AAPL).toMatchObject({
+      quantity: '2',
+      pendingQuantity: '0',
+    });
+    expect(fake.orders).toHaveLength(1);
+  });
+
+  it('Alpaca down: the signal fails, the order stays unknown with its reservation, and the reconciler settles it later (SCENARIOS 37)', async () => {
+    const { flow, fake } = await alpacaFlow({ alpaca: { submitBudgetMs: 500 } });
+    await flow.deps.store.snapshot(); // the account opens from Alpaca's before the outage
+    const outage = fake.inject({ fault: { kind: 'status', status: 503 }, times: Number.POSITIVE_INFINITY });
+
+    const signal = await trade(flow, buy('AAPL', 2, 100));
+
+    expect(signal.status).toBe('failed');
+    expect((await flow.deps.store.getOrder(`pb-${signal.signalId}`))?.status).toBe('unknown');
+    expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('200');
+    expect(fake.orders).toHaveLength(0);
+
+    outage.cancel();
+    const report = await reconcile(flow.deps, { settleAfterMs: 0 });
+
+    expect(report.unresolved).toEqual([]);
+    expect((await flow.deps.store.getOrder(`pb-${signal.signalId}`))?.final).toBe(true);
+    expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('0');
+    expect(fake.orders).toHaveLength(0);
+  });
+
+  it('halts trading after three signals in a row fail at the broker (SCENARIOS 37: N in a row)', async () => {
+    const { flow, fake } = await alpacaFlow({ alpaca: { submitBudgetMs: 500 } });
+    await flow.deps.store.snapshot();
+    fake.inject({ fault: { kind: 'status', status: 503 }, times: Number.POSITIVE_INFINITY });
+
+    for (const ticker of ['AAPL', 'MSFT', 'AAPL']) await trade(flow, buy(ticker, 1, 100));
+
+    const snapshot = await flow.deps.store.snapshot();
+    expect(snapshot.tradingState).toBe('HALTED');
+    expect(snapshot.breaker.trip).toBe('BROKER_FAILURES');
+  });
+
+  it('partial fill, then the order times out and is cancelled: position = the fill, the rest released (SCENARIOS 38)', async () => {
+    const { flow, fake } = await alpacaFlow({ workflow: { orderTimeoutSeconds: 1, orderPollSeconds: 1 } });
+    fake.inject({ fault: { kind: 'partialFill', qty: 4 } });
+
+    const signal = await trade(flow, buy('AAPL', 10, 100));
+
+    expect(signal).toMatchObject({ status: 'cancelled', filledQuantity: '4' });
+    const snapshot = await flow.deps.store.snapshot();
+    expect(snapshot.positions.AAPL).toMatchObject({ quantity: '4', pendingQuantity: '0' });
+    expect(snapshot.account).toMatchObject({ cash: '99600', reservedCash: '0' });
+  });
+
+  it('keys refused (401): trading halts at once with the reason, the signal is rejected, no retry loop (SCENARIOS 40)', async () => {
+    const { flow, fake } = await alpacaFlow();
+    await flow.deps.store.snapshot();
+    fake.inject({ fault: { kind: 'status', status: 401 }, times: Number.POSITIVE_INFINITY });
+
+    const signal = await trade(flow, buy('AAPL', 1, 100));
+
+    expect(signal.status).toBe('rejected');
+    expect(signal.reason).toMatch(/401/);
+    const snapshot = await flow.deps.store.snapshot();
+    expect(snapshot.tradingState).toBe('HALTED');
+    expect(snapshot.breaker.reason).toMatch(/broker refused the credentials/);
+    expect(fake.requests.filter((r) => r.status === 401).length).toBeLessThanOrEqual(3);
+    expect(fake.orders).toHaveLength(0);
+  });
+
+  it('reports a position the broker has and Pinebridge does not, and overwrites nothing', async () => {
+    const { flow, fake } = await alpacaFlow();
+    await trade(flow, buy('AAPL', 2, 100));
+    // Someone trades the same account by hand.
+    const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
+    const manual = new AlpacaBroker({
+      mode: 'paper',
+      credentials: { get: async () => keys, refresh: async () => keys },
+      tradingUrl: fake.url,
+      dataUrl: fake.url,
+      requestsPerMinute: 200,
+      requestTimeoutMs: 1_000,
+      submitBudgetMs: 1_000,
+      clock: systemClock,
+      log: silentLog,
+    });
+    await manual.submitOrder(anIntent({ clientOrderId: 'by-hand-1', symbol: 'MSFT', quantity: '1' }));
+
+    const report = await reconcile(flow.deps, { settleAfterMs: 0 });
+
+    expect(report.mismatches).toEqual([{ symbol: 'MSFT', ours: '0', broker: '1' }]);
+    if (!(flow.deps.events instanceof LoggedTradingStateEvents))
+      throw new Error('expected the local announcer');
+    expect(flow.deps.events.mismatches).toEqual([report.mismatches]);
+    expect((await flow.deps.store.snapshot()).positions.MSFT).toBeUndefined();
+  });
+});
