@@ -45,6 +45,7 @@ export function buildApp(
     tables: stateful.tables,
     bus: stateful.bus,
     webhookSecret: stateful.webhookSecret,
+    alpacaSecrets: stateful.alpacaSecrets,
   });
   // Functions and the workflow reference the tables, bus and secret: deploy data first.
   stateless.addStackDependency(stateful, 'functions and workflow use its tables, bus and secret');

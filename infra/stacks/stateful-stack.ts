@@ -23,6 +23,8 @@ export class StatefulStack extends Stack {
   readonly bus: EventBus;
   readonly webhookSecret: Secret;
   readonly alertTopic: Topic;
+  /** Alpaca keys, one secret per mode, created empty: the trader puts the keys in (docs/BROKERS.md). */
+  readonly alpacaSecrets: Record<'paper' | 'live', Secret>;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -98,10 +100,34 @@ export class StatefulStack extends Stack {
         excludePunctuation: true,
       },
     });
+    this.alpacaSecrets = {
+      paper: this.alpacaSecret('paper', prefix, prod),
+      live: this.alpacaSecret('live', prefix, prod),
+    };
     Validations.of(this.webhookSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:
         'The webhook secret is pasted into TradingView alerts, so rotation is a manual, two-secret procedure (docs/DEPLOYMENT.md).',
     });
+  }
+
+  /** An empty Alpaca key secret: `{"keyId": "", "secretKey": ""}` until the trader fills it in. */
+  private alpacaSecret(mode: 'paper' | 'live', prefix: string, prod: boolean): Secret {
+    const secret = new Secret(this, mode === 'paper' ? 'AlpacaPaperKeys' : 'AlpacaLiveKeys', {
+      secretName: `${prefix}/alpaca-${mode}`,
+      removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      description: `Alpaca ${mode} API keys as JSON {"keyId": "…", "secretKey": "…"}: put them here (docs/BROKERS.md). Pinebridge reads them; they are never in the template.`,
+      // No key value is generated or written by the stack: only empty fields to fill in.
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ keyId: '', secretKey: '' }),
+        generateStringKey: 'unused',
+        passwordLength: 16,
+      },
+    });
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'Alpaca keys are issued by Alpaca; rotate them in the Alpaca dashboard and paste them here.',
+    });
+    return secret;
   }
 }

@@ -31,6 +31,7 @@ export interface StatelessStackProps extends StackProps {
   tables: Record<TableKey, TableV2>;
   bus: EventBus;
   webhookSecret: Secret;
+  alpacaSecrets: Record<'paper' | 'live', Secret>;
 }
 
 /** What runs: the webhook API, the workflow and its functions, and the rule that joins them. */
@@ -43,6 +44,13 @@ export class StatelessStack extends Stack {
     const { stage, config, tables } = props;
     const prefix = `pinebridge-${stage}`;
     const environment = { PINEBRIDGE_CONFIG: JSON.stringify(config) };
+    // Only with Alpaca configured, and only the configured mode's keys, for the functions that trade.
+    const alpacaSecret = config.broker === 'alpaca' ? props.alpacaSecrets[config.alpaca.mode] : undefined;
+    const readsBrokerKeys = (fn: PinebridgeFunction) => {
+      if (alpacaSecret === undefined) return;
+      fn.addEnvironment('ALPACA_SECRET_ID', alpacaSecret.secretArn);
+      alpacaSecret.grantRead(fn);
+    };
 
     // The webhook answers TradingView inside 3 s: a short timeout and the SDK's own tight retries.
     const webhook = new PinebridgeFunction(this, 'Webhook', {
@@ -77,6 +85,7 @@ export class StatelessStack extends Stack {
         // Breaker transitions and a reversal's second leg go on the bus.
         fn.addEnvironment('EVENT_BUS_NAME', props.bus.eventBusName);
         props.bus.grantPutEventsTo(fn);
+        readsBrokerKeys(fn);
         return [name, fn];
       }),
     ) as Record<TradeFlowTaskName, PinebridgeFunction>;
@@ -124,10 +133,31 @@ export class StatelessStack extends Stack {
     for (const key of ['signals', 'orders', 'paperOrders'] as const)
       breaker.addEnvironment(TABLES[key].envVar, tables[key].tableName);
     props.bus.grantPutEventsTo(breaker);
+    // With Alpaca the account opens from the broker's cash, so even the breaker may need the keys.
+    readsBrokerKeys(breaker);
     new Rule(this, 'BreakerSchedule', {
       description: 'Runs the circuit-breaker evaluation every minute',
       schedule: Schedule.rate(Duration.minutes(1)),
       targets: [new LambdaFunction(breaker, { retryAttempts: 0 })],
+    });
+
+    // What a lost execution or a broker outage left behind is settled, and positions compared.
+    const reconciler = new PinebridgeFunction(this, 'Reconciler', {
+      entry: 'reconciler',
+      stage,
+      timeout: Duration.seconds(60),
+      description:
+        'Settles orders left in flight or unknown, republishes undecided signals, compares positions',
+      environment: { ...environment, EVENT_BUS_NAME: props.bus.eventBusName },
+    });
+    for (const key of Object.keys(TABLES) as TableKey[])
+      reconciler.bindTable(tables[key], TABLES[key], 'readWrite');
+    props.bus.grantPutEventsTo(reconciler);
+    readsBrokerKeys(reconciler);
+    new Rule(this, 'ReconcilerSchedule', {
+      description: 'Runs the reconciler every five minutes',
+      schedule: Schedule.rate(Duration.minutes(5)),
+      targets: [new LambdaFunction(reconciler, { retryAttempts: 0 })],
     });
 
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: RetentionDays.ONE_MONTH });

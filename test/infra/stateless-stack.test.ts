@@ -103,12 +103,28 @@ function dynamoResourcesOf(functionId: string): string[] {
 const tableArn = (key: TableKey) => `<${logicalIdOf(stateful.tables[key])}.Arn>`;
 
 /** The scheduled circuit-breaker function: the one whose environment has no webhook secret and is not a task. */
-function breakerFunctionId(): string {
+function functionIdStartingWith(prefix: string): string {
   const ids = lambdas()
     .map(([id]) => id)
-    .filter((id) => id.startsWith('Breaker'));
+    .filter((id) => id.startsWith(prefix));
   expect(ids).toHaveLength(1);
   return ids[0] ?? '';
+}
+const breakerFunctionId = () => functionIdStartingWith('Breaker');
+const reconcilerFunctionId = () => functionIdStartingWith('Reconciler');
+
+/** The scheduled rule targeting a function, with its schedule and target. */
+function scheduleOf(functionId: string) {
+  const rules = resourcesOfType(json, 'AWS::Events::Rule')
+    .map(([, rule]) => propsOf(rule))
+    .filter((props) => props.ScheduleExpression !== undefined)
+    .filter((props) =>
+      asList(props.Targets).some((t) => renderValue((t as { Arn: unknown }).Arn) === `<${functionId}.Arn>`),
+    );
+  expect(rules).toHaveLength(1);
+  const props = rules[0] ?? {};
+  const [target] = asList(props.Targets) as { RetryPolicy?: { MaximumRetryAttempts: number } }[];
+  return { expression: props.ScheduleExpression, retries: target?.RetryPolicy?.MaximumRetryAttempts };
 }
 
 /** Rules on the bus (event patterns), as opposed to schedules. */
@@ -176,9 +192,10 @@ describe('REST API', () => {
 });
 
 describe('Lambda functions', () => {
-  it('there is one function for the webhook, one per trade-flow task and the scheduled breaker', () => {
-    expect(lambdas()).toHaveLength(2 + TRADE_FLOW_TASK_NAMES.length);
+  it('there is one function for the webhook, one per trade-flow task, the scheduled breaker and the reconciler', () => {
+    expect(lambdas()).toHaveLength(3 + TRADE_FLOW_TASK_NAMES.length);
     expect(breakerFunctionId()).toMatch(/^Breaker/);
+    expect(reconcilerFunctionId()).toMatch(/^Reconciler/);
   });
 
   it('every function runs nodejs22.x on arm64 with active X-Ray tracing', () => {
@@ -241,7 +258,7 @@ describe('IAM: least privilege', () => {
   it('every trade-flow task function may use all four tables', () => {
     const tasks = lambdas()
       .map(([id]) => id)
-      .filter((id) => id !== webhookFunctionId() && id !== breakerFunctionId());
+      .filter((id) => ![webhookFunctionId(), breakerFunctionId(), reconcilerFunctionId()].includes(id));
     expect(tasks).toHaveLength(TRADE_FLOW_TASK_NAMES.length);
     for (const id of tasks) {
       const resources = dynamoResourcesOf(id);
@@ -349,21 +366,58 @@ describe('trade-flow state machine', () => {
   });
 });
 
-describe('breaker schedule', () => {
+describe('schedules', () => {
   it('runs the breaker function every minute, without retries (the next minute is the retry)', () => {
-    const scheduled = resourcesOfType(json, 'AWS::Events::Rule').filter(
-      ([, rule]) => propsOf(rule).ScheduleExpression !== undefined,
-    );
+    expect(scheduleOf(breakerFunctionId())).toEqual({ expression: 'rate(1 minute)', retries: 0 });
+  });
 
-    expect(scheduled).toHaveLength(1);
-    const props = propsOf(scheduled[0]?.[1]);
-    expect(props.ScheduleExpression).toBe('rate(1 minute)');
-    const [target] = asList(props.Targets) as {
-      Arn: unknown;
-      RetryPolicy?: { MaximumRetryAttempts: number };
-    }[];
-    expect(renderValue(target?.Arn)).toBe(`<${breakerFunctionId()}.Arn>`);
-    expect(target?.RetryPolicy?.MaximumRetryAttempts).toBe(0);
+  it('runs the reconciler every five minutes, without retries, and lets it use every table', () => {
+    expect(scheduleOf(reconcilerFunctionId())).toEqual({ expression: 'rate(5 minutes)', retries: 0 });
+    const resources = dynamoResourcesOf(reconcilerFunctionId());
+    for (const key of Object.keys(TABLES) as TableKey[]) expect(resources, key).toContain(tableArn(key));
+  });
+});
+
+describe('Alpaca keys', () => {
+  it('no function is given broker keys while the paper broker is configured', () => {
+    for (const [id] of lambdas()) {
+      expect(lambdaProps(id).Environment?.Variables?.ALPACA_SECRET_ID, id).toBeUndefined();
+      const reads = roleStatements(id).filter((s) =>
+        asList(s.Action).includes('secretsmanager:GetSecretValue'),
+      );
+      for (const statement of reads)
+        expect(
+          asList(statement.Resource).map((r) => renderValue(r, statefulJson)),
+          id,
+        ).toEqual([`<${logicalIdOf(stateful.webhookSecret)}>`]);
+    }
+  });
+
+  it('with broker "alpaca" in live mode, only the trading functions get the live keys, and only those', () => {
+    const app = buildTestApp({ config: { broker: 'alpaca', alpaca: { mode: 'live' } } });
+    const live = Template.fromStack(app.stateless).toJSON() as CfnTemplate;
+    const liveStateful = Template.fromStack(app.stateful).toJSON() as CfnTemplate;
+    const liveSecret = `<${logicalIdOf(app.stateful.alpacaSecrets.live)}>`;
+    const functions = resourcesOfType(live, 'AWS::Lambda::Function');
+
+    const withKeys = functions.filter(
+      ([, fn]) =>
+        (propsOf(fn).Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables
+          ?.ALPACA_SECRET_ID !== undefined,
+    );
+    expect(withKeys.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(
+      ['Breaker', 'Reconciler', ...TRADE_FLOW_TASK_NAMES].sort(),
+    );
+    for (const [id, fn] of withKeys) {
+      const variables = (propsOf(fn).Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(renderValue(variables.ALPACA_SECRET_ID, liveStateful), id).toBe(liveSecret);
+    }
+    const granted = identityPolicyStatements(live)
+      .map(({ statement }) => statement)
+      .filter((s) => asList(s.Action).includes('secretsmanager:GetSecretValue'))
+      .flatMap((s) => asList(s.Resource).map((r) => renderValue(r, liveStateful)));
+    expect(granted).toContain(liveSecret);
+    expect(granted).not.toContain(`<${logicalIdOf(app.stateful.alpacaSecrets.paper)}>`);
   });
 });
 
