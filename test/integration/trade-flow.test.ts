@@ -338,3 +338,33 @@ describe('trading-state transitions', () => {
     expect((await flow.deps.store.snapshot()).tradingState).toBe('HALTED');
   });
 });
+
+describe('broker reports in any order (SCENARIOS 39)', () => {
+  it('books each unit once whatever reports arrive, duplicated or out of order: position = sum of fills, cash exact', async () => {
+    const flow = await flowHarness();
+    const signalId = await flow.record(buy('AAPL', 10, 100));
+    const decided = await riskCheck({ signalId, symbol: 'AAPL', receivedAt: '' }, flow.deps);
+    if (decided.decision !== 'approved') throw new Error('fixture must be approved');
+    const report = (status: 'partially_filled' | 'filled', filled: string, average: string) => ({
+      clientOrderId: decided.clientOrderId,
+      brokerOrderId: 'b-1',
+      status,
+      filledQuantity: filled,
+      averageFillPrice: average,
+      commission: '0',
+    });
+    const at = () => new Date().toISOString();
+
+    await flow.deps.store.applyBrokerOrder(report('partially_filled', '4', '100'), at());
+    await flow.deps.store.applyBrokerOrder(report('partially_filled', '4', '100'), at());
+    const final = await flow.deps.store.applyBrokerOrder(report('filled', '10', '100.6'), at());
+    await flow.deps.store.applyBrokerOrder(report('partially_filled', '4', '100'), at());
+    await flow.deps.store.applyBrokerOrder(report('filled', '10', '100.6'), at());
+
+    expect(final).toBe('filled');
+    const snapshot = await flow.deps.store.snapshot();
+    expect(snapshot.positions.AAPL).toMatchObject({ quantity: '10', pendingQuantity: '0' });
+    // 4 at 100 and 6 at 101 (the cumulative average 100.6 over 10): 1,006.00 out of 100,000.
+    expect(snapshot.account).toMatchObject({ cash: '98994', reservedCash: '0' });
+  });
+});
