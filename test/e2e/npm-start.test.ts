@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { startFakeAlpaca } from '../fakes/alpaca/server.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const main = join(root, 'infra/local/main.ts');
@@ -16,12 +17,13 @@ interface Started {
 }
 
 /** Runs `npm start`'s entry point in `cwd`, as a user would: its own .env, .data/ and config.json. */
-function start(cwd: string): Started {
+function start(cwd: string, extraEnv: Record<string, string> = {}): Started {
   let output = '';
   const child = spawn(tsx, [main], {
     cwd,
     env: {
       ...process.env,
+      ...extraEnv,
       PORT: '0',
       PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
       POWERTOOLS_LOG_LEVEL: 'WARN',
@@ -100,4 +102,42 @@ describe('npm start', () => {
     expect(await started.exited).toBe(1);
     expect(started.output()).toMatch(/pinebridge: config\.json is invalid:\s+- risk\.maxPositionQuantity/);
   }, 60_000);
+
+  it('trades Alpaca paper when its keys are in the environment, and refuses keys of the other mode', async () => {
+    const fake = await startFakeAlpaca({ prices: { AAPL: '187.5' } });
+    const liveFake = await startFakeAlpaca({ mode: 'live' });
+    try {
+      const cwd = mkdtempSync(join(tmpdir(), 'pinebridge-alpaca-'));
+      const keys = { APCA_API_KEY_ID: fake.keyId, APCA_API_SECRET_KEY: fake.secretKey };
+
+      const started = start(cwd, { ...keys, PINEBRIDGE_ALPACA_URL: fake.url });
+      const [, url] = await waitFor(started, /running on (http:\/\/localhost:\d+) \(Alpaca paper at /);
+      const [, secret] = await waitFor(started, /webhook secret: (\S+)/);
+      const accepted = await fetch(`${url}/webhook/${secret}`, {
+        method: 'POST',
+        body: '{"ticker":"AAPL","action":"buy","quantity":2,"price":187.5}',
+      });
+      const deadline = Date.now() + 10_000;
+      while (fake.orders.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      started.child.kill('SIGINT');
+      await started.exited;
+
+      const refused = start(mkdtempSync(join(tmpdir(), 'pinebridge-alpaca-live-')), {
+        ...keys,
+        PINEBRIDGE_ALPACA_URL: liveFake.url,
+      });
+
+      expect(accepted.status).toBe(202);
+      expect(fake.orders).toHaveLength(1);
+      expect(fake.orders[0]).toMatchObject({ symbol: 'AAPL', qty: '2', side: 'buy' });
+      expect(await refused.exited).toBe(1);
+      expect(refused.output()).toMatch(
+        /pinebridge: the Alpaca keys belong to a live account but alpaca\.mode is "paper"; refusing to trade/,
+      );
+      expect(fake.contractViolations).toEqual([]);
+    } finally {
+      await fake.stop();
+      await liveFake.stop();
+    }
+  }, 240_000);
 });
