@@ -9,7 +9,11 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
-import { TRADING_STATE_EVENT } from '../../shared/adapters/events.js';
+import {
+  ORDER_UNKNOWN_EVENT,
+  POSITION_MISMATCH_EVENT,
+  TRADING_STATE_EVENT,
+} from '../../shared/adapters/events.js';
 
 export interface StatefulStackProps extends StackProps {
   stage: 'dev' | 'prod';
@@ -82,6 +86,22 @@ export class StatefulStack extends Stack {
         new SnsTopic(this.alertTopic, {
           message: RuleTargetInput.fromText(
             `Pinebridge trading state ${EventField.fromPath('$.detail.from')} -> ${EventField.fromPath('$.detail.to')} at ${EventField.fromPath('$.detail.at')} (${EventField.fromPath('$.detail.source')}): ${EventField.fromPath('$.detail.reason')}`,
+          ),
+        }),
+      ],
+    });
+
+    new Rule(this, 'BrokerAttention', {
+      eventBus: this.bus,
+      description: 'Orders of unknown fate and positions that differ from the broker, to the alert topic',
+      eventPattern: {
+        source: [ORDER_UNKNOWN_EVENT.source],
+        detailType: [ORDER_UNKNOWN_EVENT.detailType, POSITION_MISMATCH_EVENT.detailType],
+      },
+      targets: [
+        new SnsTopic(this.alertTopic, {
+          message: RuleTargetInput.fromText(
+            `Pinebridge ${EventField.detailType} (reconcile before trading on): ${EventField.fromPath('$.detail')}`,
           ),
         }),
       ],

@@ -17,6 +17,9 @@ export const TRADING_STATE_EVENT = {
   detailType: 'Trading State Changed',
 } as const;
 
+/** An order whose fate the broker could not tell; routed to the alert topic. */
+export const ORDER_UNKNOWN_EVENT = { source: 'pinebridge.risk', detailType: 'Order Unknown' } as const;
+
 /** The reconciler found our positions and the broker's disagreeing; also routed to the alert topic. */
 export const POSITION_MISMATCH_EVENT = {
   source: 'pinebridge.risk',
@@ -61,6 +64,7 @@ export class EventBridgeTradingStateEvents implements TradingStateEvents {
     private readonly metrics: {
       transitioned(transition: TradingStateTransition): void;
       positionsMismatched(count: number): void;
+      orderUnknown(): void;
     },
     private readonly client = new EventBridgeClient({ maxAttempts: 3 }),
   ) {}
@@ -73,6 +77,11 @@ export class EventBridgeTradingStateEvents implements TradingStateEvents {
   async positionsMismatched(mismatches: PositionMismatch[]): Promise<void> {
     this.metrics.positionsMismatched(mismatches.length);
     await this.put(POSITION_MISMATCH_EVENT, { mismatches });
+  }
+
+  async orderUnknown(order: { clientOrderId: string; signalId: string; symbol: string; reason: string }) {
+    this.metrics.orderUnknown();
+    await this.put(ORDER_UNKNOWN_EVENT, order);
   }
 
   private async put(event: { source: string; detailType: string }, detail: unknown): Promise<void> {
@@ -110,5 +119,13 @@ export class LoggedTradingStateEvents implements TradingStateEvents {
   async positionsMismatched(mismatches: PositionMismatch[]): Promise<void> {
     this.mismatches.push(mismatches);
     this.log.error('positions differ from the broker', { mismatches });
+  }
+
+  readonly unknownOrders: string[] = [];
+  async orderUnknown(order: { clientOrderId: string; signalId: string; symbol: string; reason: string }) {
+    this.unknownOrders.push(order.clientOrderId);
+    this.log.error('order fate unknown; its reservation is kept until the reconciler settles it', {
+      ...order,
+    });
   }
 }

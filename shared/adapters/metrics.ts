@@ -21,6 +21,11 @@ export class TradingMetrics {
     this.metrics.publishStoredMetrics();
   }
 
+  orderUnknown(): void {
+    this.metrics.addMetric('UnknownOrders', MetricUnit.Count, 1);
+    this.metrics.publishStoredMetrics();
+  }
+
   positionsMismatched(count: number): void {
     this.metrics.addMetric('PositionMismatches', MetricUnit.Count, count);
     this.metrics.publishStoredMetrics();

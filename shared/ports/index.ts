@@ -155,6 +155,13 @@ export interface TradingStateEvents {
   transitioned(transition: TradingStateTransition): Promise<void>;
   /** Our positions and the broker's disagree (reported, never silently overwritten). */
   positionsMismatched(mismatches: PositionMismatch[]): Promise<void>;
+  /** An order's fate could not be established: it keeps its reservation until the reconciler settles it. */
+  orderUnknown(order: {
+    clientOrderId: string;
+    signalId: string;
+    symbol: string;
+    reason: string;
+  }): Promise<void>;
 }
 
 export interface PositionMismatch {

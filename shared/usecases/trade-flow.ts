@@ -342,6 +342,15 @@ export async function recordFailure(
     }
   }
   await deps.store.markFailed(signalId, `FAILED: ${reason}`, at());
+  const left = clientOrderId === undefined ? undefined : await deps.store.getOrder(clientOrderId);
+  if (left?.status === 'unknown') {
+    // An order whose fate nobody knows holds money: say so loudly (event, metric), not just in a log.
+    await deps.events
+      .orderUnknown({ clientOrderId: left.clientOrderId, signalId, symbol: left.intent.symbol, reason })
+      .catch((error: unknown) =>
+        deps.log.error('unknown-order notification failed', { error: (error as Error).name }),
+      );
+  }
   await breakerAfter(deps, 'a failure');
   return { signalId, status: 'failed' };
 }

@@ -171,7 +171,9 @@ describe('StatefulStack (dev)', () => {
     });
 
     it('receives every "Trading State Changed" event from the bus, as a readable message', () => {
-      const rules = resourcesOfType(json, 'AWS::Events::Rule');
+      const rules = resourcesOfType(json, 'AWS::Events::Rule').filter(([id]) =>
+        id.startsWith('TradingStateChanged'),
+      );
       expect(rules).toHaveLength(1);
       const props = propsOf(rules[0]?.[1]);
       const [topicId] = resourcesOfType(json, 'AWS::SNS::Topic')[0] ?? [];
@@ -186,6 +188,21 @@ describe('StatefulStack (dev)', () => {
       }[];
       expect(renderValue(target?.Arn)).toBe(`<${topicId}>`);
       expect(target?.InputTransformer?.InputTemplate).toContain('<detail-reason>');
+    });
+
+    it('also receives "Order Unknown" and "Position Mismatch" events', () => {
+      const rules = resourcesOfType(json, 'AWS::Events::Rule').filter(([id]) =>
+        id.startsWith('BrokerAttention'),
+      );
+      expect(rules).toHaveLength(1);
+      const props = propsOf(rules[0]?.[1]);
+      const [topicId] = resourcesOfType(json, 'AWS::SNS::Topic')[0] ?? [];
+
+      expect(props.EventPattern).toEqual({
+        source: ['pinebridge.risk'],
+        'detail-type': ['Order Unknown', 'Position Mismatch'],
+      });
+      expect(renderValue((asList(props.Targets)[0] as { Arn: unknown }).Arn)).toBe(`<${topicId}>`);
     });
 
     it('has no subscription unless notifications.email is configured', () => {

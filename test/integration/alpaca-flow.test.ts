@@ -167,6 +167,9 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     expect((await flow.deps.store.getOrder(`pb-${signal.signalId}`))?.status).toBe('unknown');
     expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('200');
     expect(fake.orders).toHaveLength(0);
+    if (!(flow.deps.events instanceof LoggedTradingStateEvents))
+      throw new Error('expected the local announcer');
+    expect(flow.deps.events.unknownOrders).toEqual([`pb-${signal.signalId}`]);
 
     outage.cancel();
     const report = await reconcile(flow.deps, { settleAfterMs: 0 });
