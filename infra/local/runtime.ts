@@ -9,7 +9,8 @@ import { EnvWebhookSecrets } from '../../shared/adapters/secrets.js';
 import type { Config } from '../../shared/config/schema.js';
 import { logger } from '../../shared/logger.js';
 import { BrokerAuthError, type Clock, type SignalPublisher } from '../../shared/ports/index.js';
-import { evaluateBreaker, haltTrading, resetBreaker } from '../../shared/usecases/breaker.js';
+import { evaluateBreaker, resetBreaker } from '../../shared/usecases/breaker.js';
+import { emergencyStop } from '../../shared/usecases/emergency-stop.js';
 import { reconcile } from '../../shared/usecases/reconcile.js';
 import { portfolioStatus } from '../../shared/usecases/status.js';
 import { synthesizeFlow } from './definition.js';
@@ -104,10 +105,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       maxBodyBytes: config.webhook.maxBodyBytes,
       throttle: new TokenBucket(config.api.throttle.rateLimit, config.api.throttle.burstLimit),
       status: (options) => portfolioStatus(deps, options),
-      admin: (action, reason) =>
-        action === 'halt'
-          ? haltTrading(deps, reason, 'operator (local admin API)')
-          : resetBreaker(deps, reason, 'operator (local admin API)'),
+      admin: async (action, { reason, flatten }) => {
+        const source = `operator (local admin API: ${action})`;
+        if (action === 'stop') return emergencyStop(deps, { flatten, reason, source });
+        const transition = await resetBreaker(deps, reason, source);
+        return { changed: transition !== undefined, transition: transition ?? null };
+      },
       health: async () => {
         const check = async (name: string, probeFn: () => Promise<unknown>): Promise<[string, string]> => {
           try {

@@ -35,12 +35,19 @@ const safeJson = (text: string): unknown => {
   }
 };
 
+/** stop: the emergency stop (HALTED, cancel, optionally flatten); resume and reset-breaker: back to ACTIVE. */
+export type AdminAction = 'stop' | 'resume' | 'reset-breaker';
+
+const AdminBody = z
+  .object({ reason: z.string().min(1).max(500).optional(), flatten: z.boolean().optional() })
+  .strict();
+
 export interface LocalServerRoutes {
   webhook: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
   health: () => Promise<{ ok: boolean; components: Record<string, string> }>;
   status: (options: { rejectedOnly: boolean }) => Promise<unknown>;
   /** Operator actions on the trading state: HALTED now, or back to ACTIVE (recorded with the reason). */
-  admin: (action: 'halt' | 'reset-breaker', reason: string) => Promise<unknown>;
+  admin: (action: AdminAction, request: { reason: string; flatten: boolean }) => Promise<unknown>;
   adminToken: string;
   maxBodyBytes: number;
   throttle: TokenBucket;
@@ -107,8 +114,8 @@ function authorized(req: IncomingMessage, token: string): boolean {
 
 /**
  * The local HTTP front door, routing to the same handlers the API serves in AWS:
- * POST /webhook[/{secret}], GET /health, GET /status, POST /admin/halt and
- * POST /admin/reset-breaker (the last three with the admin token).
+ * POST /webhook[/{secret}], GET /health, GET /status, POST /admin/stop, POST /admin/resume and
+ * POST /admin/reset-breaker (the last four with the admin token).
  */
 export function createLocalServer(routes: LocalServerRoutes): Server {
   return createServer(async (req, res) => {
@@ -139,20 +146,21 @@ export function createLocalServer(routes: LocalServerRoutes): Server {
           await routes.status({ rejectedOnly: url.searchParams.get('rejected') === 'true' }),
         );
       }
-      const admin = /^\/admin\/(halt|reset-breaker)$/.exec(path);
+      const admin = /^\/admin\/(stop|resume|reset-breaker)$/.exec(path);
       if (admin) {
         if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, { allow: 'POST' });
         if (!authorized(req, routes.adminToken))
           return send(res, 401, { error: 'admin token required (Authorization: Bearer …)' });
+        const action = admin[1] as AdminAction;
         const body = await readBody(req, 4096);
-        let reason = `${admin[1]} by the operator`;
-        if (body.trim() !== '') {
-          const parsed = z.object({ reason: z.string().min(1).max(500) }).safeParse(safeJson(body));
-          if (!parsed.success) return send(res, 400, { error: 'body must be {"reason": "…"} or empty' });
-          reason = parsed.data.reason;
-        }
-        const transition = await routes.admin(admin[1] as 'halt' | 'reset-breaker', reason);
-        return send(res, 200, { changed: transition !== undefined, transition: transition ?? null });
+        const parsed = AdminBody.safeParse(body.trim() === '' ? {} : safeJson(body));
+        if (!parsed.success)
+          return send(res, 400, { error: 'body must be empty or {"reason": "…", "flatten": true|false}' });
+        const result = await routes.admin(action, {
+          reason: parsed.data.reason ?? `${action} by the operator`,
+          flatten: parsed.data.flatten ?? false,
+        });
+        return send(res, 200, result);
       }
       return send(res, 404, { error: 'not found' });
     } catch {

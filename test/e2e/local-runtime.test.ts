@@ -185,44 +185,47 @@ describe('the local bot over HTTP', () => {
     );
   });
 
-  it('halts and resumes through the admin API, recorded with the reason, and refuses anonymous or malformed requests', async () => {
+  it('stops and resumes through the admin API, recorded with the reason, and refuses anonymous or malformed requests', async () => {
     const admin = (action: string, body: string, token = ADMIN) =>
       fetch(`${runtime.url}/admin/${action}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body,
       });
-    expect((await admin('halt', '', 'wrong')).status).toBe(401);
-    expect((await fetch(`${runtime.url}/admin/halt`)).status).toBe(405);
-    expect((await admin('halt', '{"reason": 42}')).status).toBe(400);
+    expect((await admin('stop', '', 'wrong')).status).toBe(401);
+    expect((await fetch(`${runtime.url}/admin/stop`)).status).toBe(405);
+    expect((await admin('stop', '{"reason": 42}')).status).toBe(400);
+    expect((await admin('stop', '{"flatten": "yes"}')).status).toBe(400);
     expect((await status()).signals.length).toBeGreaterThan(0);
 
-    const halted = await admin('halt', '{"reason":"checking a fill"}');
-    const again = await admin('halt', '');
+    const halted = await admin('stop', '{"reason":"checking a fill"}');
+    const again = await admin('stop', '');
     const refused = await post(`/webhook/${SECRET}`, alert());
     const { signalId: refusedId } = (await refused.json()) as { signalId: string };
     const whileHalted = await waitForSignal(refusedId, 5000);
-    const resumed = await admin('reset-breaker', '{"reason":"reviewed"}');
+    const resumed = await admin('resume', '{"reason":"reviewed"}');
     const accepted = await post(`/webhook/${SECRET}`, alert());
     const { signalId: acceptedId } = (await accepted.json()) as { signalId: string };
     const afterResume = await waitForSignal(acceptedId, 5000);
 
     expect(halted.status).toBe(200);
-    expect(await halted.json()).toMatchObject({
-      changed: true,
-      transition: { from: 'ACTIVE', to: 'HALTED', trip: 'EMERGENCY_STOP', reason: 'checking a fill' },
-    });
-    expect(await again.json()).toEqual({ changed: false, transition: null });
+    expect(await halted.json()).toMatchObject({ halted: { changed: true }, complete: true, items: [] });
+    expect(await again.json()).toMatchObject({ halted: { changed: false } });
     expect(whileHalted?.reason).toMatch(/^TRADING_HALTED/);
     expect(await resumed.json()).toMatchObject({
       changed: true,
       transition: { from: 'HALTED', to: 'ACTIVE', reason: 'reviewed' },
     });
     expect(afterResume?.status).toBe('filled');
-    const history = ((await status()) as unknown as { tradingStateHistory: { to: string; source: string }[] })
-      .tradingStateHistory;
-    expect(history.slice(0, 2).map((t) => t.to)).toEqual(['ACTIVE', 'HALTED']);
-    expect(history[0]?.source).toMatch(/operator/);
+    const history = (
+      (await status()) as unknown as {
+        tradingStateHistory: { to: string; source: string; reason: string; trip?: string }[];
+      }
+    ).tradingStateHistory;
+    expect(history.slice(0, 2)).toMatchObject([
+      { to: 'ACTIVE', source: 'operator (local admin API: resume)', reason: 'reviewed' },
+      { to: 'HALTED', trip: 'EMERGENCY_STOP', reason: 'checking a fill' },
+    ]);
   });
 
   it('never writes the secret to a log line or a response, whatever the outcome', async () => {
