@@ -38,6 +38,8 @@ export interface StatelessStackProps extends StackProps {
 export class StatelessStack extends Stack {
   readonly api: RestApi;
   readonly tradeFlow: TradeFlow;
+  /** Emergency stop, resume, reset-breaker: `aws lambda invoke` with IAM (docs/RUNBOOK.md). */
+  readonly adminFunction: PinebridgeFunction;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -140,6 +142,19 @@ export class StatelessStack extends Stack {
       schedule: Schedule.rate(Duration.minutes(1)),
       targets: [new LambdaFunction(breaker, { retryAttempts: 0 })],
     });
+
+    // The operator's stop / resume / reset-breaker: invoked with IAM only, never through the API.
+    this.adminFunction = new PinebridgeFunction(this, 'Admin', {
+      entry: 'admin',
+      stage,
+      timeout: Duration.seconds(60),
+      description: 'Emergency stop (halt, cancel, flatten), resume and reset-breaker; IAM-invoked only',
+      environment: { ...environment, EVENT_BUS_NAME: props.bus.eventBusName },
+    });
+    for (const key of Object.keys(TABLES) as TableKey[])
+      this.adminFunction.bindTable(tables[key], TABLES[key], 'readWrite');
+    props.bus.grantPutEventsTo(this.adminFunction);
+    readsBrokerKeys(this.adminFunction);
 
     // What a lost execution or a broker outage left behind is settled, and positions compared.
     const reconciler = new PinebridgeFunction(this, 'Reconciler', {

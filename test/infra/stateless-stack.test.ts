@@ -112,6 +112,7 @@ function functionIdStartingWith(prefix: string): string {
 }
 const breakerFunctionId = () => functionIdStartingWith('Breaker');
 const reconcilerFunctionId = () => functionIdStartingWith('Reconciler');
+const adminFunctionId = () => functionIdStartingWith('Admin');
 
 /** The scheduled rule targeting a function, with its schedule and target. */
 function scheduleOf(functionId: string) {
@@ -192,8 +193,9 @@ describe('REST API', () => {
 });
 
 describe('Lambda functions', () => {
-  it('there is one function for the webhook, one per trade-flow task, the scheduled breaker and the reconciler', () => {
-    expect(lambdas()).toHaveLength(3 + TRADE_FLOW_TASK_NAMES.length);
+  it('there is one function for the webhook, one per trade-flow task, the breaker, the reconciler and the admin actions', () => {
+    expect(lambdas()).toHaveLength(4 + TRADE_FLOW_TASK_NAMES.length);
+    expect(adminFunctionId()).toMatch(/^Admin/);
     expect(breakerFunctionId()).toMatch(/^Breaker/);
     expect(reconcilerFunctionId()).toMatch(/^Reconciler/);
   });
@@ -258,7 +260,10 @@ describe('IAM: least privilege', () => {
   it('every trade-flow task function may use all four tables', () => {
     const tasks = lambdas()
       .map(([id]) => id)
-      .filter((id) => ![webhookFunctionId(), breakerFunctionId(), reconcilerFunctionId()].includes(id));
+      .filter(
+        (id) =>
+          ![webhookFunctionId(), breakerFunctionId(), reconcilerFunctionId(), adminFunctionId()].includes(id),
+      );
     expect(tasks).toHaveLength(TRADE_FLOW_TASK_NAMES.length);
     for (const id of tasks) {
       const resources = dynamoResourcesOf(id);
@@ -366,6 +371,18 @@ describe('trade-flow state machine', () => {
   });
 });
 
+describe('admin function', () => {
+  it('is invoked with IAM only: no API route and no resource policy lets anyone else call it', () => {
+    const admin = adminFunctionId();
+
+    expect(apiRoutes().every(({ integrationUri }) => !integrationUri.includes(admin))).toBe(true);
+    const permissions = resourcesOfType(json, 'AWS::Lambda::Permission').filter(
+      ([, p]) => renderValue(propsOf(p).FunctionName) === `<${admin}.Arn>`,
+    );
+    expect(permissions).toEqual([]);
+  });
+});
+
 describe('schedules', () => {
   it('runs the breaker function every minute, without retries (the next minute is the retry)', () => {
     expect(scheduleOf(breakerFunctionId())).toEqual({ expression: 'rate(1 minute)', retries: 0 });
@@ -406,7 +423,7 @@ describe('Alpaca keys', () => {
           ?.ALPACA_SECRET_ID !== undefined,
     );
     expect(withKeys.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(
-      ['Breaker', 'Reconciler', ...TRADE_FLOW_TASK_NAMES].sort(),
+      ['Admin', 'Breaker', 'Reconciler', ...TRADE_FLOW_TASK_NAMES].sort(),
     );
     for (const [id, fn] of withKeys) {
       const variables = (propsOf(fn).Environment as { Variables: Record<string, unknown> }).Variables;
