@@ -867,3 +867,125 @@ describe('evaluateRisk: duplicative orders and order rate', () => {
     expect(evaluate({ signal: aSignal({ price: '100' }), snapshot: oneAged, config }).approved).toBe(true);
   });
 });
+
+describe('evaluateRisk: price collar', () => {
+  const collared = (limitPrice: string, price: string | undefined = '100') =>
+    evaluate({
+      signal: aSignal({
+        orderType: 'limit',
+        limitPrice,
+        ...(price === undefined ? { price: undefined } : { price }),
+      }),
+      config: roomy({ risk: { priceCollarPercent: 10 } }),
+    });
+
+  it.each([
+    ['89.99', ['PRICE_COLLAR']],
+    ['90', []],
+    ['110', []],
+    ['110.01', ['PRICE_COLLAR']],
+  ])('a limit of %s against a market of 100 with a 10 %% collar → %j', (limitPrice, codes) => {
+    const decision = collared(limitPrice);
+
+    expect(decision.approved ? [] : codesOf(decision)).toEqual(codes);
+  });
+
+  it('names the price, the distance and the key in the denial', () => {
+    expect(denialsOf(collared('1000'))[0]?.detail).toMatch(
+      /limitPrice 1000 is 900% from the market price 100.*priceCollarPercent 10/,
+    );
+  });
+
+  it('measures against a fresh last price when the alert has none, and skips when there is no market price', () => {
+    const fresh = aSnapshot({ prices: { AAPL: { price: '100', at: secondsAgo(10) } } });
+    const config = roomy({ risk: { priceCollarPercent: 10 } });
+    const limitOnly = aSignal({ orderType: 'limit', limitPrice: '150', price: undefined });
+
+    expect(codesOf(evaluate({ signal: limitOnly, snapshot: fresh, config }))).toEqual(['PRICE_COLLAR']);
+    expect(evaluate({ signal: limitOnly, config }).approved).toBe(true);
+  });
+
+  it('checks a stop price too, and is off at 0', () => {
+    const stop = aSignal({ orderType: 'stop', stopPrice: '50' });
+
+    expect(codesOf(evaluate({ signal: stop, config: roomy({ risk: { priceCollarPercent: 10 } }) }))).toEqual([
+      'PRICE_COLLAR',
+    ]);
+    expect(evaluate({ signal: stop, config: roomy({ risk: { priceCollarPercent: 0 } }) }).approved).toBe(
+      true,
+    );
+  });
+});
+
+describe('evaluateRisk: daily loss and drawdown', () => {
+  const TODAY = '2024-03-15';
+  /** Flat portfolio whose equity is `cash`; the session began at 100,000, the high-water mark 100,000. */
+  const after = (cash: string, positions = {}) =>
+    aSnapshot({
+      account: anAccount({ cash }),
+      breaker: { session: { date: TODAY, startEquity: '100000' }, highWaterMark: '100000' },
+      ...positions,
+    });
+  const lossConfig = roomy({ risk: { maxDailyLoss: '1000', maxDailyLossPercent: 0, maxDrawdownPercent: 0 } });
+  const drawdownConfig = roomy({
+    risk: { maxDailyLoss: '0', maxDailyLossPercent: 0, maxDrawdownPercent: 5 },
+  });
+
+  it.each([
+    ['99000.01', []],
+    ['99000', ['DAILY_LOSS_LIMIT']],
+    ['98999.99', ['DAILY_LOSS_LIMIT']],
+  ])('session equity %s against a $1,000 daily loss limit → %j for an opening order', (cash, codes) => {
+    const decision = evaluate({ snapshot: after(cash), config: lossConfig });
+
+    expect(decision.approved ? [] : codesOf(decision)).toEqual(codes);
+  });
+
+  it.each([
+    ['95000.01', []],
+    ['95000', ['MAX_DRAWDOWN']],
+    ['94999.99', ['MAX_DRAWDOWN']],
+  ])(
+    'equity %s under a 100,000 high-water mark with a 5 %% drawdown limit → %j for an opening order',
+    (cash, codes) => {
+      const decision = evaluate({ snapshot: after(cash), config: drawdownConfig });
+
+      expect(decision.approved ? [] : codesOf(decision)).toEqual(codes);
+    },
+  );
+
+  it('counts unrealized losses: a position marked below its cost', () => {
+    const snapshot = aSnapshot({
+      account: anAccount({ cash: '90000' }),
+      positions: { MSFT: aPosition('MSFT', '100', '100') },
+      prices: { MSFT: { price: '89', at: secondsAgo(1) } },
+      breaker: { session: { date: TODAY, startEquity: '100000' }, highWaterMark: '100000' },
+    });
+
+    expect(codesOf(evaluate({ snapshot, config: lossConfig }))).toEqual(['DAILY_LOSS_LIMIT']);
+  });
+
+  it('never blocks an order that only closes, however bad the day', () => {
+    const snapshot = aSnapshot({
+      account: anAccount({ cash: '80000' }),
+      positions: { AAPL: aPosition('AAPL', '10', '100') },
+      breaker: { session: { date: TODAY, startEquity: '100000' }, highWaterMark: '100000' },
+    });
+    const config = roomy({ risk: { maxDailyLoss: '1000', maxDrawdownPercent: 5 } });
+
+    const intent = approvedIntent(
+      evaluate({ signal: aSignal({ action: 'exit', quantity: undefined }), snapshot, config }),
+    );
+
+    expect(intent).toMatchObject({ side: 'sell', quantity: '10' });
+  });
+
+  it("a new session starts from the current equity: yesterday's loss does not count today", () => {
+    const snapshot = aSnapshot({
+      account: anAccount({ cash: '90000' }),
+      breaker: { session: { date: '2024-03-14', startEquity: '100000' }, highWaterMark: '90000' },
+    });
+
+    expect(evaluate({ snapshot, config: lossConfig }).approved).toBe(true);
+  });
+});
