@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { nextTradingDay, sessionDateOf, sessionOf } from './calendar.js';
-import { Decimal, dec, str, toCents } from './money.js';
-import { type BreakerTrip, equityOf, type PortfolioSnapshot, type TradingState } from './trading.js';
+import { Decimal, dec, Exact } from './money.js';
+import { type BreakerTrip, type PortfolioSnapshot, snapshotEquityOf, type TradingState } from './trading.js';
 
 /** What the loss limits are measured against at one instant. */
 export interface RiskMarks {
@@ -17,7 +17,45 @@ export interface RiskMarks {
   changed: boolean;
 }
 
-const marksMemo = new WeakMap<PortfolioSnapshot, { at: number; marks: RiskMarks }>();
+/** The marks in the risk engine's arithmetic (see Exact); riskMarksOf gives them as Decimals. */
+export interface ExactMarks {
+  equity: Exact;
+  session: { date: string; startEquity: string };
+  highWaterMark: Exact;
+  sessionPnl: Exact;
+  changed: boolean;
+}
+
+const parse = Exact.parse; // read once (see risk.ts)
+const ZERO = Exact.ZERO;
+const HUNDRED = Exact.of(100);
+
+// Kept for the last snapshot and instant asked about: every check of a decision asks about the
+// same ones. One entry, unlike a WeakMap, gives the garbage collector no work (see risk.ts).
+let lastExactMarks: { snapshot: PortfolioSnapshot; at: number; marks: ExactMarks } | undefined;
+let lastMarks: { snapshot: PortfolioSnapshot; at: number; marks: RiskMarks } | undefined;
+
+/** riskMarksOf without the drawdown, computed cheaply: what the risk checks compare. */
+export function exactMarksOf(snapshot: PortfolioSnapshot, now: Date): ExactMarks {
+  const memo = lastExactMarks;
+  if (memo?.snapshot === snapshot && memo.at === now.getTime()) return memo.marks;
+  const equity = snapshotEquityOf(snapshot);
+  const date = sessionDateOf(now);
+  const recorded = snapshot.breaker.session;
+  const session = recorded?.date === date ? recorded : { date, startEquity: equity.toString() };
+  const recordedMark =
+    snapshot.breaker.highWaterMark === undefined ? undefined : parse(snapshot.breaker.highWaterMark);
+  const highWaterMark = recordedMark === undefined ? equity : Exact.max(recordedMark, equity);
+  const marks: ExactMarks = {
+    equity,
+    session,
+    highWaterMark,
+    sessionPnl: equity.minus(parse(session.startEquity)),
+    changed: session !== recorded || recordedMark === undefined || highWaterMark.gt(recordedMark),
+  };
+  lastExactMarks = { snapshot, at: now.getTime(), marks };
+  return marks;
+}
 
 /**
  * Session P&L and drawdown. A session is a New York calendar day; it begins at the first decision,
@@ -25,36 +63,43 @@ const marksMemo = new WeakMap<PortfolioSnapshot, { at: number; marks: RiskMarks 
  * last prices). The high-water mark is the highest equity any of those moments has seen.
  */
 export function riskMarksOf(snapshot: PortfolioSnapshot, now: Date): RiskMarks {
-  const memo = marksMemo.get(snapshot);
-  if (memo?.at === now.getTime()) return memo.marks;
-  const equity = equityOf(snapshot);
-  const date = sessionDateOf(now);
-  const recorded = snapshot.breaker.session;
-  const session = recorded?.date === date ? recorded : { date, startEquity: str(equity) };
-  const recordedMark = snapshot.breaker.highWaterMark;
-  const highWaterMark = recordedMark === undefined ? equity : Decimal.max(dec(recordedMark), equity);
+  const memo = lastMarks;
+  if (memo?.snapshot === snapshot && memo.at === now.getTime()) return memo.marks;
+  const exact = exactMarksOf(snapshot, now);
+  const equity = exact.equity.toDecimal();
+  const highWaterMark = exact.highWaterMark === exact.equity ? equity : exact.highWaterMark.toDecimal();
   const marks: RiskMarks = {
     equity,
-    session,
+    session: exact.session,
     highWaterMark,
-    sessionPnl: equity.minus(dec(session.startEquity)),
+    sessionPnl: exact.sessionPnl.toDecimal(),
     drawdownPercent: highWaterMark.gt(0)
       ? Decimal.max(highWaterMark.minus(equity).div(highWaterMark).times(100), 0)
       : dec(0),
-    changed: session !== recorded || recordedMark === undefined || highWaterMark.gt(dec(recordedMark)),
+    changed: exact.changed,
   };
-  marksMemo.set(snapshot, { at: now.getTime(), marks });
+  lastMarks = { snapshot, at: now.getTime(), marks };
   return marks;
 }
 
 /** The session loss that trips the daily limit: the smaller of the dollar and percentage limits. */
 export function dailyLossLimitOf(config: Config, sessionStartEquity: string): Decimal | undefined {
-  const limits: Decimal[] = [];
-  if (dec(config.risk.maxDailyLoss).gt(0)) limits.push(dec(config.risk.maxDailyLoss));
+  return exactDailyLossLimitOf(config, sessionStartEquity)?.toDecimal();
+}
+
+function exactDailyLossLimitOf(config: Config, sessionStartEquity: string): Exact | undefined {
+  const limits: Exact[] = [];
+  const maxLoss = parse(config.risk.maxDailyLoss);
+  if (maxLoss.gt(ZERO)) limits.push(maxLoss);
   // A percentage of nothing is no limit (an account that began the session empty).
-  if (config.risk.maxDailyLossPercent > 0 && dec(sessionStartEquity).gt(0))
-    limits.push(toCents(dec(sessionStartEquity).times(config.risk.maxDailyLossPercent).div(100)));
-  return limits.length === 0 ? undefined : Decimal.min(...limits);
+  if (config.risk.maxDailyLossPercent > 0) {
+    const start = parse(sessionStartEquity);
+    if (start.gt(ZERO))
+      limits.push(start.times(Exact.of(config.risk.maxDailyLossPercent)).div(HUNDRED).toCents());
+  }
+  const [first, second] = limits;
+  if (first === undefined) return undefined;
+  return second === undefined ? Exact.min1(first) : Exact.min(first, second);
 }
 
 /** The session's loss and limit when the loss has reached it; undefined while within it. */
@@ -65,6 +110,27 @@ export function dailyLossBreach(
   const limit = dailyLossLimitOf(config, marks.session.startEquity);
   const loss = marks.sessionPnl.neg();
   return limit !== undefined && loss.gt(0) && loss.gte(limit) ? { loss, limit } : undefined;
+}
+
+/** Whether the session's loss has reached the daily limit (dailyLossBreach, computed cheaply). */
+export function dailyLossBreached(marks: ExactMarks, config: Config): boolean {
+  const limit = exactDailyLossLimitOf(config, marks.session.startEquity);
+  const loss = marks.sessionPnl.neg();
+  return limit !== undefined && loss.gt(ZERO) && loss.gte(limit);
+}
+
+/**
+ * True when riskMarksOf's drawdownPercent is certainly below `max`, told without its division;
+ * false when it is not, or cannot be told that way (then ask riskMarksOf).
+ */
+export function drawdownBelow(marks: ExactMarks, max: number): boolean {
+  const limit = Exact.of(max);
+  if (!limit.gt(ZERO)) return false;
+  const { highWaterMark, equity } = marks;
+  // drawdownPercent is 0 then.
+  if (!highWaterMark.gt(ZERO)) return true;
+  // (mark − equity) / mark × 100 < max, as (mark − equity) × 100 / mark: the same digits, rounded alike.
+  return highWaterMark.minus(equity).times(HUNDRED).divBelow(highWaterMark, limit);
 }
 
 /** When a daily-loss trip ends: the open of the trading day after the losing session's date. */

@@ -228,22 +228,58 @@ const at = (date: SessionDate, [hour, minute]: readonly [number, number]): Date 
 /** The New York calendar date of an instant (so 2026-01-06T03:00Z is still '2026-01-05'). */
 export function sessionDateOf(instant: Date): SessionDate {
   const t = instant.getTime();
-  return new Date(t + hourlyOffsetMs(t)).toISOString().slice(0, 10);
+  const hour = utcHourOf(t);
+  return hour.date ?? new Date(t + hour.offset).toISOString().slice(0, 10);
 }
 
 // New York's UTC offset only changes on a whole UTC hour (06:00 or 07:00 UTC), so it is constant
-// within each UTC hour and can be kept per hour instead of formatted on every call.
-const hourlyOffsets = new Map<number, number>();
+// within each UTC hour and can be kept per hour instead of formatted on every call. So is the New
+// York date, unless the hour straddles a New York midnight (offsets of a whole number of hours
+// never do; the local mean time before 1883 does).
+interface UtcHour {
+  offset: number;
+  /** The New York date all hour long, if it is one. */
+  date: SessionDate | undefined;
+}
+const utcHours = new Map<number, UtcHour>();
 
-function hourlyOffsetMs(t: number): number {
-  const hour = Math.floor(t / 3_600_000);
-  let offset = hourlyOffsets.get(hour);
-  if (offset === undefined) {
-    offset = offsetMs(hour * 3_600_000);
-    if (hourlyOffsets.size > 4096) hourlyOffsets.clear();
-    hourlyOffsets.set(hour, offset);
+function utcHourOf(t: number): UtcHour {
+  const index = Math.floor(t / 3_600_000);
+  let hour = utcHours.get(index);
+  if (hour === undefined) {
+    const start = index * 3_600_000;
+    const offset = offsetMs(start);
+    const first = start + offset;
+    const last = first + 3_599_999;
+    const oneDate =
+      Math.floor(first / MS_PER_DAY) === Math.floor(last / MS_PER_DAY) && Math.abs(first) < 8e15;
+    hour = { offset, date: oneDate ? new Date(first).toISOString().slice(0, 10) : undefined };
+    if (utcHours.size > 4096) utcHours.clear();
+    utcHours.set(index, hour);
   }
-  return offset;
+  return hour;
+}
+
+// The UTC date of the last day isoInstant formatted, as 'YYYY-MM-DDT'.
+let isoDay: { day: number; prefix: string } | undefined;
+const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => String(n).padStart(2, '0'));
+// 0000-01-01T00:00:00.000Z and 10000-01-01T00:00:00.000Z: toISOString writes other years as ±YYYYYY.
+const ISO_FIRST = -62_167_219_200_000;
+const ISO_END = 253_402_300_800_000;
+
+/**
+ * `new Date(ms).toISOString()`, without its cost: the date part is kept per UTC day and the time
+ * written out here (the risk checks write two of these per decision).
+ */
+export function isoInstant(ms: number): string {
+  const t = Math.trunc(ms); // as Date does
+  if (!(t >= ISO_FIRST && t < ISO_END)) return new Date(ms).toISOString();
+  const day = Math.floor(t / MS_PER_DAY);
+  if (isoDay?.day !== day) isoDay = { day, prefix: new Date(day * MS_PER_DAY).toISOString().slice(0, 11) };
+  const inDay = t - day * MS_PER_DAY;
+  const millis = inDay % 1000;
+  const seconds = (inDay - millis) / 1000;
+  return `${isoDay.prefix}${TWO_DIGITS[Math.floor(seconds / 3600)]}:${TWO_DIGITS[Math.floor(seconds / 60) % 60]}:${TWO_DIGITS[seconds % 60]}.${millis < 100 ? (millis < 10 ? '00' : '0') : ''}${millis}Z`;
 }
 
 /** Name of the NYSE full-day closure on `date` (an observed holiday or a special closure), if any. */

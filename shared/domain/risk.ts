@@ -1,20 +1,20 @@
 import type { Config } from '../config/schema.js';
 import type { Signal } from './alert.js';
-import { dailyLossBreach, riskMarksOf } from './breaker.js';
-import { marketPhaseAt, sessionDateOf, tradingDaysBack } from './calendar.js';
+import { dailyLossBreach, dailyLossBreached, drawdownBelow, exactMarksOf, riskMarksOf } from './breaker.js';
+import { isoInstant, marketPhaseAt, sessionDateOf, tradingDaysBack } from './calendar.js';
 import { clientOrderIdOf } from './ids.js';
-import { Decimal, dec, str, toCents } from './money.js';
+import { Decimal, dec, Exact } from './money.js';
 import {
   type DayTrade,
-  equityOf,
   flatPosition,
+  holdingsOf,
   type OrderIntent,
   type OrderSide,
   type PortfolioSnapshot,
   type Position,
   type RecentOrder,
   rememberOrder,
-  signedQuantity,
+  snapshotEquityOf,
 } from './trading.js';
 
 /** Every reason Pinebridge refuses a signal. One name per reason across code, logs, metrics and docs. */
@@ -74,16 +74,63 @@ export type RiskDecision =
 const positionOf = (ctx: RiskContext, symbol: string): Position =>
   ctx.snapshot.positions[symbol] ?? flatPosition(symbol);
 
+// Amounts are compared and summed with Exact: decimal.js's values at a fraction of its cost.
+// Exact.parse is read once: tsx runs these modules as CommonJS, where every use of an imported
+// binding calls a getter, a cost the per-position loops notice.
+const parse = Exact.parse;
+const ZERO = Exact.ZERO;
+const HUNDRED = Exact.of(100);
+
+const signed = (side: OrderSide, quantity: string): Exact =>
+  side === 'buy' ? parse(quantity) : parse(quantity).neg();
+
 /** Position including orders already approved and in flight, so racing signals are counted. */
-const committedQuantity = (p: Position): Decimal => dec(p.quantity).plus(dec(p.pendingQuantity));
+const committedQuantity = (p: Position): Exact => parse(p.quantity).plus(parse(p.pendingQuantity));
 
 /** The part of an order that grows the absolute position (the rest closes). */
-function openingQuantity(intent: Pick<OrderIntent, 'side' | 'quantity'>, position: Position): Decimal {
+function openingQuantity(intent: Pick<OrderIntent, 'side' | 'quantity'>, position: Position): Exact {
   const before = committedQuantity(position);
-  const after = before.plus(signedQuantity(intent.side, intent.quantity));
+  return openingOf(before, before.plus(signed(intent.side, intent.quantity)));
+}
+
+/** openingQuantity from the committed quantity before and after the order. */
+function openingOf(before: Exact, after: Exact): Exact {
   // Crossing through flat (a reversal) opens only the part beyond flat.
-  if (!before.isZero() && before.gt(0) !== after.gt(0)) return after.abs();
-  return Decimal.max(after.abs().minus(before.abs()), 0);
+  if (!before.isZero() && before.gt(ZERO) !== after.gt(ZERO)) return after.abs();
+  return Exact.max(after.abs().minus(before.abs()), ZERO);
+}
+
+// Several checks need the same figures of one order. Snapshots and intents are never mutated, so
+// the figures are kept for the last order and snapshot asked about (every check of a decision asks
+// about the same ones), in one plain variable rather than a WeakMap: V8's young-generation
+// collector keeps alive what WeakMap values refer to until a full collection, so a WeakMap per
+// decision made every collection copy and promote snapshots. The entry holds the last snapshot.
+
+/** What the checks of one order need to know of its symbol's position. */
+interface OrderPosition {
+  intent: OrderIntent;
+  snapshot: PortfolioSnapshot;
+  /** Committed quantity after the order. */
+  after: Exact;
+  /** The order opens (grows the absolute position). */
+  opens: boolean;
+}
+
+let lastOrderPosition: OrderPosition | undefined;
+
+function orderPositionOf(intent: OrderIntent, ctx: RiskContext): OrderPosition {
+  const memo = lastOrderPosition;
+  if (memo?.intent === intent && memo.snapshot === ctx.snapshot) return memo;
+  const before = committedQuantity(positionOf(ctx, intent.symbol));
+  const after = before.plus(signed(intent.side, intent.quantity));
+  const figures: OrderPosition = {
+    intent,
+    snapshot: ctx.snapshot,
+    after,
+    opens: openingOf(before, after).gt(ZERO),
+  };
+  lastOrderPosition = figures;
+  return figures;
 }
 
 export const tradingStateCheck: SignalCheck = (ctx) =>
@@ -102,7 +149,7 @@ export const supportedActionCheck: SignalCheck = ({ signal }) =>
     : undefined;
 
 export const reducingCheck: IntentCheck = (intent, ctx) =>
-  ctx.snapshot.tradingState === 'REDUCING' && openingQuantity(intent, positionOf(ctx, intent.symbol)).gt(0)
+  ctx.snapshot.tradingState === 'REDUCING' && orderPositionOf(intent, ctx).opens
     ? {
         code: 'TRADING_REDUCING',
         detail: 'trading is REDUCING: only orders that shrink a position are allowed',
@@ -110,21 +157,21 @@ export const reducingCheck: IntentCheck = (intent, ctx) =>
     : undefined;
 
 export const maxPositionCheck: IntentCheck = (intent, ctx) => {
-  const position = positionOf(ctx, intent.symbol);
-  if (!openingQuantity(intent, position).gt(0)) return undefined;
-  const after = committedQuantity(position).plus(signedQuantity(intent.side, intent.quantity)).abs();
+  const order = orderPositionOf(intent, ctx);
+  if (!order.opens) return undefined;
+  const after = order.after.abs();
   const { maxPositionQuantity, maxPositionNotional } = ctx.config.risk;
-  if (after.gt(maxPositionQuantity)) {
+  if (after.gt(Exact.of(maxPositionQuantity))) {
     return {
       code: 'MAX_POSITION',
-      detail: `${intent.symbol} position would be ${str(after)}, above risk.maxPositionQuantity ${maxPositionQuantity}`,
+      detail: `${intent.symbol} position would be ${after.toString()}, above risk.maxPositionQuantity ${maxPositionQuantity}`,
     };
   }
-  const notional = toCents(after.times(dec(intent.referencePrice)));
-  if (notional.gt(dec(maxPositionNotional))) {
+  const notional = after.times(parse(intent.referencePrice)).toCents();
+  if (notional.gt(parse(maxPositionNotional))) {
     return {
       code: 'MAX_POSITION',
-      detail: `${intent.symbol} position would be $${notional.toFixed(2)}, above risk.maxPositionNotional $${maxPositionNotional}`,
+      detail: `${intent.symbol} position would be $${notional.toDecimal().toFixed(2)}, above risk.maxPositionNotional $${maxPositionNotional}`,
     };
   }
   return undefined;
@@ -132,25 +179,23 @@ export const maxPositionCheck: IntentCheck = (intent, ctx) => {
 
 export const shortingCheck: IntentCheck = (intent, ctx) => {
   if (ctx.config.risk.allowShort) return undefined;
-  const after = committedQuantity(positionOf(ctx, intent.symbol)).plus(
-    signedQuantity(intent.side, intent.quantity),
-  );
-  return after.lt(0)
+  const { after } = orderPositionOf(intent, ctx);
+  return after.lt(ZERO)
     ? {
         code: 'SHORT_NOT_ALLOWED',
-        detail: `selling ${intent.quantity} ${intent.symbol} would leave a short position of ${str(after.abs())}; risk.allowShort is false`,
+        detail: `selling ${intent.quantity} ${intent.symbol} would leave a short position of ${after.abs().toString()}; risk.allowShort is false`,
       }
     : undefined;
 };
 
 export const buyingPowerCheck: IntentCheck = (intent, ctx) => {
   if (!ctx.config.risk.buyingPowerCheck) return undefined;
-  const needed = dec(intent.reservedCash);
-  const available = dec(ctx.snapshot.account.cash).minus(dec(ctx.snapshot.account.reservedCash));
+  const needed = parse(intent.reservedCash);
+  const available = parse(ctx.snapshot.account.cash).minus(parse(ctx.snapshot.account.reservedCash));
   return needed.gt(available)
     ? {
         code: 'INSUFFICIENT_BUYING_POWER',
-        detail: `order needs $${needed.toFixed(2)}, buying power is $${Decimal.max(available, 0).toFixed(2)}`,
+        detail: `order needs $${needed.toDecimal().toFixed(2)}, buying power is $${Exact.max(available, ZERO).toDecimal().toFixed(2)}`,
       }
     : undefined;
 };
@@ -174,8 +219,8 @@ export const staleSignalCheck: SignalCheck = ({ signal, config, now }) => {
   return undefined;
 };
 
-const sideOf = (quantity: Decimal): 'long' | 'short' | 'flat' =>
-  quantity.gt(0) ? 'long' : quantity.lt(0) ? 'short' : 'flat';
+const sideOf = (quantity: Exact): 'long' | 'short' | 'flat' =>
+  quantity.gt(ZERO) ? 'long' : quantity.lt(ZERO) ? 'short' : 'flat';
 
 /** The strategy's view of the position before this alert must match ours (orders in flight counted). */
 export const stateMismatchCheck: SignalCheck = (ctx) => {
@@ -212,19 +257,76 @@ export const recentOrderMemorySeconds = (config: Config): number =>
   Math.max(60, config.risk.duplicateWindowSeconds);
 
 // `at` is always an ISO-8601 UTC string of one format, so comparing strings compares instants
-// (and is far cheaper than parsing 200 dates per check).
-const approvedWithin = (ctx: RiskContext, seconds: number) => {
-  const horizon = new Date(ctx.now.getTime() - seconds * 1000).toISOString();
-  return ctx.snapshot.account.recentOrders.filter((o) => o.at > horizon);
-};
+// (and is far cheaper than parsing 200 dates per check). Orders approved after the horizon count.
+const horizonOf = (ctx: RiskContext, seconds: number): string =>
+  isoInstant(ctx.now.getTime() - seconds * 1000);
+
+/** What the approved-order memory holds for one order: a twin, and the orders of the last minute. */
+interface RecentOrders {
+  intent: OrderIntent;
+  ctx: Pick<RiskContext, 'snapshot' | 'config'> & { at: number };
+  /** The first order of the duplicate window on the same symbol and side, for another signal. */
+  twin: RecentOrder | undefined;
+  /** Orders approved in the last 60 s, and those of them for the order's symbol. */
+  lastMinute: number;
+  forSymbol: number;
+}
+
+let lastRecentOrders: RecentOrders | undefined;
+
+/** The duplicate and order-rate checks' figures, from one pass over the memory. */
+function recentOrdersOf(intent: OrderIntent, ctx: RiskContext): RecentOrders {
+  const memo = lastRecentOrders;
+  if (
+    memo?.intent === intent &&
+    memo.ctx.snapshot === ctx.snapshot &&
+    memo.ctx.config === ctx.config &&
+    memo.ctx.at === ctx.now.getTime()
+  )
+    return memo;
+  const window = ctx.config.risk.duplicateWindowSeconds;
+  const twinHorizon = window === 0 ? undefined : horizonOf(ctx, window);
+  const minuteHorizon = horizonOf(ctx, 60);
+  let twin: RecentOrder | undefined;
+  let lastMinute = 0;
+  let forSymbol = 0;
+  const { symbol } = intent;
+  // Most orders are for other symbols, whose first letters differ: cheaper to test than the strings.
+  const initial = symbol.length > 0 ? symbol.charCodeAt(0) : undefined;
+  for (const o of ctx.snapshot.account.recentOrders) {
+    const other = o.symbol;
+    const sameSymbol =
+      (initial === undefined || typeof other !== 'string' || other.charCodeAt(0) === initial) &&
+      other === symbol;
+    if (
+      sameSymbol &&
+      twin === undefined &&
+      twinHorizon !== undefined &&
+      o.side === intent.side &&
+      o.at > twinHorizon &&
+      o.signalId !== intent.signalId
+    )
+      twin = o;
+    if (o.at > minuteHorizon) {
+      lastMinute += 1;
+      if (sameSymbol) forSymbol += 1;
+    }
+  }
+  lastRecentOrders = {
+    intent,
+    ctx: { snapshot: ctx.snapshot, config: ctx.config, at: ctx.now.getTime() },
+    twin,
+    lastMinute,
+    forSymbol,
+  };
+  return lastRecentOrders;
+}
 
 /** The same trade fired twice (a double alert, two strategies on one chart) is taken once. */
 export const duplicativeOrderCheck: IntentCheck = (intent, ctx) => {
   const window = ctx.config.risk.duplicateWindowSeconds;
   if (window === 0) return undefined;
-  const twin = approvedWithin(ctx, window).find(
-    (o) => o.symbol === intent.symbol && o.side === intent.side && o.signalId !== intent.signalId,
-  );
+  const { twin } = recentOrdersOf(intent, ctx);
   return twin
     ? {
         code: 'DUPLICATIVE_ORDER',
@@ -236,14 +338,13 @@ export const duplicativeOrderCheck: IntentCheck = (intent, ctx) => {
 /** A runaway strategy (or alert loop) is stopped at a fixed number of orders a minute. */
 export const orderRateCheck: IntentCheck = (intent, ctx) => {
   const { maxOrdersPerMinute, maxOrdersPerMinutePerSymbol } = ctx.config.risk;
-  const lastMinute = approvedWithin(ctx, 60);
-  if (lastMinute.length >= maxOrdersPerMinute) {
+  const { lastMinute, forSymbol } = recentOrdersOf(intent, ctx);
+  if (lastMinute >= maxOrdersPerMinute) {
     return {
       code: 'ORDER_RATE_LIMIT',
-      detail: `${lastMinute.length} orders approved in the last 60 s, risk.maxOrdersPerMinute is ${maxOrdersPerMinute}`,
+      detail: `${lastMinute} orders approved in the last 60 s, risk.maxOrdersPerMinute is ${maxOrdersPerMinute}`,
     };
   }
-  const forSymbol = lastMinute.filter((o) => o.symbol === intent.symbol).length;
   return forSymbol >= maxOrdersPerMinutePerSymbol
     ? {
         code: 'ORDER_RATE_LIMIT',
@@ -254,47 +355,105 @@ export const orderRateCheck: IntentCheck = (intent, ctx) => {
 
 /** Fat-finger guard on what an order opens; a close is never blocked by its size. */
 export const maxOrderNotionalCheck: IntentCheck = (intent, ctx) => {
-  const opening = dec(intent.reservedCash);
-  const limit = dec(ctx.config.risk.maxOrderNotional);
+  const opening = parse(intent.reservedCash);
+  const limit = parse(ctx.config.risk.maxOrderNotional);
   return opening.gt(limit)
     ? {
         code: 'MAX_ORDER_NOTIONAL',
-        detail: `order opens $${opening.toFixed(2)}, above risk.maxOrderNotional $${ctx.config.risk.maxOrderNotional}`,
+        detail: `order opens $${opening.toDecimal().toFixed(2)}, above risk.maxOrderNotional $${ctx.config.risk.maxOrderNotional}`,
       }
     : undefined;
 };
 
-// Several checks need the same derived figures of one decision; snapshots are never mutated, so
-// they are computed once per snapshot (and intent) and kept while that object lives.
-const committedBooks = new WeakMap<OrderIntent, Map<string, Decimal>>();
-const equities = new WeakMap<PortfolioSnapshot, Decimal>();
-const equityOfSnapshot = (snapshot: PortfolioSnapshot): Decimal => {
-  let equity = equities.get(snapshot);
-  if (equity === undefined) {
-    equity = equityOf(snapshot);
-    equities.set(snapshot, equity);
-  }
-  return equity;
-};
-
-/** Committed quantity per symbol after this order, for the portfolio-wide limits. */
-function committedAfter(intent: OrderIntent, ctx: RiskContext): Map<string, Decimal> {
-  const cached = committedBooks.get(intent);
-  if (cached) return cached;
-  const book = new Map<string, Decimal>();
-  for (const position of Object.values(ctx.snapshot.positions))
-    book.set(position.symbol, committedQuantity(position));
-  const current = book.get(intent.symbol) ?? dec(0);
-  book.set(intent.symbol, current.plus(signedQuantity(intent.side, intent.quantity)));
-  committedBooks.set(intent, book);
-  return book;
+/** Committed quantity per symbol after an order, as a Map keyed by symbol would hold them. */
+interface Book {
+  intent: OrderIntent;
+  snapshot: PortfolioSnapshot;
+  symbols: readonly string[];
+  quantities: readonly Exact[];
+  /** Entry i is position i (each position's key is its symbol, so none repeats). */
+  byKey: boolean;
+  /** How many symbols would have a position. */
+  held: number;
 }
 
-const holding = (book: Map<string, Decimal>) => [...book.entries()].filter(([, q]) => !q.isZero());
+let lastBook: Book | undefined;
+
+/** Committed quantity per symbol after this order, for the portfolio-wide limits. */
+function committedAfter(intent: OrderIntent, ctx: RiskContext): Book {
+  const memo = lastBook;
+  if (memo?.intent === intent && memo.snapshot === ctx.snapshot) return memo;
+  const holdings = holdingsOf(ctx.snapshot);
+  const { keys, positions } = holdings;
+  // committedQuantity of each position (its quantity read once), keyed by the position's own symbol.
+  let quantities: Exact[] = [];
+  // While every key is its position's symbol (as the store writes them), no symbol repeats and the
+  // keys are those symbols (the same strings, but property names: quicker to look up).
+  let byKey = true;
+  for (let i = 0; i < positions.length; i++) {
+    const position = positions[i] as Position;
+    quantities.push(holdings.quantity(i).plus(parse(position.pendingQuantity)));
+    if (position.symbol !== keys[i]) byKey = false;
+  }
+  let symbols: readonly string[] = keys;
+  if (!byKey) {
+    // As a Map does: one entry per symbol, where it first appears, holding the last quantity.
+    const index = new Map<string, number>();
+    const distinct: string[] = [];
+    const bySymbol: Exact[] = [];
+    positions.forEach((position, i) => {
+      const quantity = quantities[i] as Exact;
+      const slot = index.get(position.symbol);
+      if (slot !== undefined) bySymbol[slot] = quantity;
+      else {
+        index.set(position.symbol, distinct.length);
+        distinct.push(position.symbol);
+        bySymbol.push(quantity);
+      }
+    });
+    symbols = distinct;
+    quantities = bySymbol;
+  }
+  const found = symbols.indexOf(intent.symbol);
+  const after = (quantities[found] ?? ZERO).plus(signed(intent.side, intent.quantity));
+  if (found === -1) {
+    symbols = [...symbols, intent.symbol];
+    quantities.push(after);
+  } else quantities[found] = after;
+  let held = 0;
+  for (const quantity of quantities) if (!quantity.isZero()) held += 1;
+  lastBook = { intent, snapshot: ctx.snapshot, symbols, quantities, byKey, held };
+  return lastBook;
+}
+
+/** Σ |committed quantity| × mark over the symbols held after the order, this order at its own price. */
+function grossAfter(intent: OrderIntent, ctx: RiskContext): Exact {
+  const { symbols, quantities, byKey } = committedAfter(intent, ctx);
+  const { prices, positions } = ctx.snapshot;
+  // Entry i is position i when keyed by symbol, whose mark (last price, else average cost) equity reads too.
+  const holdings = byKey ? holdingsOf(ctx.snapshot) : undefined;
+  const held = new Array<Exact>(quantities.length);
+  const marks = new Array<Exact>(quantities.length);
+  let count = 0;
+  for (let i = 0; i < quantities.length; i++) {
+    const quantity = quantities[i] as Exact;
+    if (quantity.isZero()) continue;
+    const symbol = symbols[i] as string;
+    held[count] = quantity;
+    marks[count] =
+      symbol === intent.symbol
+        ? parse(intent.referencePrice)
+        : holdings !== undefined && i < holdings.positions.length
+          ? holdings.mark(i)
+          : parse(prices[symbol]?.price ?? positions[symbol]?.averageCost ?? '0');
+    count += 1;
+  }
+  return Exact.sumOfProducts(ZERO, held, marks, count, true);
+}
 
 export const maxOpenPositionsCheck: IntentCheck = (intent, ctx) => {
-  if (!openingQuantity(intent, positionOf(ctx, intent.symbol)).gt(0)) return undefined;
-  const open = holding(committedAfter(intent, ctx)).length;
+  if (!orderPositionOf(intent, ctx).opens) return undefined;
+  const open = committedAfter(intent, ctx).held;
   return open > ctx.config.risk.maxOpenPositions
     ? {
         code: 'MAX_OPEN_POSITIONS',
@@ -305,25 +464,19 @@ export const maxOpenPositionsCheck: IntentCheck = (intent, ctx) => {
 
 /** Gross exposure: every position (orders in flight counted) at its last price, this order at its own. */
 export const maxExposureCheck: IntentCheck = (intent, ctx) => {
-  if (!openingQuantity(intent, positionOf(ctx, intent.symbol)).gt(0)) return undefined;
+  if (!orderPositionOf(intent, ctx).opens) return undefined;
   const { risk } = ctx.config;
-  const markOf = (symbol: string) =>
-    symbol === intent.symbol
-      ? dec(intent.referencePrice)
-      : dec(ctx.snapshot.prices[symbol]?.price ?? ctx.snapshot.positions[symbol]?.averageCost ?? '0');
-  const gross = toCents(
-    holding(committedAfter(intent, ctx)).reduce(
-      (sum, [symbol, q]) => sum.plus(q.abs().times(markOf(symbol))),
-      dec(0),
-    ),
-  );
-  const absolute = dec(risk.maxGrossExposure);
-  const relative = toCents(equityOfSnapshot(ctx.snapshot).times(risk.maxGrossExposurePercent).div(100));
-  const limit = Decimal.min(absolute, relative);
+  const gross = grossAfter(intent, ctx).toCents();
+  const absolute = parse(risk.maxGrossExposure);
+  const relative = snapshotEquityOf(ctx.snapshot)
+    .times(Exact.of(risk.maxGrossExposurePercent))
+    .div(HUNDRED)
+    .toCents();
+  const limit = Exact.min(absolute, relative);
   return gross.gt(limit)
     ? {
         code: 'MAX_EXPOSURE',
-        detail: `gross exposure would be $${gross.toFixed(2)}, above $${limit.toFixed(2)} (risk.maxGrossExposure $${risk.maxGrossExposure}, risk.maxGrossExposurePercent ${risk.maxGrossExposurePercent}% of equity)`,
+        detail: `gross exposure would be $${gross.toDecimal().toFixed(2)}, above $${limit.toDecimal().toFixed(2)} (risk.maxGrossExposure $${risk.maxGrossExposure}, risk.maxGrossExposurePercent ${risk.maxGrossExposurePercent}% of equity)`,
       }
     : undefined;
 };
@@ -353,7 +506,8 @@ export const priceCollarCheck: SignalCheck = (ctx) => {
 
 /** After a bad session, orders may only shrink positions until the next one. */
 export const dailyLossCheck: IntentCheck = (intent, ctx) => {
-  if (!openingQuantity(intent, positionOf(ctx, intent.symbol)).gt(0)) return undefined;
+  if (!orderPositionOf(intent, ctx).opens) return undefined;
+  if (!dailyLossBreached(exactMarksOf(ctx.snapshot, ctx.now), ctx.config)) return undefined;
   const marks = riskMarksOf(ctx.snapshot, ctx.now);
   const breach = dailyLossBreach(marks, ctx.config);
   return breach
@@ -367,7 +521,8 @@ export const dailyLossCheck: IntentCheck = (intent, ctx) => {
 /** Equity too far below its high-water mark: no new risk until someone looks. */
 export const drawdownCheck: IntentCheck = (intent, ctx) => {
   const max = ctx.config.risk.maxDrawdownPercent;
-  if (max === 0 || !openingQuantity(intent, positionOf(ctx, intent.symbol)).gt(0)) return undefined;
+  if (max === 0 || !orderPositionOf(intent, ctx).opens) return undefined;
+  if (drawdownBelow(exactMarksOf(ctx.snapshot, ctx.now), max)) return undefined;
   const marks = riskMarksOf(ctx.snapshot, ctx.now);
   return marks.drawdownPercent.gte(max)
     ? {
@@ -388,14 +543,14 @@ export function isDayTrade(
   position: Position,
   session: string,
 ): boolean {
-  const closing = dec(intent.quantity).minus(openingQuantity(intent, position));
-  return closing.gt(0) && position.openedInSession === session;
+  if (position.openedInSession !== session) return false;
+  return parse(intent.quantity).minus(openingQuantity(intent, position)).gt(ZERO);
 }
 
 /** The session a position was last opened in, after this order (see isDayTrade). */
 function openedInSessionAfter(intent: OrderIntent, position: Position, session: string): string | undefined {
-  if (openingQuantity(intent, position).gt(0)) return session;
-  return dec(intent.quantity).gt(0) ? undefined : position.openedInSession;
+  if (openingQuantity(intent, position).gt(ZERO)) return session;
+  return parse(intent.quantity).gt(ZERO) ? undefined : position.openedInSession;
 }
 
 /** Day trades counted in the limiter's window: `windowDays` NYSE business days up to today. */
@@ -411,13 +566,13 @@ export const dayTradeCheck: IntentCheck = (intent, ctx) => {
   if (!rule.enabled) return undefined;
   const session = sessionDateOf(ctx.now);
   if (!isDayTrade(intent, positionOf(ctx, intent.symbol), session)) return undefined;
-  const startEquity = dec(riskMarksOf(ctx.snapshot, ctx.now).session.startEquity);
-  if (startEquity.gte(dec(rule.minEquity))) return undefined;
+  const startEquity = parse(exactMarksOf(ctx.snapshot, ctx.now).session.startEquity);
+  if (startEquity.gte(parse(rule.minEquity))) return undefined;
   const counted = dayTradesInWindow(ctx.snapshot.account.dayTrades, ctx.config, ctx.now).length;
   return counted >= rule.maxDayTrades
     ? {
         code: 'DAY_TRADE_LIMIT',
-        detail: `closing ${intent.symbol} opened this session would be day trade ${counted + 1} in ${rule.windowDays} business days with session equity $${startEquity.toFixed(2)} below $${rule.minEquity} (risk.dayTrades.maxDayTrades ${rule.maxDayTrades})`,
+        detail: `closing ${intent.symbol} opened this session would be day trade ${counted + 1} in ${rule.windowDays} business days with session equity $${startEquity.toDecimal().toFixed(2)} below $${rule.minEquity} (risk.dayTrades.maxDayTrades ${rule.maxDayTrades})`,
       }
     : undefined;
 };
@@ -492,6 +647,23 @@ function referencePriceOf(ctx: RiskContext): string | undefined {
   return marketPriceOf(ctx);
 }
 
+// Not a closure in sizeOrder: tsx (keepNames) names every closure it creates, at a cost per call.
+/** The quantity the signal asks for, by its quantityType. */
+function requestedQuantity(ctx: RiskContext, price: string, open: Exact): Exact {
+  const { signal } = ctx;
+  const amount = parse(signal.quantity ?? '0');
+  switch (signal.quantityType) {
+    case 'fixed_quantity':
+      return amount;
+    case 'dollar_amount':
+      return amount.div(parse(price));
+    case 'percent_of_equity':
+      return snapshotEquityOf(ctx.snapshot).times(amount).div(HUNDRED).div(parse(price));
+    case 'percent_of_position':
+      return open.abs().times(amount).div(HUNDRED);
+  }
+}
+
 /** Turns a signal into one order: side and quantity from action, sentiment and quantityType. */
 export function sizeOrder(ctx: RiskContext): { intent: OrderIntent; notes: Denial[] } | Denial {
   const { signal, config } = ctx;
@@ -510,78 +682,69 @@ export function sizeOrder(ctx: RiskContext): { intent: OrderIntent; notes: Denia
     signal.sentiment === 'flat' ||
     (signal.action === 'sell' && signal.quantity === undefined);
 
-  const requested = (): Decimal => {
-    const amount = dec(signal.quantity ?? '0');
-    switch (signal.quantityType) {
-      case 'fixed_quantity':
-        return amount;
-      case 'dollar_amount':
-        return amount.div(dec(price));
-      case 'percent_of_equity':
-        return equityOfSnapshot(ctx.snapshot).times(amount).div(100).div(dec(price));
-      case 'percent_of_position':
-        return open.abs().times(amount).div(100);
-    }
-  };
-
   let side: OrderSide;
-  let quantity: Decimal;
+  let quantity: Exact;
   if (closing) {
     // Close only in the direction the alert names: sell closes a long, buy covers a short, exit either.
     const closable =
-      (signal.action === 'sell' && open.gt(0)) ||
-      (signal.action === 'buy' && open.lt(0)) ||
+      (signal.action === 'sell' && open.gt(ZERO)) ||
+      (signal.action === 'buy' && open.lt(ZERO)) ||
       (signal.action === 'exit' && !open.isZero());
     if (!closable) {
       const which = signal.action === 'buy' ? 'short ' : signal.action === 'sell' ? 'long ' : '';
       return { code: 'NOTHING_TO_CLOSE', detail: `no ${which}position in ${signal.symbol} left to close` };
     }
-    side = open.gt(0) ? 'sell' : 'buy';
-    quantity = signal.quantity === undefined ? open.abs() : Decimal.min(requested(), open.abs());
+    side = open.gt(ZERO) ? 'sell' : 'buy';
+    quantity =
+      signal.quantity === undefined ? open.abs() : Exact.min(requestedQuantity(ctx, price, open), open.abs());
   } else {
     side = signal.action === 'sell' ? 'sell' : 'buy';
-    quantity = requested();
+    quantity = requestedQuantity(ctx, price, open);
   }
   quantity = quantity.toDecimalPlaces(config.symbols.quantityDecimals, Decimal.ROUND_DOWN);
   // A reversal (sell 20 while long 10) is split: this order closes, and the rest opens the other
   // way as a follow-up signal once the close has filled. Brokers such as Alpaca reject one order
   // that flips a position, and each leg then passes its own risk check.
   const notes: Denial[] = [];
-  let remainder: Decimal | undefined;
-  if (!open.isZero() && open.gt(0) !== (side === 'buy') && quantity.gt(open.abs())) {
+  let remainder: Exact | undefined;
+  if (!open.isZero() && open.gt(ZERO) !== (side === 'buy') && quantity.gt(open.abs())) {
     remainder = quantity.minus(open.abs());
     quantity = open.abs();
     if (side === 'sell' && !config.risk.allowShort) {
       notes.push({
         code: 'SHORT_NOT_ALLOWED',
-        detail: `the reversal's short leg (${str(remainder)} ${signal.symbol}) was not sent; risk.allowShort is false. The long position is closed.`,
+        detail: `the reversal's short leg (${remainder.toString()} ${signal.symbol}) was not sent; risk.allowShort is false. The long position is closed.`,
       });
       remainder = undefined;
     }
   }
-  if (!quantity.gt(0)) {
+  if (!quantity.gt(ZERO)) {
     return {
       code: 'QUANTITY_TOO_SMALL',
       detail: `order for ${signal.symbol} rounds to zero at ${config.symbols.quantityDecimals} decimal places`,
     };
   }
-  const draft = { side, quantity: str(quantity) };
-  const opening = openingQuantity(draft, positionOf(ctx, signal.symbol));
+  const draft = { side, quantity: quantity.toString() };
+  // openingQuantity(draft, position), `open` being its committed quantity.
+  const after = open.plus(signed(side, draft.quantity));
+  const opening = openingOf(open, after);
   const intent: OrderIntent = {
     clientOrderId: clientOrderIdOf(ctx.signalId),
     signalId: ctx.signalId,
     symbol: signal.symbol,
     side,
-    quantity: str(quantity),
+    quantity: draft.quantity,
     orderType: signal.orderType,
     ...(signal.limitPrice !== undefined ? { limitPrice: signal.limitPrice } : {}),
     ...(signal.stopPrice !== undefined ? { stopPrice: signal.stopPrice } : {}),
     timeInForce: signal.timeInForce,
     extendedHours: signal.extendedHours,
     referencePrice: price,
-    reservedCash: str(toCents(opening.times(dec(price)))),
-    ...(remainder === undefined ? {} : { reversalRemainder: str(remainder) }),
+    reservedCash: opening.times(parse(price)).toCents().toString(),
+    ...(remainder === undefined ? {} : { reversalRemainder: remainder.toString() }),
   };
+  // What the checks of this order will ask first (orderPositionOf), known now.
+  lastOrderPosition = { intent, snapshot: ctx.snapshot, after, opens: opening.gt(ZERO) };
   return { intent, notes };
 }
 
@@ -593,15 +756,18 @@ const isDenial = (value: { intent: OrderIntent; notes: Denial[] } | Denial): val
  * shown. A pure function of the signal, the portfolio, the config and the time.
  */
 export function evaluateRisk(ctx: RiskContext): RiskDecision {
-  const denials = SIGNAL_CHECKS.map((check) => check(ctx)).filter((d): d is Denial => d !== undefined);
+  const denials: Denial[] = [];
+  for (const check of SIGNAL_CHECKS) {
+    const denial = check(ctx);
+    if (denial !== undefined) denials.push(denial);
+  }
   if (denials.length > 0) return { approved: false, denials };
   const sized = sizeOrder(ctx);
   if (isDenial(sized)) return { approved: false, denials: [sized] };
   const { intent, notes } = sized;
-  const intentDenials = INTENT_CHECKS.map((check) => check(intent, ctx)).filter(
-    (d): d is Denial => d !== undefined,
-  );
-  return intentDenials.length > 0
-    ? { approved: false, denials: intentDenials }
-    : { approved: true, intent, notes };
+  for (const check of INTENT_CHECKS) {
+    const denial = check(intent, ctx);
+    if (denial !== undefined) denials.push(denial);
+  }
+  return denials.length > 0 ? { approved: false, denials } : { approved: true, intent, notes };
 }

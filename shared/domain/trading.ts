@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Decimal, dec, str, toCents } from './money.js';
+import { Decimal, dec, Exact, str, toCents } from './money.js';
 
 export const ORDER_SIDES = ['buy', 'sell'] as const;
 export type OrderSide = (typeof ORDER_SIDES)[number];
@@ -241,10 +241,88 @@ export function bookFill(
 
 /** Equity = cash + every position marked at its last price (average cost when none is known). */
 export function equityOf(snapshot: Pick<PortfolioSnapshot, 'account' | 'positions' | 'prices'>): Decimal {
-  let equity = dec(snapshot.account.cash);
-  for (const position of Object.values(snapshot.positions)) {
-    const mark = snapshot.prices[position.symbol]?.price ?? position.averageCost;
-    equity = equity.plus(dec(position.quantity).times(dec(mark)));
+  return exactEquityOf(snapshot).toDecimal();
+}
+
+/** equityOf in the risk engine's arithmetic (see Exact): the same value, computed cheaply. */
+export const exactEquityOf = (snapshot: Pick<PortfolioSnapshot, 'account' | 'positions' | 'prices'>): Exact =>
+  equityFrom(snapshot.account.cash, new Holdings(snapshot));
+
+// Read once: tsx runs these modules as CommonJS, where every use of an imported binding calls a
+// getter, a cost the per-position loops of the risk checks notice.
+const parse = Exact.parse;
+
+function equityFrom(cash: string, holdings: Holdings): Exact {
+  const start = parse(cash);
+  const count = holdings.positions.length;
+  const quantities = new Array<Exact>(count);
+  const marks = new Array<Exact>(count);
+  for (let i = 0; i < count; i++) {
+    quantities[i] = holdings.quantity(i);
+    marks[i] = holdings.mark(i);
   }
-  return toCents(equity);
+  return Exact.sumOfProducts(start, quantities, marks, count, false).toCents();
+}
+
+/**
+ * A snapshot's positions in the order of Object.values(positions), with the amounts the risk
+ * checks read: each read once, when first asked for (so in the order the Decimal code read them).
+ */
+export class Holdings {
+  /** Object.keys(positions): the symbols, as property names (quicker to look up than other strings). */
+  readonly keys: string[];
+  readonly positions: Position[];
+  private readonly quantities: (Exact | undefined)[];
+  private readonly marks: (Exact | undefined)[];
+
+  constructor(readonly snapshot: Pick<PortfolioSnapshot, 'positions' | 'prices'>) {
+    this.keys = Object.keys(snapshot.positions);
+    // In the order of the keys (both list the own enumerable properties, in the same order).
+    this.positions = Object.values(snapshot.positions);
+    this.quantities = new Array<Exact | undefined>(this.keys.length).fill(undefined);
+    this.marks = new Array<Exact | undefined>(this.keys.length).fill(undefined);
+  }
+
+  /** Position i's quantity. */
+  quantity(i: number): Exact {
+    let quantity = this.quantities[i];
+    if (quantity === undefined) {
+      quantity = parse((this.positions[i] as Position).quantity);
+      this.quantities[i] = quantity;
+    }
+    return quantity;
+  }
+
+  /** Position i's mark: its last price, else its average cost. */
+  mark(i: number): Exact {
+    let mark = this.marks[i];
+    if (mark === undefined) {
+      const position = this.positions[i] as Position;
+      const key = this.keys[i] as string;
+      // The key when it is the symbol: the same string, quicker to look up.
+      const symbol = position.symbol === key ? key : position.symbol;
+      mark = parse(this.snapshot.prices[symbol]?.price ?? position.averageCost);
+      this.marks[i] = mark;
+    }
+    return mark;
+  }
+}
+
+// The figures of the last snapshot asked about: every check of one decision asks about the same
+// snapshot, and snapshots are never mutated. One entry rather than a WeakMap: see risk.ts.
+let last: { snapshot: PortfolioSnapshot; holdings: Holdings; equity: Exact | undefined } | undefined;
+
+const lastOf = (snapshot: PortfolioSnapshot) => {
+  if (last?.snapshot !== snapshot) last = { snapshot, holdings: new Holdings(snapshot), equity: undefined };
+  return last;
+};
+
+/** The snapshot's holdings, read once. */
+export const holdingsOf = (snapshot: PortfolioSnapshot): Holdings => lastOf(snapshot).holdings;
+
+/** exactEquityOf of the snapshot, computed once. */
+export function snapshotEquityOf(snapshot: PortfolioSnapshot): Exact {
+  const memo = lastOf(snapshot);
+  memo.equity ??= equityFrom(snapshot.account.cash, memo.holdings);
+  return memo.equity;
 }
