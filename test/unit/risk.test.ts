@@ -920,7 +920,7 @@ describe('evaluateRisk: price collar', () => {
 describe('evaluateRisk: daily loss and drawdown', () => {
   const TODAY = '2024-03-15';
   /** Flat portfolio whose equity is `cash`; the session began at 100,000, the high-water mark 100,000. */
-  const after = (cash: string, positions = {}) =>
+  const portfolioAt = (cash: string, positions = {}) =>
     aSnapshot({
       account: anAccount({ cash }),
       breaker: { session: { date: TODAY, startEquity: '100000' }, highWaterMark: '100000' },
@@ -936,7 +936,7 @@ describe('evaluateRisk: daily loss and drawdown', () => {
     ['99000', ['DAILY_LOSS_LIMIT']],
     ['98999.99', ['DAILY_LOSS_LIMIT']],
   ])('session equity %s against a $1,000 daily loss limit → %j for an opening order', (cash, codes) => {
-    const decision = evaluate({ snapshot: after(cash), config: lossConfig });
+    const decision = evaluate({ snapshot: portfolioAt(cash), config: lossConfig });
 
     expect(decision.approved ? [] : codesOf(decision)).toEqual(codes);
   });
@@ -948,7 +948,7 @@ describe('evaluateRisk: daily loss and drawdown', () => {
   ])(
     'equity %s under a 100,000 high-water mark with a 5 %% drawdown limit → %j for an opening order',
     (cash, codes) => {
-      const decision = evaluate({ snapshot: after(cash), config: drawdownConfig });
+      const decision = evaluate({ snapshot: portfolioAt(cash), config: drawdownConfig });
 
       expect(decision.approved ? [] : codesOf(decision)).toEqual(codes);
     },
