@@ -30,30 +30,40 @@ export class PublishError extends Error {
   override readonly name = 'PublishError';
 }
 
+/** One event on the bus; a refused entry is an error (PutEvents reports it without throwing). */
+async function putEvent(
+  client: EventBridgeClient,
+  busName: string,
+  event: { source: string; detailType: string },
+  detail: unknown,
+): Promise<void> {
+  const result = await client.send(
+    new PutEventsCommand({
+      Entries: [
+        {
+          EventBusName: busName,
+          Source: event.source,
+          DetailType: event.detailType,
+          Detail: JSON.stringify(detail),
+        },
+      ],
+    }),
+  );
+  if ((result.FailedEntryCount ?? 0) > 0) {
+    throw new PublishError(
+      `EventBridge refused the event: ${result.Entries?.[0]?.ErrorCode ?? 'unknown error'}`,
+    );
+  }
+}
+
 export class EventBridgePublisher implements SignalPublisher {
   constructor(
     private readonly busName: string,
     private readonly client = new EventBridgeClient({ maxAttempts: 2 }),
   ) {}
 
-  async publish(event: SignalReceived): Promise<void> {
-    const result = await this.client.send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            EventBusName: this.busName,
-            Source: SIGNAL_EVENT.source,
-            DetailType: SIGNAL_EVENT.detailType,
-            Detail: JSON.stringify(event),
-          },
-        ],
-      }),
-    );
-    if ((result.FailedEntryCount ?? 0) > 0) {
-      throw new PublishError(
-        `EventBridge refused the event: ${result.Entries?.[0]?.ErrorCode ?? 'unknown error'}`,
-      );
-    }
+  publish(event: SignalReceived): Promise<void> {
+    return putEvent(this.client, this.busName, SIGNAL_EVENT, event);
   }
 }
 
@@ -84,24 +94,8 @@ export class EventBridgeTradingStateEvents implements TradingStateEvents {
     await this.put(ORDER_UNKNOWN_EVENT, order);
   }
 
-  private async put(event: { source: string; detailType: string }, detail: unknown): Promise<void> {
-    const result = await this.client.send(
-      new PutEventsCommand({
-        Entries: [
-          {
-            EventBusName: this.busName,
-            Source: event.source,
-            DetailType: event.detailType,
-            Detail: JSON.stringify(detail),
-          },
-        ],
-      }),
-    );
-    if ((result.FailedEntryCount ?? 0) > 0) {
-      throw new PublishError(
-        `EventBridge refused the event: ${result.Entries?.[0]?.ErrorCode ?? 'unknown error'}`,
-      );
-    }
+  private put(event: { source: string; detailType: string }, detail: unknown): Promise<void> {
+    return putEvent(this.client, this.busName, event, detail);
   }
 }
 

@@ -1,6 +1,8 @@
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
 import { brokerKindOf } from '../../shared/adapters/dependencies.js';
+import { EventBridgePublisher, EventBridgeTradingStateEvents } from '../../shared/adapters/events.js';
 import { EnvAlpacaCredentials, SecretsManagerAlpacaCredentials } from '../../shared/adapters/secrets.js';
 import { parseConfig } from '../../shared/config/load.js';
 import { canonicalJson, clientOrderIdOf, dedupKeyOf, signalIdOf } from '../../shared/domain/ids.js';
@@ -218,5 +220,57 @@ describe('Alpaca keys and broker selection', () => {
     expect(brokerKindOf(parseConfig({}), keys)).toBe('alpaca');
     expect(brokerKindOf(parseConfig({ broker: 'paper' }), keys)).toBe('paper');
     expect(brokerKindOf(parseConfig({ broker: 'alpaca' }), {})).toBe('alpaca');
+  });
+});
+
+describe('events on the bus', () => {
+  const client = (failed: number, sent: unknown[]) =>
+    ({
+      send: async (command: { input: unknown }) => {
+        sent.push(command.input);
+        return {
+          FailedEntryCount: failed,
+          Entries: [{ ErrorCode: failed ? 'ThrottlingException' : undefined }],
+        };
+      },
+    }) as unknown as EventBridgeClient;
+
+  it('publishes a signal as ids only, and a refused entry is an error naming the code', async () => {
+    const sent: unknown[] = [];
+    const event = { signalId: 's1', symbol: 'AAPL', receivedAt: '2026-11-25T15:00:00.000Z' };
+
+    await new EventBridgePublisher('bus', client(0, sent)).publish(event);
+    const refused = new EventBridgePublisher('bus', client(1, [])).publish(event);
+
+    expect(sent).toEqual([
+      {
+        Entries: [
+          {
+            EventBusName: 'bus',
+            Source: 'pinebridge.webhook',
+            DetailType: 'Signal Received',
+            Detail: JSON.stringify(event),
+          },
+        ],
+      },
+    ]);
+    await expect(refused).rejects.toThrow(/EventBridge refused the event: ThrottlingException/);
+  });
+
+  it('announces a breaker transition as "Trading State Changed" and records the metric', async () => {
+    const sent: { Entries: { DetailType: string; Detail: string }[] }[] = [];
+    const states: string[] = [];
+    const events = new EventBridgeTradingStateEvents(
+      'bus',
+      { transitioned: (t) => states.push(t.to), positionsMismatched: () => {}, orderUnknown: () => {} },
+      client(0, sent),
+    );
+    const transition = { from: 'ACTIVE', to: 'HALTED', reason: 'r', source: 'breaker', at: 'now' } as const;
+
+    await events.transitioned(transition);
+
+    expect(states).toEqual(['HALTED']);
+    expect(sent[0]?.Entries[0]?.DetailType).toBe('Trading State Changed');
+    expect(JSON.parse(sent[0]?.Entries[0]?.Detail ?? '{}')).toEqual(transition);
   });
 });
