@@ -647,8 +647,10 @@ function referencePriceOf(ctx: RiskContext): string | undefined {
   return marketPriceOf(ctx);
 }
 
-// Not a closure in sizeOrder: tsx (keepNames) names every closure it creates, at a cost per call.
-/** The quantity the signal asks for, by its quantityType. */
+/**
+ * The quantity the signal asks for, by its quantityType. (Not a closure in sizeOrder: tsx, which
+ * keeps function names, names every closure it creates, at a cost per call.)
+ */
 function requestedQuantity(ctx: RiskContext, price: string, open: Exact): Exact {
   const { signal } = ctx;
   const amount = parse(signal.quantity ?? '0');
@@ -724,16 +726,16 @@ export function sizeOrder(ctx: RiskContext): { intent: OrderIntent; notes: Denia
       detail: `order for ${signal.symbol} rounds to zero at ${config.symbols.quantityDecimals} decimal places`,
     };
   }
-  const draft = { side, quantity: quantity.toString() };
-  // openingQuantity(draft, position), `open` being its committed quantity.
-  const after = open.plus(signed(side, draft.quantity));
+  const ordered = quantity.toString();
+  // openingQuantity of this order, `open` being the position's committed quantity.
+  const after = open.plus(signed(side, ordered));
   const opening = openingOf(open, after);
   const intent: OrderIntent = {
     clientOrderId: clientOrderIdOf(ctx.signalId),
     signalId: ctx.signalId,
     symbol: signal.symbol,
     side,
-    quantity: draft.quantity,
+    quantity: ordered,
     orderType: signal.orderType,
     ...(signal.limitPrice !== undefined ? { limitPrice: signal.limitPrice } : {}),
     ...(signal.stopPrice !== undefined ? { stopPrice: signal.stopPrice } : {}),

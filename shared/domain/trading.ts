@@ -245,7 +245,7 @@ export function equityOf(snapshot: Pick<PortfolioSnapshot, 'account' | 'position
 }
 
 /** equityOf in the risk engine's arithmetic (see Exact): the same value, computed cheaply. */
-export const exactEquityOf = (snapshot: Pick<PortfolioSnapshot, 'account' | 'positions' | 'prices'>): Exact =>
+const exactEquityOf = (snapshot: Pick<PortfolioSnapshot, 'account' | 'positions' | 'prices'>): Exact =>
   equityFrom(snapshot.account.cash, new Holdings(snapshot));
 
 // Read once: tsx runs these modules as CommonJS, where every use of an imported binding calls a
