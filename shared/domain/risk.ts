@@ -25,6 +25,7 @@ export const DENIAL_CODES = [
   'UNSUPPORTED_ACTION',
   'STALE_SIGNAL',
   'STATE_MISMATCH',
+  'RECONCILIATION_PENDING',
   'MARKET_CLOSED',
   'NO_FRESH_PRICE',
   'PRICE_COLLAR',
@@ -221,6 +222,17 @@ export const staleSignalCheck: SignalCheck = ({ signal, config, now }) => {
 
 const sideOf = (quantity: Exact): 'long' | 'short' | 'flat' =>
   quantity.gt(ZERO) ? 'long' : quantity.lt(ZERO) ? 'short' : 'flat';
+
+/** Nothing new on a symbol while one of its orders has an unknown fate: the position is not known either. */
+export const reconciliationCheck: SignalCheck = (ctx) => {
+  const pending = ctx.snapshot.positions[ctx.signal.symbol]?.unresolvedOrder;
+  return pending === undefined
+    ? undefined
+    : {
+        code: 'RECONCILIATION_PENDING',
+        detail: `order ${pending} on ${ctx.signal.symbol} has an unknown fate at the broker; ${ctx.signal.symbol} is blocked until the reconciler settles it`,
+      };
+};
 
 /** The strategy's view of the position before this alert must match ours (orders in flight counted). */
 export const stateMismatchCheck: SignalCheck = (ctx) => {
@@ -584,6 +596,7 @@ export const SIGNAL_CHECKS: readonly SignalCheck[] = [
   supportedActionCheck,
   staleSignalCheck,
   marketHoursCheck,
+  reconciliationCheck,
   stateMismatchCheck,
   priceCollarCheck,
 ];

@@ -81,6 +81,11 @@ export interface Position {
    * a closing order in that same session is a day trade (FINRA's counting, see risk.ts).
    */
   openedInSession?: string;
+  /**
+   * An order on this symbol whose fate the broker could not tell (`unknown`): no new order for the
+   * symbol until the reconciler settles it (RECONCILIATION_PENDING).
+   */
+  unresolvedOrder?: string;
 }
 
 export interface Account {

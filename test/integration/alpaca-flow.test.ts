@@ -170,14 +170,21 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     if (!(flow.deps.events instanceof LoggedTradingStateEvents))
       throw new Error('expected the local announcer');
     expect(flow.deps.events.unknownOrders).toEqual([`pb-${signal.signalId}`]);
-
     outage.cancel();
+    // The symbol is blocked while its order's fate is unknown; other symbols trade.
+    const blocked = await trade(flow, buy('AAPL', 1, 100));
+    const other = await trade(flow, buy('MSFT', 1, 400));
+    expect(blocked.reason).toMatch(/^RECONCILIATION_PENDING: order pb-/);
+    expect(other.status).toBe('filled');
+
     const report = await reconcile(flow.deps, { settleAfterMs: 0 });
 
     expect(report.unresolved).toEqual([]);
     expect((await flow.deps.store.getOrder(`pb-${signal.signalId}`))?.final).toBe(true);
     expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('0');
-    expect(fake.orders).toHaveLength(0);
+    expect((await flow.deps.store.snapshot()).positions.AAPL?.unresolvedOrder).toBeUndefined();
+    expect((await trade(flow, buy('AAPL', 1, 100))).status).toBe('filled');
+    expect(fake.orders.map((o) => o.symbol)).toEqual(['MSFT', 'AAPL']);
   });
 
   it('halts trading after three signals in a row fail at the broker (SCENARIOS 37: N in a row)', async () => {
@@ -185,7 +192,7 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     await flow.deps.store.snapshot();
     fake.inject({ fault: { kind: 'status', status: 503 }, times: Number.POSITIVE_INFINITY });
 
-    for (const ticker of ['AAPL', 'MSFT', 'AAPL']) await trade(flow, buy(ticker, 1, 100));
+    for (const ticker of ['AAPL', 'MSFT', 'GOOG']) await trade(flow, buy(ticker, 1, 100));
 
     const snapshot = await flow.deps.store.snapshot();
     expect(snapshot.tradingState).toBe('HALTED');

@@ -989,3 +989,18 @@ describe('evaluateRisk: daily loss and drawdown', () => {
     expect(evaluate({ snapshot, config: lossConfig }).approved).toBe(true);
   });
 });
+
+describe('evaluateRisk: reconciliation pending', () => {
+  it('denies any order on a symbol whose order has an unknown fate, and only on that symbol', () => {
+    const snapshot = aSnapshot({
+      positions: { AAPL: aPosition('AAPL', '10', '100', { unresolvedOrder: 'pb-s-unknown' }) },
+    });
+
+    const blocked = evaluate({ signal: aSignal({ action: 'exit', quantity: undefined }), snapshot });
+    const other = evaluate({ signal: aSignal({ symbol: 'MSFT' }), snapshot });
+
+    expect(codesOf(blocked)).toEqual(['RECONCILIATION_PENDING']);
+    expect(denialsOf(blocked)[0]?.detail).toContain('pb-s-unknown');
+    expect(other.approved).toBe(true);
+  });
+});

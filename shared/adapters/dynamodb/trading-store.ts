@@ -67,6 +67,7 @@ const PositionItem = z.object({
   realizedPnl: z.string(),
   pendingQuantity: z.string(),
   openedInSession: z.string().optional(),
+  unresolvedOrder: z.string().optional(),
 });
 const PriceItem = z.object({ price: z.string(), at: z.string() });
 const TradingStateItem = z.object({
@@ -568,6 +569,20 @@ export class DynamoTradingStore implements TradingStore {
         ...nextPosition,
         pendingQuantity: str(dec(position.pendingQuantity).minus(pendingRelease)),
       };
+      // The order that blocked the symbol is settled: the symbol trades again.
+      if (final && nextPosition.unresolvedOrder === order.clientOrderId) {
+        const { unresolvedOrder: _settled, ...unblocked } = nextPosition;
+        nextPosition = unblocked;
+      }
+      // A block set meanwhile (another order turned unknown) must not be overwritten.
+      const blockCheck =
+        position.unresolvedOrder === undefined
+          ? { condition: 'attribute_not_exists(unresolvedOrder)', values: {} }
+          : { condition: 'unresolvedOrder = :readBlock', values: { ':readBlock': position.unresolvedOrder } };
+      const positionCondition = {
+        condition: `${positionCheck.condition} AND ${blockCheck.condition}`,
+        values: { ...positionCheck.values, ...blockCheck.values },
+      };
 
       const signalStatus: SignalStatus = !final
         ? 'submitted'
@@ -617,9 +632,9 @@ export class DynamoTradingStore implements TradingStore {
                 Put: {
                   TableName: this.tables.portfolio,
                   Item: { ...positionKey(intent.symbol), ...nextPosition },
-                  ConditionExpression: positionCheck.condition,
-                  ...(positionCheck.condition.includes(':')
-                    ? { ExpressionAttributeValues: positionCheck.values }
+                  ConditionExpression: positionCondition.condition,
+                  ...(positionCondition.condition.includes(':')
+                    ? { ExpressionAttributeValues: positionCondition.values }
                     : {}),
                 },
               },
@@ -713,6 +728,16 @@ export class DynamoTradingStore implements TradingStore {
                       ConditionExpression: '#final = :false',
                       ExpressionAttributeNames: { '#status': 'status', '#final': 'final' },
                       ExpressionAttributeValues: { ':unknown': 'unknown', ':at': at, ':false': false },
+                    },
+                  },
+                  {
+                    // The symbol is blocked until the reconciler settles the order (RECONCILIATION_PENDING).
+                    Update: {
+                      TableName: this.tables.portfolio,
+                      Key: positionKey(order.intent.symbol),
+                      UpdateExpression: 'SET unresolvedOrder = :coid',
+                      ConditionExpression: 'attribute_exists(pk)',
+                      ExpressionAttributeValues: { ':coid': order.clientOrderId },
                     },
                   },
                 ]
