@@ -183,7 +183,11 @@ describe('circuit breaker through the workflow on DynamoDB Local', () => {
 
     expect(reset).toMatchObject({ from: 'HALTED', to: 'ACTIVE', source: 'operator' });
     expect((await flow.deps.store.snapshot()).tradingState).toBe('ACTIVE');
-    expect((await trade(flow, clock, order('AAPL', 'buy', 1, 100))).status).toBe('filled');
+    // Trading resumes; the symbols whose orders' fate is unknown stay blocked until reconciled.
+    expect((await trade(flow, clock, order('SPY', 'buy', 1, 100))).status).toBe('filled');
+    expect((await trade(flow, clock, order('AAPL', 'buy', 1, 100))).reason).toMatch(
+      /^RECONCILIATION_PENDING/,
+    );
   });
 });
 
