@@ -1,10 +1,9 @@
 import type { Signal } from '../domain/alert.js';
-import { canonicalJson, sha256, signalIdOf } from '../domain/ids.js';
 import { dec } from '../domain/money.js';
 import { approvalBookkeeping, sizeOrder } from '../domain/risk.js';
 import type { BrokerOrder } from '../domain/trading.js';
 import { haltTrading } from './breaker.js';
-import { isFinal, type TradeFlowDeps } from './trade-flow.js';
+import { isFinal, recordDerivedSignal, type TradeFlowDeps } from './trade-flow.js';
 
 export interface StopItem {
   kind: 'cancel' | 'flatten';
@@ -153,19 +152,14 @@ async function flattenPosition(deps: TradeFlowDeps, symbol: string, haltedSince:
     extendedHours: false,
     comment: 'emergency stop: flatten',
   };
-  const dedupKey = `flatten#${symbol}#${haltedSince}`;
-  const candidate = signalIdOf(dedupKey, receivedAt);
-  const recorded = await deps.signals.recordNew({
-    signalId: candidate,
+  const { signalId, fresh } = await recordDerivedSignal(
+    deps.signals,
     signal,
+    `flatten#${symbol}#${haltedSince}`,
     receivedAt,
-    dedupKey,
-    payloadHash: sha256(canonicalJson(signal)).toString('hex'),
-    dedupExpiresAt: new Date(Date.parse(receivedAt) + 86_400_000),
-  });
-  const signalId = recorded.kind === 'recorded' ? candidate : recorded.signalId;
+  );
   const item: StopItem = { kind: 'flatten', symbol, clientOrderId: '', outcome: '', ok: false };
-  if (recorded.kind !== 'recorded') {
+  if (!fresh) {
     item.outcome = 'already placed by a concurrent stop';
     item.ok = true;
     return item;

@@ -278,20 +278,34 @@ async function openReversalLeg(intent: OrderIntent, deps: TradeFlowDeps): Promis
     quantityType: 'fixed_quantity',
     followsSignalId: intent.signalId,
   };
-  const dedupKey = `reversal#${intent.signalId}`;
+  const leg = await recordDerivedSignal(deps.signals, signal, `reversal#${intent.signalId}`, receivedAt);
+  if (!leg.fresh && (await deps.signals.get(leg.signalId))?.status !== 'received') return;
+  await deps.publisher.publish({ signalId: leg.signalId, symbol: signal.symbol, receivedAt });
+}
+
+/**
+ * Records a signal Pinebridge derives itself (a reversal's second leg, an emergency flatten) under a
+ * dedup key that names what it derives from, so a retry or a racing twin finds the one already
+ * recorded instead of adding another. `fresh` is false when it was already there.
+ */
+export async function recordDerivedSignal(
+  signals: SignalStore,
+  signal: Signal,
+  dedupKey: string,
+  receivedAt: string,
+): Promise<{ signalId: string; fresh: boolean }> {
   const signalId = signalIdOf(dedupKey, receivedAt);
-  const canonical = canonicalJson(signal);
-  const recorded = await deps.signals.recordNew({
+  const recorded = await signals.recordNew({
     signalId,
     signal,
     receivedAt,
     dedupKey,
-    payloadHash: sha256(canonical).toString('hex'),
+    payloadHash: sha256(canonicalJson(signal)).toString('hex'),
     dedupExpiresAt: new Date(Date.parse(receivedAt) + 7 * 86_400_000),
   });
-  const legId = recorded.kind === 'recorded' ? signalId : recorded.signalId;
-  if (recorded.kind !== 'recorded' && (await deps.signals.get(legId))?.status !== 'received') return;
-  await deps.publisher.publish({ signalId: legId, symbol: signal.symbol, receivedAt });
+  return recorded.kind === 'recorded'
+    ? { signalId, fresh: true }
+    : { signalId: recorded.signalId, fresh: false };
 }
 
 /**
