@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { parseConfig, parseConfigText } from '../shared/config/load.js';
+import { type Stage, stackNames } from '../shared/config/names.js';
 import type { Config } from '../shared/config/schema.js';
 import { StatefulStack } from './stacks/stateful-stack.js';
 import { StatelessStack } from './stacks/stateless-stack.js';
 
-export type Stage = 'dev' | 'prod';
+export type { Stage };
 
 export function stageOf(app: App): Stage {
   const stage = app.node.tryGetContext('stage') ?? 'dev';
@@ -35,11 +36,12 @@ export function buildApp(
   options: { nag?: boolean } = {},
 ): { stateful: StatefulStack; stateless: StatelessStack } {
   const stage = stageOf(app);
-  const stateful = new StatefulStack(app, `Pinebridge-${stage}-Stateful`, {
+  const names = stackNames(stage);
+  const stateful = new StatefulStack(app, names.stateful, {
     stage,
     notificationEmail: config.notifications.email,
   });
-  const stateless = new StatelessStack(app, `Pinebridge-${stage}-Stateless`, {
+  const stateless = new StatelessStack(app, names.stateless, {
     stage,
     config,
     tables: stateful.tables,

@@ -9,7 +9,10 @@ import type { Construct } from 'constructs';
 import type { TableDefinition } from '../../shared/adapters/dynamodb/tables.js';
 
 export interface PinebridgeFunctionProps
-  extends Pick<NodejsFunctionProps, 'timeout' | 'memorySize' | 'environment' | 'description'> {
+  extends Pick<
+    NodejsFunctionProps,
+    'timeout' | 'memorySize' | 'environment' | 'description' | 'functionName'
+  > {
   /** File name under functions/, without extension. */
   entry: string;
   stage: 'dev' | 'prod';
@@ -47,6 +50,7 @@ export class PinebridgeFunction extends NodejsFunction {
       loggingFormat: LoggingFormat.JSON,
       logGroup,
       description: props.description,
+      functionName: props.functionName,
       environment: {
         POWERTOOLS_SERVICE_NAME: 'pinebridge',
         NODE_OPTIONS: '--enable-source-maps',

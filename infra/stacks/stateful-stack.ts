@@ -14,6 +14,7 @@ import {
   POSITION_MISMATCH_EVENT,
   TRADING_STATE_EVENT,
 } from '../../shared/adapters/events.js';
+import { resourcePrefix, webhookSecretName } from '../../shared/config/names.js';
 
 export interface StatefulStackProps extends StackProps {
   stage: 'dev' | 'prod';
@@ -33,7 +34,7 @@ export class StatefulStack extends Stack {
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
     const prod = props.stage === 'prod';
-    const prefix = `pinebridge-${props.stage}`;
+    const prefix = resourcePrefix(props.stage);
 
     this.tables = Object.fromEntries(
       Object.entries(TABLES).map(([key, def]) => {
@@ -108,7 +109,7 @@ export class StatefulStack extends Stack {
     });
 
     this.webhookSecret = new Secret(this, 'WebhookSecret', {
-      secretName: `${prefix}/webhook`,
+      secretName: webhookSecretName(props.stage),
       // Every TradingView alert carries this secret: in prod it outlives the stack, like the tables.
       removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       description:

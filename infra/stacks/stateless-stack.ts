@@ -1,4 +1,4 @@
-import { Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   EndpointType,
@@ -16,6 +16,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
 import { SIGNAL_EVENT } from '../../shared/adapters/events.js';
+import { adminFunctionName, resourcePrefix } from '../../shared/config/names.js';
 import type { Config } from '../../shared/config/schema.js';
 import {
   TRADE_FLOW_TASK_NAMES,
@@ -44,7 +45,7 @@ export class StatelessStack extends Stack {
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
     const { stage, config, tables } = props;
-    const prefix = `pinebridge-${stage}`;
+    const prefix = resourcePrefix(stage);
     const environment = { PINEBRIDGE_CONFIG: JSON.stringify(config) };
     // Only with Alpaca configured, and only the configured mode's keys, for the functions that trade.
     const alpacaSecret = config.broker === 'alpaca' ? props.alpacaSecrets[config.alpaca.mode] : undefined;
@@ -147,6 +148,8 @@ export class StatelessStack extends Stack {
     this.adminFunction = new PinebridgeFunction(this, 'Admin', {
       entry: 'admin',
       stage,
+      // A fixed name: the `pinebridge --stage` CLI invokes it by name with the operator's IAM identity.
+      functionName: adminFunctionName(stage),
       timeout: Duration.seconds(60),
       description: 'Emergency stop (halt, cancel, flatten), resume and reset-breaker; IAM-invoked only',
       environment: { ...environment, EVENT_BUS_NAME: props.bus.eventBusName },
@@ -208,6 +211,15 @@ export class StatelessStack extends Stack {
     const webhookResource = this.api.root.addResource('webhook');
     webhookResource.addMethod('POST', integration);
     webhookResource.addResource('{secret}').addMethod('POST', integration);
+
+    new CfnOutput(this, 'WebhookUrl', {
+      description: 'TradingView webhook URL: append /<webhook secret> (pinebridge send-test-alert --stage)',
+      value: `${this.api.url}webhook`,
+    });
+    new CfnOutput(this, 'AdminFunctionName', {
+      description: 'The operator function: pinebridge --stage <stage> status | stop | resume | …',
+      value: this.adminFunction.functionName,
+    });
 
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',

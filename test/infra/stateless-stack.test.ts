@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { StatefulStack } from '../../infra/stacks/stateful-stack.js';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
 import { SIGNAL_EVENT } from '../../shared/adapters/events.js';
+import { adminFunctionName } from '../../shared/config/names.js';
 import { TRADE_FLOW_TASK_NAMES } from '../../shared/usecases/tasks.js';
 import {
   asList,
@@ -380,6 +381,15 @@ describe('admin function', () => {
       ([, p]) => renderValue(propsOf(p).FunctionName) === `<${admin}.Arn>`,
     );
     expect(permissions).toEqual([]);
+  });
+
+  it('has the fixed name the CLI invokes (pinebridge-<stage>-admin), and the stack outputs it and the webhook URL', () => {
+    const admin = adminFunctionId();
+
+    expect(propsOf(resource(admin)).FunctionName).toBe(adminFunctionName('dev'));
+    const outputs = (json as unknown as { Outputs: Record<string, { Value: unknown }> }).Outputs;
+    expect(renderValue(outputs.AdminFunctionName?.Value)).toBe(`<${admin}>`);
+    expect(renderValue(outputs.WebhookUrl?.Value)).toMatch(/webhook$/);
   });
 });
 

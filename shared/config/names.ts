@@ -1,0 +1,15 @@
+/**
+ * The names a deployed stage is found by, in one place: the CDK app gives resources these names and
+ * the `pinebridge --stage` CLI looks them up with them.
+ */
+export const STAGES = ['dev', 'prod'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export const resourcePrefix = (stage: Stage) => `pinebridge-${stage}`;
+export const stackNames = (stage: Stage) => ({
+  stateful: `Pinebridge-${stage}-Stateful`,
+  stateless: `Pinebridge-${stage}-Stateless`,
+});
+/** The IAM-invoked operator function (stop, resume, reset-breaker and the read-only views). */
+export const adminFunctionName = (stage: Stage) => `${resourcePrefix(stage)}-admin`;
+export const webhookSecretName = (stage: Stage) => `${resourcePrefix(stage)}/webhook`;
