@@ -5,42 +5,36 @@ import { EventBridgePublisher, EventBridgeTradingStateEvents } from '../shared/a
 import { TradingMetrics } from '../shared/adapters/metrics.js';
 import { logger } from '../shared/logger.js';
 import { errorSummary } from '../shared/usecases/accept-signal.js';
-import { resetBreaker } from '../shared/usecases/breaker.js';
-import { emergencyStop } from '../shared/usecases/emergency-stop.js';
+import { isWriteAction, OperatorRequest, operate } from '../shared/usecases/operator.js';
 import type { TradeFlowDeps } from '../shared/usecases/trade-flow.js';
 
-const AdminRequest = z
-  .object({
-    action: z.enum(['stop', 'resume', 'reset-breaker']),
-    reason: z.string().min(1).max(500),
-    flatten: z.boolean().default(false),
-    /** Who asked (the CLI sends the caller's IAM identity). */
-    requestedBy: z.string().max(200).default('operator'),
-  })
-  .strict();
+/** Who asked: the CLI sends the caller's IAM identity; it is recorded with every action. */
+const AdminEvent = z.looseObject({ requestedBy: z.string().min(1).max(200).default('operator') });
 
 let deps: TradeFlowDeps | undefined;
 
 /**
- * The operator's actions in AWS: the emergency stop (HALTED, cancel every open order, optionally
- * flatten), resume and reset-breaker. Not behind the API: invoked with IAM (lambda:InvokeFunction),
- * so admin access is never anonymous.
+ * The operator's front door in AWS: the emergency stop (HALTED, cancel every open order,
+ * optionally flatten), resume, reset-breaker, and the read-only views (status, positions, orders,
+ * signals, pnl, export) — the same requests the local bot serves over HTTP. Not behind the API:
+ * invoked with IAM (lambda:InvokeFunction), so admin access is never anonymous.
  */
 export const handler = async (event: unknown): Promise<unknown> => {
-  const request = AdminRequest.parse(event);
+  const { requestedBy, ...fields } = AdminEvent.parse(event);
+  const request = OperatorRequest.parse(fields);
   const bus = requireEnv('EVENT_BUS_NAME');
   deps ??= createCoreDependencies(configFromEnv(), tableNamesFromEnv(), {
     publisher: new EventBridgePublisher(bus),
     events: new EventBridgeTradingStateEvents(bus, new TradingMetrics()),
   });
-  const source = `${request.requestedBy} (${request.action})`;
+  const source = `${requestedBy} (${request.action})`;
   try {
-    const result =
-      request.action === 'stop'
-        ? await emergencyStop(deps, { flatten: request.flatten, reason: request.reason, source })
-        : await resetBreaker(deps, request.reason, source);
-    logger.warn(`admin ${request.action} done`, { source });
-    return result ?? { changed: false };
+    const result = await operate(deps, request, source);
+    // The CLI's send-test-alert finds the webhook here; its secret stays in Secrets Manager.
+    if (request.action === 'status' && typeof result === 'object')
+      return { ...result, deployment: { webhookUrl: process.env.WEBHOOK_URL ?? null } };
+    if (isWriteAction(request.action)) logger.warn(`admin ${request.action} done`, { source });
+    return result;
   } catch (error) {
     logger.error(`admin ${request.action} failed`, { error: errorSummary(error) });
     throw error;

@@ -9,10 +9,9 @@ import { EnvWebhookSecrets } from '../../shared/adapters/secrets.js';
 import type { Config } from '../../shared/config/schema.js';
 import { logger } from '../../shared/logger.js';
 import { BrokerAuthError, type Clock, type SignalPublisher } from '../../shared/ports/index.js';
-import { evaluateBreaker, resetBreaker } from '../../shared/usecases/breaker.js';
-import { emergencyStop } from '../../shared/usecases/emergency-stop.js';
+import { evaluateBreaker } from '../../shared/usecases/breaker.js';
+import { operate } from '../../shared/usecases/operator.js';
 import { reconcile } from '../../shared/usecases/reconcile.js';
-import { portfolioStatus } from '../../shared/usecases/status.js';
 import { synthesizeFlow } from './definition.js';
 import { type DynamoDbLocal, ensureTables, startDynamoDbLocal } from './dynamodb-local.js';
 import { LocalEventBus, localPublisher } from './event-bus.js';
@@ -104,13 +103,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       adminToken: options.adminToken,
       maxBodyBytes: config.webhook.maxBodyBytes,
       throttle: new TokenBucket(config.api.throttle.rateLimit, config.api.throttle.burstLimit),
-      status: (options) => portfolioStatus(deps, options),
-      admin: async (action, { reason, flatten }) => {
-        const source = `operator (local admin API: ${action})`;
-        if (action === 'stop') return emergencyStop(deps, { flatten, reason, source });
-        const transition = await resetBreaker(deps, reason, source);
-        return { changed: transition !== undefined, transition: transition ?? null };
-      },
+      operate: (request) => operate(deps, request, `operator (local admin API: ${request.action})`),
       health: async () => {
         const check = async (name: string, probeFn: () => Promise<unknown>): Promise<[string, string]> => {
           try {

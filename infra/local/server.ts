@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { z } from 'zod';
 import { secretsMatch } from '../../shared/usecases/accept-signal.js';
+import { OperatorRequest } from '../../shared/usecases/operator.js';
 
 /** API Gateway's stage throttling, in-process: a token bucket with the same rate and burst. */
 export class TokenBucket {
@@ -35,19 +35,31 @@ const safeJson = (text: string): unknown => {
   }
 };
 
-/** stop: the emergency stop (HALTED, cancel, optionally flatten); resume and reset-breaker: back to ACTIVE. */
-export type AdminAction = 'stop' | 'resume' | 'reset-breaker';
+const READ_VIEWS = ['positions', 'orders', 'signals', 'pnl', 'export'] as const;
 
-const AdminBody = z
-  .object({ reason: z.string().min(1).max(500).optional(), flatten: z.boolean().optional() })
-  .strict();
+/** Query parameters as the operator request's typed fields: numbers and booleans from their text. */
+function fromQuery(params: URLSearchParams): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of params) {
+    fields[key] =
+      value === 'true' ? true : value === 'false' ? false : /^\d+$/.test(value) ? Number(value) : value;
+  }
+  return fields;
+}
+
+/** zod's first complaint, named by its field, for a 400 the operator can act on. */
+const firstIssue = (error: { issues: { path: PropertyKey[]; message: string }[] }) => {
+  const issue = error.issues[0];
+  return issue === undefined
+    ? 'invalid request'
+    : `${issue.path.map(String).join('.') || 'request'}: ${issue.message}`;
+};
 
 export interface LocalServerRoutes {
   webhook: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
   health: () => Promise<{ ok: boolean; components: Record<string, string> }>;
-  status: (options: { rejectedOnly: boolean }) => Promise<unknown>;
-  /** Operator actions on the trading state: HALTED now, or back to ACTIVE (recorded with the reason). */
-  admin: (action: AdminAction, request: { reason: string; flatten: boolean }) => Promise<unknown>;
+  /** The operator's reads and actions (shared/usecases/operator.ts), behind the admin token. */
+  operate: (request: OperatorRequest) => Promise<unknown>;
   adminToken: string;
   maxBodyBytes: number;
   throttle: TokenBucket;
@@ -137,30 +149,29 @@ export function createLocalServer(routes: LocalServerRoutes): Server {
         const result = await routes.webhook(toApiGatewayEvent(req, sourceIp, path, body, secret));
         return send(res, result.statusCode, result.body, (result.headers ?? {}) as Record<string, string>);
       }
-      if (req.method === 'GET' && path === '/status') {
+      const read = /^\/status(?:\/([a-z-]+))?$/.exec(path);
+      const write = /^\/admin\/(stop|resume|reset-breaker)$/.exec(path);
+      if (read || write) {
+        if (req.method !== (read ? 'GET' : 'POST'))
+          return send(res, 405, { error: `use ${read ? 'GET' : 'POST'}` }, { allow: read ? 'GET' : 'POST' });
         if (!authorized(req, routes.adminToken))
           return send(res, 401, { error: 'admin token required (Authorization: Bearer …)' });
-        return send(
-          res,
-          200,
-          await routes.status({ rejectedOnly: url.searchParams.get('rejected') === 'true' }),
-        );
-      }
-      const admin = /^\/admin\/(stop|resume|reset-breaker)$/.exec(path);
-      if (admin) {
-        if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, { allow: 'POST' });
-        if (!authorized(req, routes.adminToken))
-          return send(res, 401, { error: 'admin token required (Authorization: Bearer …)' });
-        const action = admin[1] as AdminAction;
-        const body = await readBody(req, 4096);
-        const parsed = AdminBody.safeParse(body.trim() === '' ? {} : safeJson(body));
-        if (!parsed.success)
-          return send(res, 400, { error: 'body must be empty or {"reason": "…", "flatten": true|false}' });
-        const result = await routes.admin(action, {
-          reason: parsed.data.reason ?? `${action} by the operator`,
-          flatten: parsed.data.flatten ?? false,
-        });
-        return send(res, 200, result);
+        const view = read?.[1];
+        if (view !== undefined && !(READ_VIEWS as readonly string[]).includes(view))
+          return send(res, 404, { error: `no status view ${view}; try ${READ_VIEWS.join(', ')}` });
+        let fields: Record<string, unknown>;
+        if (write) {
+          const body = (await readBody(req, 4096)).trim();
+          const parsed = body === '' ? {} : safeJson(body);
+          if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+            return send(res, 400, { error: 'body must be empty or a JSON object like {"reason": "…"}' });
+          fields = { reason: `${write[1]} by the operator`, ...parsed, action: write[1] };
+        } else {
+          fields = { ...fromQuery(url.searchParams), action: view ?? 'status' };
+        }
+        const request = OperatorRequest.safeParse(fields);
+        if (!request.success) return send(res, 400, { error: firstIssue(request.error) });
+        return send(res, 200, await routes.operate(request.data));
       }
       return send(res, 404, { error: 'not found' });
     } catch {

@@ -216,6 +216,8 @@ export class StatelessStack extends Stack {
       description: 'TradingView webhook URL: append /<webhook secret> (pinebridge send-test-alert --stage)',
       value: `${this.api.url}webhook`,
     });
+    // The CLI's send-test-alert reads it from the admin function's status (never the secret).
+    this.adminFunction.addEnvironment('WEBHOOK_URL', `${this.api.url}webhook`);
     new CfnOutput(this, 'AdminFunctionName', {
       description: 'The operator function: pinebridge --stage <stage> status | stop | resume | …',
       value: this.adminFunction.functionName,

@@ -61,6 +61,8 @@ export interface SignalStore {
   get(signalId: string): Promise<SignalRecord | undefined>;
   /** Most recent first, over the last few days. */
   recent(limit: number): Promise<SignalRecord[]>;
+  /** Every signal received on a UTC day (YYYY-MM-DD), oldest first: record keeping and audit. */
+  receivedOn(day: string): Promise<SignalRecord[]>;
 }
 
 export interface OrderRecord {
@@ -72,6 +74,9 @@ export interface OrderRecord {
   filledQuantity: string;
   bookedQuantity: string;
   averageFillPrice?: string;
+  /** Booked so far: commission paid and P&L realized by what this order closed. */
+  commission: string;
+  realizedPnl: string;
   final: boolean;
   createdAt: string;
   updatedAt: string;
@@ -98,6 +103,7 @@ export interface TradingStore {
   /** received → rejected; false when the signal was already decided. */
   reject(signalId: string, denials: Denial[], at: string): Promise<boolean>;
   getOrder(clientOrderId: string): Promise<OrderRecord | undefined>;
+  /** The most recently created orders, newest first. */
   listOrders(limit: number): Promise<OrderRecord[]>;
   /** Orders not yet final (in flight, or `unknown`). */
   listOpenOrders(): Promise<OrderRecord[]>;
@@ -222,4 +228,36 @@ export interface WebhookSecrets {
 
 export interface WebhookSecretSource {
   get(): Promise<WebhookSecrets>;
+}
+
+/** How the webhook answered one alert (the status codes of DESIGN §4, by cause). */
+export type WebhookOutcome =
+  | 'accepted'
+  | 'duplicate'
+  | 'unauthorized'
+  | 'malformed'
+  | 'invalid'
+  | 'too_large'
+  | 'id_conflict'
+  | 'unavailable';
+
+/**
+ * What the use cases count for the dashboard and the alarms (CloudWatch embedded metrics in AWS;
+ * absent locally). Dimensions are low-cardinality codes only: never an id, a symbol or a secret.
+ */
+export interface TradingMetricsSink {
+  /** Every alert that reached the webhook, by how it was answered. */
+  signalAnswered(outcome: WebhookOutcome): void;
+  /** The risk check denied a signal; `reason` is the first denial's code. */
+  signalRejected(reason: string): void;
+  /** An order went to the broker (whatever the broker then made of it). */
+  orderSubmitted(): void;
+  /** The broker's final report was booked: `filled`, `cancelled` or `rejected`. */
+  orderSettled(status: string): void;
+  /** A signal ended `failed` (a fault in or after the risk check, compensated by RecordFailure). */
+  orderFailed(): void;
+  /** The broker answered 429 (after the client's own back-off on safe requests). */
+  brokerRateLimited(): void;
+  /** The reconciler completed a run; its absence raises an alarm. */
+  reconcilerHeartbeat(): void;
 }

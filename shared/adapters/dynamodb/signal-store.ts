@@ -120,4 +120,24 @@ export class DynamoSignalStore implements SignalStore {
     }
     return records;
   }
+
+  async receivedOn(day: string): Promise<SignalRecord[]> {
+    const records: SignalRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'byDay',
+          KeyConditionExpression: '#day = :day',
+          ExpressionAttributeNames: { '#day': 'day' },
+          ExpressionAttributeValues: { ':day': day },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      records.push(...(page.Items ?? []).map(parseSignalItem));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return records;
+  }
 }

@@ -5,6 +5,7 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
+  type ScanCommandInput,
   TransactGetCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -111,14 +112,8 @@ const OrderItem = z.object({
 type OrderItem = z.infer<typeof OrderItem>;
 
 const toOrderRecord = (item: OrderItem): OrderRecord => {
-  const {
-    bookedCommission: _c,
-    reservedCashRemaining: _r,
-    realizedPnl: _p,
-    closedQuantity: _q,
-    ...record
-  } = item;
-  return record;
+  const { bookedCommission, reservedCashRemaining: _r, closedQuantity: _q, ...record } = item;
+  return { ...record, commission: bookedCommission };
 };
 
 const MAX_CONFLICT_RETRIES = 20;
@@ -427,24 +422,32 @@ export class DynamoTradingStore implements TradingStore {
   }
 
   async listOrders(limit: number): Promise<OrderRecord[]> {
-    const result = await this.db.send(new ScanCommand({ TableName: this.tables.orders }));
-    return (result.Items ?? [])
-      .map((item) => toOrderRecord(OrderItem.parse(item)))
-      .sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))
-      .slice(0, limit);
+    return (await this.scanOrders({})).sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1)).slice(0, limit);
   }
 
   /** Orders not yet final (in flight, or `unknown`), for the reconciler. */
   async listOpenOrders(): Promise<OrderRecord[]> {
+    return this.scanOrders({
+      FilterExpression: '#final = :false',
+      ExpressionAttributeNames: { '#final': 'final' },
+      ExpressionAttributeValues: { ':false': false },
+    });
+  }
+
+  /** Every page of a scan of the orders table (a scan returns at most 1 MB at a time). */
+  private async scanOrders(
+    filter: Pick<
+      ScanCommandInput,
+      'FilterExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+    >,
+  ): Promise<OrderRecord[]> {
     const orders: OrderRecord[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.db.send(
         new ScanCommand({
           TableName: this.tables.orders,
-          FilterExpression: '#final = :false',
-          ExpressionAttributeNames: { '#final': 'final' },
-          ExpressionAttributeValues: { ':false': false },
+          ...filter,
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
