@@ -74,6 +74,8 @@ export interface OrderRecord {
   filledQuantity: string;
   bookedQuantity: string;
   averageFillPrice?: string;
+  /** Set once SubmitOrder is cleared to send the order: from then on the broker may have it. */
+  submitClaimedAt?: string;
   /** Booked so far: commission paid and P&L realized by what this order closed. */
   commission: string;
   realizedPnl: string;
@@ -81,6 +83,8 @@ export interface OrderRecord {
   createdAt: string;
   updatedAt: string;
 }
+
+export type SubmissionClaim = 'send' | 'halted' | 'final';
 
 export type ApprovalResult = 'approved' | 'conflict' | 'already_decided' | 'state_changed';
 
@@ -107,6 +111,12 @@ export interface TradingStore {
   listOrders(limit: number): Promise<OrderRecord[]>;
   /** Orders not yet final (in flight, or `unknown`). */
   listOpenOrders(): Promise<OrderRecord[]>;
+  /**
+   * Clears an approved order to be sent, atomically with the trading state not being HALTED: the
+   * line after which an emergency stop can no longer keep the order from the broker. `halted`: the
+   * stop came first and the order must not be sent; `final`: it has ended already (cancelled).
+   */
+  claimSubmission(clientOrderId: string, at: string): Promise<SubmissionClaim>;
   markSubmitted(order: BrokerOrder, at: string): Promise<void>;
   /**
    * Books what the broker reports: fills not yet booked move position and cash (each unit once,

@@ -2,6 +2,7 @@ import type { Signal } from '../domain/alert.js';
 import { dec } from '../domain/money.js';
 import { approvalBookkeeping, sizeOrder } from '../domain/risk.js';
 import type { BrokerOrder } from '../domain/trading.js';
+import type { OrderRecord } from '../ports/index.js';
 import { haltTrading } from './breaker.js';
 import { isFinal, recordDerivedSignal, type TradeFlowDeps } from './trade-flow.js';
 
@@ -25,6 +26,8 @@ export interface StopReport {
 }
 
 const ATTEMPTS = 3;
+/** How long a stop waits for an order that was being sent as it halted to show at the broker. */
+const IN_FLIGHT_WAIT_MS = 3_000;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A broker action tried a few times (a stop must get through a blip), then reported as failed. */
@@ -36,6 +39,19 @@ async function withRetries<T>(action: () => Promise<T>): Promise<T> {
       if (attempt >= ATTEMPTS) throw error;
       await pause(200 * attempt);
     }
+  }
+}
+
+/**
+ * The broker's view of an open order. One cleared to send before the halt (SubmitOrder's claim)
+ * may still be on its way there: look again for a little while before concluding it is not.
+ */
+async function lookUp(deps: TradeFlowDeps, order: OrderRecord): Promise<BrokerOrder | undefined> {
+  const deadline = Date.now() + (order.submitClaimedAt === undefined ? 0 : IN_FLIGHT_WAIT_MS);
+  for (;;) {
+    const known = await withRetries(() => deps.broker.getOrder(order.clientOrderId));
+    if (known !== undefined || Date.now() >= deadline) return known;
+    await pause(100);
   }
 }
 
@@ -71,7 +87,14 @@ export async function emergencyStop(
       ok: false,
     };
     try {
-      const known = await withRetries(() => deps.broker.getOrder(order.clientOrderId));
+      const known = await lookUp(deps, order);
+      if (known === undefined && order.submitClaimedAt !== undefined) {
+        // Cleared to send before the halt and not at the broker yet: it may still arrive, so it
+        // is not booked as cancelled. It keeps its reservation; the reconciler settles it.
+        item.outcome = 'failed: its submission was in flight and the broker does not show it yet';
+        items.push(item);
+        continue;
+      }
       const report: BrokerOrder = known
         ? isFinal(known.status)
           ? known

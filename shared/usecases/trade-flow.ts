@@ -208,6 +208,20 @@ export async function submitOrder(input: unknown, deps: TradeFlowDeps): Promise<
   const record = await deps.store.getOrder(ref.clientOrderId);
   if (record === undefined) throw new Error(`order ${ref.clientOrderId} has no approved intent`);
   const now = deps.clock.now();
+  // An emergency stop that committed first keeps this order from the broker (SCENARIOS 41).
+  const claim = await deps.store.claimSubmission(ref.clientOrderId, now.toISOString());
+  if (claim !== 'send') {
+    // Never sent, so cancelled either way ('final': the stop has booked the cancel already).
+    const order: BrokerOrder = {
+      clientOrderId: ref.clientOrderId,
+      brokerOrderId: 'never-submitted',
+      status: 'cancelled',
+      filledQuantity: '0',
+      commission: '0',
+      reason: 'TRADING_HALTED: the emergency stop committed before this order was sent',
+    };
+    return orderState(ref, order, deps, now.toISOString());
+  }
   let order: BrokerOrder;
   try {
     order = await deps.broker.submitOrder(record.intent);

@@ -1,5 +1,5 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LoggedTradingStateEvents } from '../../shared/adapters/events.js';
 import type { ConfigInput } from '../../shared/config/schema.js';
 import { emergencyStop } from '../../shared/usecases/emergency-stop.js';
@@ -41,6 +41,10 @@ async function openBook(flow: FlowHarness) {
   return { filled, resting, polling };
 }
 
+const paperOrders = async (flow: FlowHarness) =>
+  (await documentClient().send(new ScanCommand({ TableName: flow.tables.paperOrders, ConsistentRead: true })))
+    .Items ?? [];
+
 const config: ConfigInput = {
   risk: { duplicateWindowSeconds: 0 },
   workflow: { orderPollSeconds: 1, orderTimeoutSeconds: 60 },
@@ -66,6 +70,82 @@ describe('emergency stop (SCENARIOS 41–44)', () => {
     expect(snapshot.breaker.trip).toBe('EMERGENCY_STOP');
     expect(snapshot.account.reservedCash).toBe('0');
     expect((await flow.deps.signals.get(resting))?.status).toBe('cancelled');
+  });
+
+  it('a stop committing between a risk check and its approval: the signal is rejected TRADING_HALTED and no order reaches the broker (SCENARIOS 41)', async () => {
+    const flow = await flowHarness(config);
+    const signalId = await flow.record({ ticker: 'AAPL', action: 'buy', quantity: 10, price: 100 });
+    const approve = flow.deps.store.approve.bind(flow.deps.store);
+    let report: Awaited<ReturnType<typeof emergencyStop>> | undefined;
+    vi.spyOn(flow.deps.store, 'approve').mockImplementationOnce(async (...args) => {
+      report = await emergencyStop(flow.deps, { flatten: false, ...STOP });
+      return approve(...args);
+    });
+
+    await flow.run(signalId);
+
+    expect(report?.halted.changed).toBe(true);
+    expect(await flow.deps.signals.get(signalId)).toMatchObject({
+      status: 'rejected',
+      reason: expect.stringMatching(/^TRADING_HALTED/),
+    });
+    expect(await paperOrders(flow)).toEqual([]);
+  });
+
+  it('a stop committing after the approval but before the order is sent: the order never reaches the broker, the signal ends cancelled (SCENARIOS 41)', async () => {
+    const flow = await flowHarness(config);
+    const signalId = await flow.record({ ticker: 'AAPL', action: 'buy', quantity: 10, price: 100 });
+    const claim = flow.deps.store.claimSubmission.bind(flow.deps.store);
+    let report: Awaited<ReturnType<typeof emergencyStop>> | undefined;
+    vi.spyOn(flow.deps.store, 'claimSubmission').mockImplementationOnce(async (...args) => {
+      report = await emergencyStop(flow.deps, { flatten: false, ...STOP });
+      return claim(...args);
+    });
+
+    await flow.run(signalId);
+
+    expect(report?.items).toEqual([
+      expect.objectContaining({ kind: 'cancel', outcome: 'cancelled', ok: true }),
+    ]);
+    expect(report?.complete).toBe(true);
+    expect(await paperOrders(flow)).toEqual([]);
+    expect((await flow.deps.signals.get(signalId))?.status).toBe('cancelled');
+    expect(await flow.deps.store.getOrder(`pb-${signalId}`)).toMatchObject({
+      status: 'cancelled',
+      final: true,
+    });
+    expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('0');
+  });
+
+  it('an order cleared to send just before the stop committed is found at the broker and cancelled, not left open (SCENARIOS 41)', async () => {
+    const flow = await flowHarness(config);
+    const signalId = await flow.record({
+      ticker: 'MSFT',
+      action: 'buy',
+      quantity: 2,
+      orderType: 'limit',
+      limitPrice: 380,
+      price: 400,
+    });
+    const submit = flow.deps.broker.submitOrder.bind(flow.deps.broker);
+    let stopping: Promise<Awaited<ReturnType<typeof emergencyStop>>> | undefined;
+    vi.spyOn(flow.deps.broker, 'submitOrder').mockImplementationOnce(async (intent) => {
+      // The claim has committed; the stop halts while this order is still on its way.
+      stopping = emergencyStop(flow.deps, { flatten: false, ...STOP });
+      await waitUntil(async () => (await flow.deps.store.snapshot()).tradingState === 'HALTED');
+      await new Promise((r) => setTimeout(r, 300));
+      return submit(intent);
+    });
+
+    await flow.run(signalId);
+    const report = await stopping;
+
+    expect(report?.items).toEqual([
+      expect.objectContaining({ kind: 'cancel', symbol: 'MSFT', outcome: 'cancelled', ok: true }),
+    ]);
+    expect(report?.remaining.openOrders).toEqual([]);
+    expect(await paperOrders(flow)).toEqual([expect.objectContaining({ status: 'cancelled' })]);
+    expect((await flow.deps.signals.get(signalId))?.status).toBe('cancelled');
   });
 
   it('two stops at once: one transition, one closing order per position, both succeed (SCENARIOS 43)', async () => {

@@ -35,6 +35,7 @@ import {
 import type {
   ApprovalResult,
   OrderRecord,
+  SubmissionClaim,
   TradingStateChange,
   TradingStateTransition,
   TradingStore,
@@ -104,6 +105,8 @@ const OrderItem = z.object({
   realizedPnl: z.string().default('0'),
   closedQuantity: z.string().default('0'),
   averageFillPrice: z.string().optional(),
+  /** When SubmitOrder was cleared to send it: after this the broker may have it (see claimSubmission). */
+  submitClaimedAt: z.string().optional(),
   reservedCashRemaining: z.string(),
   final: z.boolean(),
   createdAt: z.string(),
@@ -456,6 +459,43 @@ export class DynamoTradingStore implements TradingStore {
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return orders;
+  }
+
+  async claimSubmission(clientOrderId: string, at: string): Promise<SubmissionClaim> {
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tables.orders,
+                Key: { clientOrderId },
+                UpdateExpression: 'SET submitClaimedAt = if_not_exists(submitClaimedAt, :at)',
+                ConditionExpression: '#final = :false',
+                ExpressionAttributeNames: { '#final': 'final' },
+                ExpressionAttributeValues: { ':at': at, ':false': false },
+              },
+            },
+            {
+              ConditionCheck: {
+                TableName: this.tables.portfolio,
+                Key: TRADING_STATE,
+                ConditionExpression: 'attribute_not_exists(#state) OR #state <> :halted',
+                ExpressionAttributeNames: { '#state': 'state' },
+                ExpressionAttributeValues: { ':halted': 'HALTED' },
+              },
+            },
+          ],
+        }),
+      );
+      return 'send';
+    } catch (error) {
+      const reasons = cancellationReasons(error);
+      if (reasons === undefined) throw error;
+      if (reasons[0] === 'ConditionalCheckFailed') return 'final';
+      // HALTED now; but a claim made before the halt stands: that order may be at the broker already.
+      return (await this.readOrder(clientOrderId))?.submitClaimedAt === undefined ? 'halted' : 'send';
+    }
   }
 
   async markSubmitted(order: BrokerOrder, at: string): Promise<void> {
