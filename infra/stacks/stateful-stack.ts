@@ -12,6 +12,7 @@ import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js'
 import {
   ORDER_UNKNOWN_EVENT,
   POSITION_MISMATCH_EVENT,
+  STOP_INCOMPLETE_EVENT,
   TRADING_STATE_EVENT,
 } from '../../shared/adapters/events.js';
 import { resourcePrefix, webhookSecretName } from '../../shared/config/names.js';
@@ -94,10 +95,15 @@ export class StatefulStack extends Stack {
 
     new Rule(this, 'BrokerAttention', {
       eventBus: this.bus,
-      description: 'Orders of unknown fate and positions that differ from the broker, to the alert topic',
+      description:
+        'Orders of unknown fate, positions that differ from the broker and incomplete emergency stops, to the alert topic',
       eventPattern: {
         source: [ORDER_UNKNOWN_EVENT.source],
-        detailType: [ORDER_UNKNOWN_EVENT.detailType, POSITION_MISMATCH_EVENT.detailType],
+        detailType: [
+          ORDER_UNKNOWN_EVENT.detailType,
+          POSITION_MISMATCH_EVENT.detailType,
+          STOP_INCOMPLETE_EVENT.detailType,
+        ],
       },
       targets: [
         new SnsTopic(this.alertTopic, {

@@ -4,6 +4,7 @@ import type {
   PositionMismatch,
   SignalPublisher,
   SignalReceived,
+  StopIncomplete,
   TradingStateEvents,
   TradingStateTransition,
 } from '../ports/index.js';
@@ -24,6 +25,12 @@ export const ORDER_UNKNOWN_EVENT = { source: 'pinebridge.risk', detailType: 'Ord
 export const POSITION_MISMATCH_EVENT = {
   source: 'pinebridge.risk',
   detailType: 'Position Mismatch',
+} as const;
+
+/** An emergency stop that could not cancel or close everything: positions may remain open. */
+export const STOP_INCOMPLETE_EVENT = {
+  source: 'pinebridge.risk',
+  detailType: 'Emergency Stop Incomplete',
 } as const;
 
 export class PublishError extends Error {
@@ -94,6 +101,10 @@ export class EventBridgeTradingStateEvents implements TradingStateEvents {
     await this.put(ORDER_UNKNOWN_EVENT, order);
   }
 
+  async stopIncomplete(report: StopIncomplete): Promise<void> {
+    await this.put(STOP_INCOMPLETE_EVENT, report);
+  }
+
   private put(event: { source: string; detailType: string }, detail: unknown): Promise<void> {
     return putEvent(this.client, this.busName, event, detail);
   }
@@ -120,6 +131,14 @@ export class LoggedTradingStateEvents implements TradingStateEvents {
     this.unknownOrders.push(order.clientOrderId);
     this.log.error('order fate unknown; its reservation is kept until the reconciler settles it', {
       ...order,
+    });
+  }
+
+  readonly incompleteStops: StopIncomplete[] = [];
+  async stopIncomplete(report: StopIncomplete): Promise<void> {
+    this.incompleteStops.push(report);
+    this.log.error('emergency stop incomplete: trading is HALTED, but orders or positions may remain open', {
+      ...report,
     });
   }
 }

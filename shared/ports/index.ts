@@ -178,6 +178,16 @@ export interface TradingStateEvents {
     symbol: string;
     reason: string;
   }): Promise<void>;
+  /** An emergency stop left orders or positions open (trading is HALTED all the same). */
+  stopIncomplete(report: StopIncomplete): Promise<void>;
+}
+
+export interface StopIncomplete {
+  reason: string;
+  /** What failed, item by item: `cancel MSFT: failed: …`. */
+  failures: string[];
+  openOrders: string[];
+  positions: { symbol: string; quantity: string }[];
 }
 
 export interface PositionMismatch {

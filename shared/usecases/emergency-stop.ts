@@ -137,16 +137,15 @@ export async function emergencyStop(
     (!options.flatten || remaining.positions.length === 0);
   if (!complete) {
     await deps.events
-      .orderUnknown({
-        clientOrderId: remaining.openOrders.join(',') || 'none',
-        signalId: 'emergency-stop',
-        symbol: remaining.positions.map((p) => p.symbol).join(',') || 'none',
-        reason: `emergency stop incomplete: trading is HALTED, but orders or positions may remain open (${items
-          .filter((i) => !i.ok)
-          .map((i) => `${i.kind} ${i.symbol}: ${i.outcome}`)
-          .join('; ')})`,
+      .stopIncomplete({
+        reason: options.reason,
+        failures: items.filter((i) => !i.ok).map((i) => `${i.kind} ${i.symbol}: ${i.outcome}`),
+        openOrders: remaining.openOrders,
+        positions: remaining.positions,
       })
-      .catch(() => undefined);
+      .catch((error: unknown) =>
+        deps.log.error('incomplete-stop alert failed', { error: (error as Error).name }),
+      );
   }
   return {
     halted: { changed: moved !== undefined, since: after.breaker.since },

@@ -190,7 +190,7 @@ describe('StatefulStack (dev)', () => {
       expect(target?.InputTransformer?.InputTemplate).toContain('<detail-reason>');
     });
 
-    it('also receives "Order Unknown" and "Position Mismatch" events', () => {
+    it('also receives "Order Unknown", "Position Mismatch" and "Emergency Stop Incomplete" events', () => {
       const rules = resourcesOfType(json, 'AWS::Events::Rule').filter(([id]) =>
         id.startsWith('BrokerAttention'),
       );
@@ -200,7 +200,7 @@ describe('StatefulStack (dev)', () => {
 
       expect(props.EventPattern).toEqual({
         source: ['pinebridge.risk'],
-        'detail-type': ['Order Unknown', 'Position Mismatch'],
+        'detail-type': ['Order Unknown', 'Position Mismatch', 'Emergency Stop Incomplete'],
       });
       expect(renderValue((asList(props.Targets)[0] as { Arn: unknown }).Arn)).toBe(`<${topicId}>`);
     });
