@@ -93,9 +93,14 @@ export class TransientStoreError extends Error {
  */
 const APPROVAL_BUDGET_MS = 8_000;
 
-/** A random pause of up to 5 ms × (attempt + 1), at most 50 ms, between optimistic retries. */
+/**
+ * Exponential backoff with full jitter between optimistic retries: a random pause of up to
+ * 5 ms × 2^attempt, at most 500 ms. A fixed small window collapses under many contenders — they
+ * all come back together and collide again (the storm test starved approvals that way); a window
+ * that doubles spreads them out until each gets its turn.
+ */
 export const jitter = (attempt: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 5 * (attempt + 1))));
+  new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(500, 5 * 2 ** attempt)));
 
 /**
  * RiskCheck.

@@ -191,6 +191,44 @@ describe('circuit breaker through the workflow on DynamoDB Local', () => {
   });
 });
 
+describe('racing transitions', () => {
+  it('an operator halt racing automatic steps always lands; the automatic steps report nothing moved, and nothing throws', async () => {
+    const { flow, clock } = await harness({});
+    const store = flow.deps.store;
+    for (let round = 0; round < 8; round++) {
+      clock.advance(1_000);
+      const at = () => clock.now().toISOString();
+      const { breaker } = await store.snapshot();
+      const automatic = () =>
+        store.setTradingState(
+          {
+            state: 'REDUCING',
+            reason: 'automatic',
+            source: 'breaker',
+            trip: 'LOSS_STREAK',
+            expectedSince: breaker.since ?? '',
+          },
+          at(),
+        );
+      const results = await Promise.all([
+        automatic(),
+        store.setTradingState(
+          { state: 'HALTED', reason: 'stop', source: 'operator', trip: 'EMERGENCY_STOP' },
+          at(),
+        ),
+        automatic(),
+      ]);
+
+      expect((await store.snapshot()).tradingState).toBe('HALTED');
+      expect(results.filter((r) => r?.to === 'HALTED')).toHaveLength(1);
+      await store.setTradingState(
+        { state: 'ACTIVE', reason: 'reset', source: 'operator', clearStreaks: true },
+        at(),
+      );
+    }
+  });
+});
+
 describe('reversals: a sell through zero is a close and then an open, one order each', () => {
   it('closes the long, then opens the short as a follow-up signal of its own when shorting is allowed', async () => {
     const { flow, clock } = await harness({ risk: { allowShort: true, duplicateWindowSeconds: 0 } });

@@ -822,7 +822,11 @@ export class DynamoTradingStore implements TradingStore {
    * and its trip are already as asked (a second stop, a repeated resume), or when `expectedSince`
    * is given and the state has moved since it was read (an automatic step decided on stale state).
    */
-  async setTradingState(change: TradingStateChange, at: string): Promise<TradingStateTransition | undefined> {
+  async setTradingState(
+    change: TradingStateChange,
+    at: string,
+    attempt = 0,
+  ): Promise<TradingStateTransition | undefined> {
     const read = await this.db.send(
       new GetCommand({ TableName: this.tables.portfolio, Key: TRADING_STATE, ConsistentRead: true }),
     );
@@ -903,13 +907,12 @@ export class DynamoTradingStore implements TradingStore {
       return transition;
     } catch (error) {
       if (cancellationReasons(error) === undefined) throw error;
-      // Another transition won the race. If it reached the same state, this one is done too.
-      const now = await this.db.send(
-        new GetCommand({ TableName: this.tables.portfolio, Key: TRADING_STATE, ConsistentRead: true }),
-      );
-      if (change.expectedSince !== undefined || TradingStateItem.parse(now.Item).state !== change.state)
-        throw error;
-      return undefined;
+      // Another transition won the race. An automatic step read a state that is gone: nothing
+      // moved, as when `expectedSince` is stale before the write. A deliberate change (a halt, a
+      // reset) is applied to the state as it is now — or is done, if that state is its target.
+      if (change.expectedSince !== undefined) return undefined;
+      if (attempt >= 10) throw error;
+      return this.setTradingState(change, at, attempt + 1);
     }
   }
 
