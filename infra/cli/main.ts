@@ -54,6 +54,7 @@ const OPTIONS = {
   out: { type: 'string' },
   file: { type: 'string' },
   symbol: { type: 'string' },
+  strategy: { type: 'string' },
   action: { type: 'string' },
   quantity: { type: 'string' },
   price: { type: 'string' },
@@ -394,6 +395,19 @@ const COMMANDS: Record<string, Command> = {
     options: ['since', 'until', 'format', 'out'],
     run: exportCommand,
   },
+  performance: {
+    summary: 'the backtest metrics (win rate, profit factor, Sharpe, drawdown, …) of the recorded trades',
+    usage: 'pinebridge performance [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--strategy NAME] [--json]',
+    options: ['since', 'until', 'strategy'],
+    run: performanceCommand,
+  },
+  backtest: {
+    summary:
+      'replay candles or alerts through the same risk checks, breaker and paper broker (docs/BACKTESTING.md)',
+    usage: 'pinebridge backtest --help',
+    options: [],
+    run: async () => EXIT.usage,
+  },
   config: {
     summary: 'config validate [--file config.json]: check the configuration as the bot and cdk synth will',
     usage: 'pinebridge config validate [--file config.json] [--json]',
@@ -463,12 +477,7 @@ async function exportCommand(ctx: Context): Promise<number> {
   if (until < since) throw new UsageError('--until is before --since');
   const format = str(ctx.values.format) ?? (ctx.json ? 'json' : 'csv');
   if (format !== 'csv' && format !== 'json') throw new UsageError('--format must be csv or json');
-  const client = ctx.client();
-  const rows: ExportRow[] = [];
-  for (let day = since; day <= until; day = nextDay(day)) {
-    const answer = (await client.send({ action: 'export', day })) as { rows: ExportRow[] };
-    rows.push(...answer.rows);
-  }
+  const rows = await exportRows(ctx.client(), since, until);
   const text = format === 'json' ? `${JSON.stringify(rows, null, 2)}\n` : csv(rows, EXPORT_COLUMNS);
   const out = str(ctx.values.out);
   if (out) {
@@ -477,6 +486,74 @@ async function exportCommand(ctx: Context): Promise<number> {
   } else {
     ctx.io.stdout(text);
   }
+  return EXIT.ok;
+}
+
+/** Days of export rows, oldest first: the recorded signals with their orders and fills. */
+async function exportRows(client: OperatorClient, since: string, until: string): Promise<ExportRow[]> {
+  const rows: ExportRow[] = [];
+  for (let day = since; day <= until; day = nextDay(day)) {
+    const answer = (await client.send({ action: 'export', day })) as { rows: ExportRow[] };
+    rows.push(...answer.rows);
+  }
+  return rows;
+}
+
+/**
+ * The weekly review: the backtester's metrics over what the bot actually traded. Filled orders
+ * become fills, paired first-in first-out per symbol into trades; the equity curve is the
+ * realized one (today's equity less the period's realized P&L, plus each trade as it closed).
+ */
+async function performanceCommand(ctx: Context): Promise<number> {
+  const today = new Date().toISOString().slice(0, 10);
+  const since =
+    isoDay(str(ctx.values.since), 'since') ??
+    new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10);
+  const until = isoDay(str(ctx.values.until), 'until') ?? today;
+  if (until < since) throw new UsageError('--until is before --since');
+  const strategy = str(ctx.values.strategy);
+  const client = ctx.client();
+  const rows = (await exportRows(client, since, until)).filter(
+    (r) => Number(r.filledQuantity || '0') > 0 && (strategy === undefined || r.strategy === strategy),
+  );
+  const { computeMetrics } = await import('../../shared/backtest/metrics.js');
+  const { TradeLedger } = await import('../../shared/backtest/trades.js');
+  const { metricRows } = await import('../../shared/backtest/report.js');
+  const ledgers = new Map<string, InstanceType<typeof TradeLedger>>();
+  for (const r of rows.sort((a, b) => a.orderUpdatedAt.localeCompare(b.orderUpdatedAt))) {
+    const ledger = ledgers.get(r.symbol) ?? new TradeLedger();
+    ledgers.set(r.symbol, ledger);
+    ledger.add({
+      time: Date.parse(r.orderUpdatedAt),
+      side: r.side === 'buy' ? 'buy' : 'sell',
+      quantity: Number(r.filledQuantity),
+      price: Number(r.averageFillPrice),
+      commission: Number(r.commission || '0'),
+    });
+  }
+  const trades = [...ledgers.values()].flatMap((l) => l.closed).sort((a, b) => a.exitTime - b.exitTime);
+  const status = (await client.send({ action: 'status' })) as StatusView;
+  const realized = trades.reduce((sum, t) => sum + t.pnl, 0);
+  const start = Number(status.account.equity) - realized;
+  const times = [Date.parse(`${since}T00:00:00Z`), ...trades.map((t) => t.exitTime)];
+  const equity = [start];
+  for (const t of trades) equity.push((equity.at(-1) ?? start) + t.pnl);
+  if (trades.length === 0) {
+    ctx.io.stderr(
+      `No closed trades between ${since} and ${until}${strategy ? ` for strategy ${strategy}` : ''}.\n`,
+    );
+    if (ctx.json)
+      ctx.io.stdout(`${JSON.stringify({ since, until, strategy: strategy ?? null, trades: 0 })}\n`);
+    return EXIT.ok;
+  }
+  const metrics = computeMetrics({ times, equity, trades, initialEquity: start });
+  print(ctx, { since, until, strategy: strategy ?? null, fills: rows.length, metrics }, () =>
+    [
+      `Recorded trades ${since} to ${until} (UTC)${strategy ? `, strategy ${strategy}` : ''}: ${rows.length} fills, ${trades.length} closed trades`,
+      '',
+      fields(metricRows(metrics)),
+    ].join('\n'),
+  );
   return EXIT.ok;
 }
 
@@ -564,6 +641,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     io.stderr(`pinebridge: unknown command "${name}"\n\n${helpText()}`);
     return EXIT.usage;
   }
+  // Its own options and help; loaded only when asked for (it inlines the charting library).
+  if (name === 'backtest') return (await import('./backtest.js')).backtestCommand(argv.slice(1), io);
   try {
     const { values, positionals } = parseArgs({
       args: argv.slice(1),

@@ -1,9 +1,11 @@
-import { Decimal, dec, str, toPriceIncrement } from './money.js';
+import { Decimal, dec, str, toCents, toPriceIncrement } from './money.js';
 import type { BrokerOrderStatus, OrderIntent } from './trading.js';
 
 export interface PaperTerms {
   slippageBps: number;
   commissionPerOrder: string;
+  /** A commission in percent of each fill's notional, on top of the flat one (the backtester's option). */
+  commissionPercent?: number;
 }
 
 export interface PaperExecution {
@@ -50,11 +52,19 @@ export function executePaper(
   if (!stopTriggered) return { status: 'new', commission: '0' };
 
   if (intent.orderType === 'market' || intent.orderType === 'stop') {
-    return { status: 'filled', fillPrice: str(slipped), commission: terms.commissionPerOrder };
+    return { status: 'filled', fillPrice: str(slipped), commission: commissionOf(terms, slipped, intent) };
   }
   const limit = dec(intent.limitPrice ?? '0');
   const marketable = buy ? market.lte(limit) : market.gte(limit);
   if (!marketable) return { status: 'new', commission: '0' };
   const price = buy ? Decimal.min(slipped, limit) : Decimal.max(slipped, limit);
-  return { status: 'filled', fillPrice: str(price), commission: terms.commissionPerOrder };
+  return { status: 'filled', fillPrice: str(price), commission: commissionOf(terms, price, intent) };
+}
+
+/** The flat commission, plus the percentage of the fill's notional (to the cent) when one is set. */
+function commissionOf(terms: PaperTerms, price: Decimal, intent: OrderIntent): string {
+  const percent = terms.commissionPercent ?? 0;
+  if (percent === 0) return terms.commissionPerOrder;
+  const variable = toCents(price.times(dec(intent.quantity)).times(dec(percent)).div(100));
+  return str(dec(terms.commissionPerOrder).plus(variable));
 }

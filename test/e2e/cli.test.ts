@@ -187,6 +187,25 @@ describe('pinebridge CLI against a running local bot', () => {
     expect(afterResume.stdout).toMatch(/: filled/);
   });
 
+  it('performance pairs the recorded fills into trades and prints the backtest metrics for them', async () => {
+    // The stop's flatten closed the MSFT bought earlier: at least one round trip is recorded.
+    const human = await cli(['performance']);
+    const asJson = await json<{ fills: number; metrics: { trades: number; winRatePercent: number | null } }>([
+      'performance',
+      '--since',
+      new Date(Date.now() - 86_400_000).toISOString().slice(0, 10),
+    ]);
+    const none = await cli(['performance', '--strategy', 'no-such-strategy']);
+
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/closed trades/);
+    expect(human.stdout).toMatch(/Win Rate/i);
+    expect(asJson.metrics.trades).toBeGreaterThanOrEqual(1);
+    expect(asJson.fills).toBeGreaterThanOrEqual(2);
+    expect(none.code).toBe(0);
+    expect(none.stderr).toContain('No closed trades');
+  });
+
   it('config validate accepts a valid file and names the key at fault in an invalid one (exit 1)', async () => {
     const folder = emptyFolder();
     writeFileSync(join(folder, 'good.json'), JSON.stringify({ risk: { maxDailyLoss: '500' } }));
