@@ -1,5 +1,5 @@
 import { type ChildProcess, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import {
@@ -46,6 +46,31 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const PID_FILE = 'dynamodb-local.pid';
+
+/**
+ * A bot killed with SIGKILL (or by the OOM killer) cannot stop its database: DynamoDB Local runs
+ * on, holding the data files. Before starting on the same files, stop the one a previous run left
+ * (named by its pid file, and only if that process is still DynamoDB Local).
+ */
+async function stopOrphan(path: string): Promise<void> {
+  const file = `${path}/${PID_FILE}`;
+  if (!existsSync(file)) return;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  rmSync(file, { force: true });
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  let commandLine = '';
+  try {
+    commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return; // gone already (or no /proc: nothing we can check safely)
+  }
+  if (!commandLine.includes('DynamoDBLocal')) return;
+  process.kill(pid, 'SIGKILL');
+  const deadline = Date.now() + 5_000;
+  while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
 export interface DynamoDbLocal {
   endpoint: string;
   stop(): Promise<void>;
@@ -66,8 +91,12 @@ export async function startDynamoDbLocal(dataDir: string | undefined): Promise<D
   checkJava();
   const port = await freePort();
   const path = dataDir === undefined ? null : resolve(dataDir);
-  if (path) mkdirSync(path, { recursive: true });
+  if (path) {
+    mkdirSync(path, { recursive: true });
+    await stopOrphan(path);
+  }
   const child: ChildProcess = spawn({ port, path, sharedDb: true, stdio: 'pipe' });
+  if (path && child.pid !== undefined) writeFileSync(`${path}/${PID_FILE}`, String(child.pid));
   let output = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-2000);
@@ -107,6 +136,7 @@ export async function startDynamoDbLocal(dataDir: string | undefined): Promise<D
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(timer);
+      if (path) rmSync(`${path}/${PID_FILE}`, { force: true });
     },
   };
 }

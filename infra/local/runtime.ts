@@ -133,7 +133,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const { port } = server.address() as AddressInfo;
 
     // After a crash or restart nothing may stay in flight: no workflow survived, so settle everything.
-    await reconcile(deps, { settleAfterMs: 0 });
+    // A broker that does not answer now must not keep the bot down: the scheduled run retries.
+    await reconcile(deps, { settleAfterMs: 0 }).catch((error: unknown) =>
+      logger.warn('reconciliation at start failed; it runs again within a minute', {
+        error: (error as Error).name,
+      }),
+    );
 
     // As the scheduled rule does in AWS: cool-downs end and trips land even when no alert arrives.
     const breakerTimer = setInterval(() => {
