@@ -1,26 +1,21 @@
-import { configFromEnv, createCoreDependencies, requireEnv } from '../shared/adapters/dependencies.js';
-import { tableNamesFromEnv } from '../shared/adapters/dynamodb/tables.js';
-import { EventBridgePublisher, EventBridgeTradingStateEvents } from '../shared/adapters/events.js';
-import { TradingMetrics } from '../shared/adapters/metrics.js';
+import type { Context } from 'aws-lambda';
 import { logger } from '../shared/logger.js';
 import { errorSummary } from '../shared/usecases/accept-signal.js';
 import { TRADE_FLOW_TASKS, type TradeFlowTaskName } from '../shared/usecases/tasks.js';
-import type { TradeFlowDeps } from '../shared/usecases/trade-flow.js';
+import { beginInvocation, type LambdaDependencies, lambdaDependencies } from './lambda-deps.js';
 
-let deps: TradeFlowDeps | undefined;
+let deps: LambdaDependencies | undefined;
 
 /**
  * A workflow task as a Lambda handler. Errors propagate with their `name`, which Step Functions
- * matches in Retry and Catch; the handler logs ids and outcomes only.
+ * matches in Retry and Catch; the handler logs ids and outcomes only, with the signal id as the
+ * correlation id.
  */
 export const taskHandler =
   (name: TradeFlowTaskName) =>
-  async (input: unknown): Promise<unknown> => {
-    const bus = requireEnv('EVENT_BUS_NAME');
-    deps ??= createCoreDependencies(configFromEnv(), tableNamesFromEnv(), {
-      publisher: new EventBridgePublisher(bus),
-      events: new EventBridgeTradingStateEvents(bus, new TradingMetrics()),
-    });
+  async (input: unknown, context?: Context): Promise<unknown> => {
+    beginInvocation(input, context);
+    deps ??= lambdaDependencies();
     try {
       const output = await TRADE_FLOW_TASKS[name].run(input, deps);
       logger.info(`${name} done`, { output });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { parseConfig, parseConfigText } from '../shared/config/load.js';
 import { type Stage, stackNames } from '../shared/config/names.js';
 import type { Config } from '../shared/config/schema.js';
@@ -29,7 +29,10 @@ export function loadConfigFile(path = 'config.json'): Config {
   }
 }
 
-/** The whole app: both stacks, with cdk-nag's AwsSolutions checks failing synth on any finding. */
+/**
+ * The whole app: both stacks, with cdk-nag's AwsSolutions and Serverless packs failing synth on
+ * any unacknowledged finding.
+ */
 export function buildApp(
   app: App,
   config: Config,
@@ -48,11 +51,17 @@ export function buildApp(
     bus: stateful.bus,
     webhookSecret: stateful.webhookSecret,
     alpacaSecrets: stateful.alpacaSecrets,
+    alertTopic: stateful.alertTopic,
+    notificationDeadLetters: stateful.notificationDeadLetters,
   });
-  // Functions and the workflow reference the tables, bus and secret: deploy data first.
-  stateless.addStackDependency(stateful, 'functions and workflow use its tables, bus and secret');
+  // Functions, workflow and alarms reference the tables, bus, secrets and topic: deploy data first.
+  stateless.addStackDependency(
+    stateful,
+    'functions, workflow and alarms use its tables, bus, secrets and topic',
+  );
   // The local runtime only reads the definition back; every synth for deployment runs the checks.
-  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  if (options.nag ?? true)
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
   return { stateful, stateless };
 }
 

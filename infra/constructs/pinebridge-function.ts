@@ -1,12 +1,22 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { TableDefinition } from '../../shared/adapters/dynamodb/tables.js';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../shared/adapters/metrics.js';
+
+/**
+ * Who calls the function, which decides what a failed invocation needs: a synchronous caller
+ * (API Gateway, Step Functions, an operator's `lambda invoke`) sees the error itself; a schedule
+ * invokes asynchronously and runs again a minute later.
+ */
+export type InvokedBy = 'api' | 'workflow' | 'schedule' | 'operator';
 
 export interface PinebridgeFunctionProps
   extends Pick<
@@ -16,9 +26,86 @@ export interface PinebridgeFunctionProps
   /** File name under functions/, without extension. */
   entry: string;
   stage: 'dev' | 'prod';
+  invokedBy: InvokedBy;
+  /**
+   * Source maps in stack traces (default true). Off for the latency-critical webhook: Node reads
+   * the map at start with --enable-source-maps, which costs tens of milliseconds of every cold
+   * start (bench/cold-start.ts), and the webhook logs errors as name and message only.
+   */
+  sourceMaps?: boolean;
 }
 
+/**
+ * DynamoDB access a function may be given, narrowest first: `get` reads single items,
+ * `insert` adds items and reads them back (never updates, deletes or scans), `read` adds
+ * queries and scans, `readWrite` everything the trading stores do.
+ */
+export type TableAccess = 'get' | 'insert' | 'read' | 'readWrite';
+
+const TABLE_ACTIONS: Record<TableAccess, readonly string[]> = {
+  get: ['dynamodb:GetItem'],
+  insert: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+  read: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:Scan',
+    'dynamodb:ConditionCheckItem',
+  ],
+  readWrite: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:Scan',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+  ],
+};
+
+const DLQ_REASON: Record<InvokedBy, string> = {
+  api: 'Invoked synchronously by API Gateway: the caller gets the error (TradingView re-sends on a 5xx); a DLQ only applies to asynchronous invocations.',
+  workflow:
+    'Invoked synchronously by Step Functions: the state machine retries named errors and catches every fault into RecordFailure; a DLQ only applies to asynchronous invocations.',
+  schedule:
+    'Invoked by a schedule every minute: the next run is the retry, the scheduled event carries nothing worth keeping, and failures raise the Lambda-errors alarm.',
+  operator:
+    'Invoked synchronously by the operator (aws lambda invoke / the pinebridge CLI), who sees the error; a DLQ only applies to asynchronous invocations.',
+};
+
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Credential providers Lambda never reaches. Lambda puts the role's credentials in the
+ * environment, so the SDK's default chain stops at its first link (fromEnv); every later link is
+ * loaded by a dynamic import() that therefore never runs. Leaving them out of the bundle saves
+ * about 130 KB per function (bench/cold-start.ts). Were one ever reached, the import would fail
+ * loudly ("Cannot find package"), not silently.
+ */
+export const UNREACHED_CREDENTIAL_PROVIDERS = [
+  '@aws-sdk/credential-provider-ini',
+  '@aws-sdk/credential-provider-sso',
+  '@aws-sdk/credential-provider-login',
+  '@aws-sdk/credential-provider-process',
+  '@aws-sdk/credential-provider-web-identity',
+  '@aws-sdk/credential-provider-http',
+  '@aws-sdk/nested-clients',
+  '@smithy/credential-provider-imds',
+] as const;
+
+/** The esbuild settings of every function, in one place (the cold-start benchmark builds with them too). */
+export const BUNDLING = {
+  format: OutputFormat.ESM,
+  target: 'node22',
+  minify: true,
+  sourceMap: true,
+  mainFields: ['module', 'main'],
+  // Bundle the SDK v3 clients we use so their versions are the ones we tested.
+  externalModules: [...UNREACHED_CREDENTIAL_PROVIDERS],
+  banner: "import{createRequire}from'module';const require=createRequire(import.meta.url);",
+} as const;
 const functionsDir = `${projectRoot}functions/`;
 
 /**
@@ -27,6 +114,7 @@ const functionsDir = `${projectRoot}functions/`;
  */
 export class PinebridgeFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: PinebridgeFunctionProps) {
+    const sourceMaps = props.sourceMaps ?? true;
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: props.stage === 'prod' ? RetentionDays.THREE_MONTHS : RetentionDays.TWO_WEEKS,
       removalPolicy: props.stage === 'prod' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
@@ -52,31 +140,30 @@ export class PinebridgeFunction extends NodejsFunction {
       description: props.description,
       functionName: props.functionName,
       environment: {
-        POWERTOOLS_SERVICE_NAME: 'pinebridge',
-        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        // The metrics' `stage` dimension: dev and prod may share an account.
+        PINEBRIDGE_STAGE: props.stage,
+        ...(sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
         ...props.environment,
       },
       bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        mainFields: ['module', 'main'],
-        // Bundle the SDK v3 clients we use so their versions are the ones we tested.
-        externalModules: [],
-        banner: "import{createRequire}from'module';const require=createRequire(import.meta.url);",
+        ...BUNDLING,
+        sourceMap: sourceMaps,
+        mainFields: [...BUNDLING.mainFields],
+        externalModules: [...BUNDLING.externalModules],
       },
     });
-    this.acknowledgeDefaults();
+    this.acknowledgeDefaults(props.invokedBy);
   }
 
   /** Acknowledges the findings every function has by design, with the reason for each. */
-  private acknowledgeDefaults(): void {
-    Validations.of(this).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'Pinebridge targets and tests on Node.js 22 (nodejs22.x); moving runtime is a deliberate, tested change.',
-    });
+  private acknowledgeDefaults(invokedBy: InvokedBy): void {
+    const runtimeReason =
+      'Pinebridge targets and tests on Node.js 22 (nodejs22.x); moving runtime is a deliberate, tested change.';
+    Validations.of(this).acknowledge({ id: 'AwsSolutions-L1', reason: runtimeReason });
+    Validations.of(this).acknowledge({ id: 'Serverless-LambdaLatestVersion', reason: runtimeReason });
+    Validations.of(this).acknowledge({ id: 'Serverless-LambdaDLQ', reason: DLQ_REASON[invokedBy] });
     Validations.of(this.role ?? this).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'X-Ray PutTraceSegments/PutTelemetryRecords do not support resource-level permissions.',
@@ -85,32 +172,35 @@ export class PinebridgeFunction extends NodejsFunction {
 
   /**
    * Adds the table-name environment variable and the least-privilege grant together: the item
-   * actions the stores use, on this table and its named indexes only (no `index/*` wildcard).
+   * actions of `access` on this table, and for `read`/`readWrite` its named indexes (no
+   * `index/*` wildcard; `get` and `insert` never query, so they get no index).
    */
-  bindTable(table: ITableV2, definition: TableDefinition, access: 'read' | 'readWrite'): this {
+  bindTable(table: ITableV2, definition: TableDefinition, access: TableAccess): this {
     this.addEnvironment(definition.envVar, table.tableName);
-    const read = [
-      'dynamodb:GetItem',
-      'dynamodb:BatchGetItem',
-      'dynamodb:Query',
-      'dynamodb:Scan',
-      'dynamodb:ConditionCheckItem',
-    ];
-    const write = [
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:BatchWriteItem',
-    ];
+    const queries = access === 'read' || access === 'readWrite';
     this.addToRolePolicy(
       new PolicyStatement({
-        actions: access === 'read' ? read : [...read, ...write],
+        actions: [...TABLE_ACTIONS[access]],
         resources: [
           table.tableArn,
-          ...definition.indexes.map((index) => `${table.tableArn}/index/${index.name}`),
+          ...(queries ? definition.indexes.map((index) => `${table.tableArn}/index/${index.name}`) : []),
         ],
       }),
     );
+    return this;
+  }
+
+  /** EVENT_BUS_NAME and events:PutEvents on this one bus, together. */
+  bindBus(bus: IEventBus): this {
+    this.addEnvironment('EVENT_BUS_NAME', bus.eventBusName);
+    bus.grantPutEventsTo(this);
+    return this;
+  }
+
+  /** The secret's ARN in `envVar` (never its value) and read access to this one secret, together. */
+  bindSecret(secret: ISecret, envVar: string): this {
+    this.addEnvironment(envVar, secret.secretArn);
+    secret.grantRead(this);
     return this;
   }
 }

@@ -1,4 +1,4 @@
-import { type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
@@ -22,6 +22,9 @@ export interface TradeFlowProps {
   functions: Record<TradeFlowTaskName, IFunction>;
   type: 'STANDARD' | 'EXPRESS';
   stateMachineName?: string;
+  /** Of the execution log (default one month, deleted with the stack). */
+  logRetention?: RetentionDays;
+  logRemovalPolicy?: RemovalPolicy;
 }
 
 /** Errors of the Lambda service itself; safe to retry because the task never ran. */
@@ -84,7 +87,7 @@ export class TradeFlow extends Construct {
       ...LAMBDA_SERVICE_ERRORS,
       'TransientStoreError',
     ]);
-    const recordRejection = task('RecordRejection', Duration.seconds(10), LAMBDA_SERVICE_ERRORS);
+    const recordRejection = task('RecordRejection', Duration.seconds(15), LAMBDA_SERVICE_ERRORS);
     // The broker call: never retried by the workflow. The broker adapter owns the submit
     // protocol (client order id lookups); anything else is compensated by RecordFailure.
     const submitOrder = task('SubmitOrder', Duration.seconds(20), []);
@@ -116,9 +119,14 @@ export class TradeFlow extends Construct {
       timeout: props.type === 'EXPRESS' ? Duration.minutes(5) : Duration.hours(25),
       tracingEnabled: true,
       logs: {
-        destination: new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH }),
+        destination: new LogGroup(this, 'Logs', {
+          retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+          removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,
+        }),
         level: LogLevel.ALL,
-        // Safe: executions carry ids, decisions and broker reports only — never an alert body or secret.
+        // Safe: the signal rule starts executions with {signalId, symbol, receivedAt} only (an input
+        // transformer picks those fields), and tasks return ids, decisions and broker reports —
+        // never an alert body or a secret.
         includeExecutionData: true,
       },
     });

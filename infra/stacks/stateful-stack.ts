@@ -1,12 +1,13 @@
-import { RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
-import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
 import {
@@ -29,6 +30,8 @@ export class StatefulStack extends Stack {
   readonly bus: EventBus;
   readonly webhookSecret: Secret;
   readonly alertTopic: Topic;
+  /** Notifications EventBridge or SNS could not deliver (the DLQ alarm watches it). */
+  readonly notificationDeadLetters: Queue;
   /** Alpaca keys, one secret per mode, created empty: the trader puts the keys in (docs/BROKERS.md). */
   readonly alpacaSecrets: Record<'paper' | 'live', Secret>;
 
@@ -75,8 +78,51 @@ export class StatefulStack extends Stack {
       masterKey: alertKey,
       enforceSSL: true,
     });
+    // CloudWatch alarms publish too. The topic has its own policy (SSL only), so CloudWatch must be
+    // named in it and in the key's policy — only for this account's `<prefix>-*` alarms.
+    const fromOurAlarms = {
+      StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+      ArnLike: {
+        'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:${prefix}-*`,
+      },
+    };
+    const cloudWatch = new ServicePrincipal('cloudwatch.amazonaws.com');
+    alertKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarmsEncrypt',
+        principals: [cloudWatch],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: fromOurAlarms,
+      }),
+    );
+    this.alertTopic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [cloudWatch],
+        actions: ['sns:Publish'],
+        resources: [this.alertTopic.topicArn],
+        conditions: fromOurAlarms,
+      }),
+    );
+
+    // What the notification rules and the e-mail subscription could not deliver lands here.
+    this.notificationDeadLetters = new Queue(this, 'NotificationDeadLetters', {
+      queueName: `${prefix}-notification-dlq`,
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    for (const id of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'])
+      Validations.of(this.notificationDeadLetters).acknowledge({
+        id,
+        reason: 'This queue is itself the dead-letter queue of the notification rules and subscription.',
+      });
+    const deliver = { deadLetterQueue: this.notificationDeadLetters, retryAttempts: 8 };
     if (props.notificationEmail !== undefined)
-      this.alertTopic.addSubscription(new EmailSubscription(props.notificationEmail));
+      this.alertTopic.addSubscription(
+        new EmailSubscription(props.notificationEmail, { deadLetterQueue: this.notificationDeadLetters }),
+      );
     new Rule(this, 'TradingStateChanged', {
       eventBus: this.bus,
       description: 'Every circuit-breaker trip and reset, to the alert topic',
@@ -86,6 +132,7 @@ export class StatefulStack extends Stack {
       },
       targets: [
         new SnsTopic(this.alertTopic, {
+          ...deliver,
           message: RuleTargetInput.fromText(
             `Pinebridge trading state ${EventField.fromPath('$.detail.from')} -> ${EventField.fromPath('$.detail.to')} at ${EventField.fromPath('$.detail.at')} (${EventField.fromPath('$.detail.source')}): ${EventField.fromPath('$.detail.reason')}`,
           ),
@@ -107,6 +154,7 @@ export class StatefulStack extends Stack {
       },
       targets: [
         new SnsTopic(this.alertTopic, {
+          ...deliver,
           message: RuleTargetInput.fromText(
             `Pinebridge ${EventField.detailType} (reconcile before trading on): ${EventField.fromPath('$.detail')}`,
           ),
@@ -119,7 +167,7 @@ export class StatefulStack extends Stack {
       // Every TradingView alert carries this secret: in prod it outlives the stack, like the tables.
       removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       description:
-        'TradingView webhook secret: {"current", "previous"?, "previousValidUntil"?}. Rotate by moving current to previous with a deadline.',
+        'TradingView webhook secret, JSON {"current": "…", "previous": "…", "previousValidUntil": "<ISO time>"}: generated with "current" only. Rotate by moving current to previous with a deadline (docs/DEPLOYMENT.md).',
       generateSecretString: {
         secretStringTemplate: JSON.stringify({}),
         generateStringKey: 'current',

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   EndpointType,
@@ -8,11 +8,14 @@ import {
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { type EventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { type EventBus, EventField, Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction, SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { HealthCheck, HealthCheckType } from 'aws-cdk-lib/aws-route53';
 import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
 import { SIGNAL_EVENT } from '../../shared/adapters/events.js';
@@ -23,7 +26,10 @@ import {
   TRADE_FLOW_TASKS,
   type TradeFlowTaskName,
 } from '../../shared/usecases/tasks.js';
+import { WebhookFirewall, webhookAllowListPolicy } from '../constructs/api-protection.js';
+import { Monitoring } from '../constructs/monitoring.js';
 import { PinebridgeFunction } from '../constructs/pinebridge-function.js';
+import { ReconcileSchedules } from '../constructs/reconcile-schedules.js';
 import { TradeFlow } from '../constructs/trade-flow.js';
 
 export interface StatelessStackProps extends StackProps {
@@ -33,62 +39,89 @@ export interface StatelessStackProps extends StackProps {
   bus: EventBus;
   webhookSecret: Secret;
   alpacaSecrets: Record<'paper' | 'live', Secret>;
+  /** Where alarms go (the stateful stack's SNS topic). */
+  alertTopic: ITopic;
+  /** The stateful stack's DLQ for undeliverable notifications (watched by an alarm here). */
+  notificationDeadLetters: IQueue;
 }
 
-/** What runs: the webhook API, the workflow and its functions, and the rule that joins them. */
+/**
+ * The trade-flow tasks that reach the broker and so read its keys: RiskCheck (Alpaca market data,
+ * and the book opens from the broker's cash), SubmitOrder, CheckOrder (poll, cancel at the
+ * deadline) and RecordFailure (look up, cancel, adopt). RecordRejection and RecordFill only book.
+ */
+export const ORDER_TASKS: readonly TradeFlowTaskName[] = [
+  'RiskCheck',
+  'SubmitOrder',
+  'CheckOrder',
+  'RecordFailure',
+];
+
+/** The only signal fields the workflow is started with: ids and times, never an alert or a secret. */
+const EXECUTION_INPUT_FIELDS = ['signalId', 'symbol', 'receivedAt'] as const;
+
+/** What runs: the webhook API, the workflow and its functions, schedules, alarms and the dashboard. */
 export class StatelessStack extends Stack {
   readonly api: RestApi;
   readonly tradeFlow: TradeFlow;
   /** Emergency stop, resume, reset-breaker: `aws lambda invoke` with IAM (docs/RUNBOOK.md). */
   readonly adminFunction: PinebridgeFunction;
+  readonly monitoring: Monitoring;
+  readonly firewall?: WebhookFirewall;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
     const { stage, config, tables } = props;
+    const prod = stage === 'prod';
     const prefix = resourcePrefix(stage);
     const environment = { PINEBRIDGE_CONFIG: JSON.stringify(config) };
-    // Only with Alpaca configured, and only the configured mode's keys, for the functions that trade.
+    // Only with Alpaca configured, only the configured mode's keys, and only for the functions
+    // that reach the broker: the order tasks, the reconciler and the operator (emergency stop).
     const alpacaSecret = config.broker === 'alpaca' ? props.alpacaSecrets[config.alpaca.mode] : undefined;
     const readsBrokerKeys = (fn: PinebridgeFunction) => {
-      if (alpacaSecret === undefined) return;
-      fn.addEnvironment('ALPACA_SECRET_ID', alpacaSecret.secretArn);
-      alpacaSecret.grantRead(fn);
+      if (alpacaSecret !== undefined) fn.bindSecret(alpacaSecret, 'ALPACA_SECRET_ID');
+    };
+    const bindAllTables = (fn: PinebridgeFunction) => {
+      for (const key of Object.keys(TABLES) as TableKey[])
+        fn.bindTable(tables[key], TABLES[key], 'readWrite');
     };
 
-    // The webhook answers TradingView inside 3 s: a short timeout and the SDK's own tight retries.
+    // The webhook answers TradingView inside 3 s: a short timeout and tight SDK deadlines
+    // (shared/adapters/api-clients.ts). It records signals (put and read back, nothing else),
+    // puts events on the one bus and reads the one webhook secret.
     const webhook = new PinebridgeFunction(this, 'Webhook', {
       entry: 'webhook',
       stage,
+      invokedBy: 'api',
+      sourceMaps: false,
       timeout: Duration.seconds(3),
       description: 'Authenticates, validates, records and publishes TradingView alerts',
-      environment: {
-        ...environment,
-        EVENT_BUS_NAME: props.bus.eventBusName,
-        WEBHOOK_SECRET_ID: props.webhookSecret.secretArn,
-      },
-    }).bindTable(tables.signals, TABLES.signals, 'readWrite');
-    // The webhook touches only the signals table; the others' names satisfy the shared wiring.
-    for (const key of ['orders', 'portfolio', 'paperOrders'] as const)
-      webhook.addEnvironment(TABLES[key].envVar, tables[key].tableName);
-    props.bus.grantPutEventsTo(webhook);
-    props.webhookSecret.grantRead(webhook);
+      environment,
+    })
+      .bindTable(tables.signals, TABLES.signals, 'insert')
+      .bindBus(props.bus)
+      .bindSecret(props.webhookSecret, 'WEBHOOK_SECRET_ID');
+    // Optional: initialized instances, so no alert meets a cold start (the API then calls the alias).
+    const webhookTarget: IFunction =
+      config.webhook.provisionedConcurrency > 0
+        ? webhook.addAlias('live', { provisionedConcurrentExecutions: config.webhook.provisionedConcurrency })
+        : webhook;
 
     const functions = Object.fromEntries(
       TRADE_FLOW_TASK_NAMES.map((name) => {
         const fn = new PinebridgeFunction(this, name, {
           entry: TRADE_FLOW_TASKS[name].entry,
           stage,
+          invokedBy: 'workflow',
           // Below every Task's own timeout (15–20 s), so the function's limit is the one that fires.
           timeout: Duration.seconds(12),
           description: `Trade flow task ${name}`,
           environment,
         });
-        for (const key of Object.keys(TABLES) as TableKey[])
-          fn.bindTable(tables[key], TABLES[key], 'readWrite');
+        bindAllTables(fn);
         // Breaker transitions and a reversal's second leg go on the bus.
-        fn.addEnvironment('EVENT_BUS_NAME', props.bus.eventBusName);
-        props.bus.grantPutEventsTo(fn);
-        readsBrokerKeys(fn);
+        fn.bindBus(props.bus);
+        if (ORDER_TASKS.includes(name)) readsBrokerKeys(fn);
         return [name, fn];
       }),
     ) as Record<TradeFlowTaskName, PinebridgeFunction>;
@@ -97,6 +130,8 @@ export class StatelessStack extends Stack {
       functions,
       type: config.workflow.type,
       stateMachineName: `${prefix}-trade-flow`,
+      logRetention: prod ? RetentionDays.THREE_MONTHS : RetentionDays.ONE_MONTH,
+      logRemovalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
 
     // The DLQ lives beside the rule: its queue policy names the rule, so in the stateful stack it
@@ -107,16 +142,25 @@ export class StatelessStack extends Stack {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    Validations.of(deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the signal rule.',
-    });
+    for (const ackId of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'])
+      Validations.of(deadLetterQueue).acknowledge({
+        id: ackId,
+        reason: 'This queue is itself the dead-letter queue of the signal rule.',
+      });
 
-    new Rule(this, 'SignalReceived', {
+    // The first rule of this stack: the local runtime reads its pattern back (infra/local/definition.ts).
+    const signalRule = new Rule(this, 'SignalReceived', {
       eventBus: props.bus,
       eventPattern: { source: [SIGNAL_EVENT.source], detailType: [SIGNAL_EVENT.detailType] },
       targets: [
         new SfnStateMachine(this.tradeFlow.stateMachine, {
+          // Only the named fields start the execution (and so reach its logs): whatever else an
+          // event carried, the workflow never sees it.
+          input: RuleTargetInput.fromObject(
+            Object.fromEntries(
+              EXECUTION_INPUT_FIELDS.map((field) => [field, EventField.fromPath(`$.detail.${field}`)]),
+            ),
+          ),
           // A stale signal is worthless: give up after a few minutes and park it in the DLQ.
           retryAttempts: 4,
           maxEventAge: Duration.minutes(5),
@@ -125,67 +169,91 @@ export class StatelessStack extends Stack {
       ],
     });
 
-    // The breaker's cool-downs end on time even when no alert arrives.
+    // The breaker's cool-downs end on time even when no alert arrives, and the first run of a
+    // new New York session rolls the session over (the daily roll). It only books: no broker keys.
     const breaker = new PinebridgeFunction(this, 'Breaker', {
       entry: 'breaker',
       stage,
+      invokedBy: 'schedule',
       timeout: Duration.seconds(30),
       description: 'Evaluates the circuit breaker every minute (trips, cool-down resets, session roll-over)',
-      environment: { ...environment, EVENT_BUS_NAME: props.bus.eventBusName },
-    }).bindTable(tables.portfolio, TABLES.portfolio, 'readWrite');
+      environment,
+    })
+      .bindTable(tables.portfolio, TABLES.portfolio, 'readWrite')
+      .bindBus(props.bus);
     for (const key of ['signals', 'orders', 'paperOrders'] as const)
       breaker.addEnvironment(TABLES[key].envVar, tables[key].tableName);
-    props.bus.grantPutEventsTo(breaker);
-    // With Alpaca the account opens from the broker's cash, so even the breaker may need the keys.
-    readsBrokerKeys(breaker);
-    new Rule(this, 'BreakerSchedule', {
+    const breakerSchedule = new Rule(this, 'BreakerSchedule', {
       description: 'Runs the circuit-breaker evaluation every minute',
       schedule: Schedule.rate(Duration.minutes(1)),
       targets: [new LambdaFunction(breaker, { retryAttempts: 0 })],
+    });
+    Validations.of(breakerSchedule).acknowledge({
+      id: 'Serverless-EventBusDLQ',
+      reason: 'A scheduled event carries no data; the next minute is the retry and failures alarm.',
     });
 
     // The operator's stop / resume / reset-breaker: invoked with IAM only, never through the API.
     this.adminFunction = new PinebridgeFunction(this, 'Admin', {
       entry: 'admin',
       stage,
+      invokedBy: 'operator',
       // A fixed name: the `pinebridge --stage` CLI invokes it by name with the operator's IAM identity.
       functionName: adminFunctionName(stage),
       timeout: Duration.seconds(60),
       description: 'Emergency stop (halt, cancel, flatten), resume and reset-breaker; IAM-invoked only',
-      environment: { ...environment, EVENT_BUS_NAME: props.bus.eventBusName },
-    });
-    for (const key of Object.keys(TABLES) as TableKey[])
-      this.adminFunction.bindTable(tables[key], TABLES[key], 'readWrite');
-    props.bus.grantPutEventsTo(this.adminFunction);
+      environment,
+    }).bindBus(props.bus);
+    bindAllTables(this.adminFunction);
     readsBrokerKeys(this.adminFunction);
 
-    // What a lost execution or a broker outage left behind is settled, and positions compared.
+    // What a lost execution or a broker outage left behind is settled, and positions compared:
+    // every minute while orders can be placed, every 15 minutes otherwise (New York time).
     const reconciler = new PinebridgeFunction(this, 'Reconciler', {
       entry: 'reconciler',
       stage,
+      invokedBy: 'schedule',
       timeout: Duration.seconds(60),
       description:
         'Settles orders left in flight or unknown, republishes undecided signals, compares positions',
-      environment: { ...environment, EVENT_BUS_NAME: props.bus.eventBusName },
-    });
-    for (const key of Object.keys(TABLES) as TableKey[])
-      reconciler.bindTable(tables[key], TABLES[key], 'readWrite');
-    props.bus.grantPutEventsTo(reconciler);
+      environment,
+    }).bindBus(props.bus);
+    bindAllTables(reconciler);
     readsBrokerKeys(reconciler);
-    new Rule(this, 'ReconcilerSchedule', {
-      description: 'Runs the reconciler every five minutes',
-      schedule: Schedule.rate(Duration.minutes(5)),
-      targets: [new LambdaFunction(reconciler, { retryAttempts: 0 })],
+    new ReconcileSchedules(this, 'ReconcileSchedules', {
+      reconciler,
+      marketHours: config.risk.marketHours,
+      prefix,
     });
 
-    const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: RetentionDays.ONE_MONTH });
+    // GET /health: the function runs and the database answers (uptime checks; public, says little).
+    const health = new PinebridgeFunction(this, 'Health', {
+      entry: 'health',
+      stage,
+      invokedBy: 'api',
+      sourceMaps: false,
+      timeout: Duration.seconds(3),
+      memorySize: 256,
+      description: 'GET /health: answers 200 when the database answers',
+      environment: {},
+    }).bindTable(tables.signals, TABLES.signals, 'get');
+
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
+      retention: prod ? RetentionDays.THREE_MONTHS : RetentionDays.ONE_MONTH,
+      removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    const allowList = config.api.allowList;
     this.api = new RestApi(this, 'Api', {
       restApiName: `${prefix}-api`,
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      // Optional: POST /webhook only from TradingView's addresses (resource policy, 403 before any code).
+      ...(allowList.enabled ? { policy: webhookAllowListPolicy(allowList.addresses) } : {}),
       deployOptions: {
         stageName: stage,
         throttlingRateLimit: config.api.throttle.rateLimit,
         throttlingBurstLimit: config.api.throttle.burstLimit,
+        // Uptime checkers call /health about once every 2 s; nobody may crowd out the webhook with it.
+        methodOptions: { '/health/GET': { throttlingRateLimit: 2, throttlingBurstLimit: 10 } },
         // Off: API Gateway's trace segments record the request URL, and /webhook/{secret} carries
         // the secret. The functions and the workflow are traced.
         tracingEnabled: false,
@@ -201,16 +269,60 @@ export class StatelessStack extends Stack {
             resource: '$context.resourcePath',
             status: '$context.status',
             latencyMs: '$context.responseLatency',
+            wafStatus: '$context.waf.status',
             at: '$context.requestTime',
           }),
         ),
       },
       cloudWatchRole: true,
     });
-    const integration = new LambdaIntegration(webhook);
+    const integration = new LambdaIntegration(webhookTarget);
     const webhookResource = this.api.root.addResource('webhook');
     webhookResource.addMethod('POST', integration);
     webhookResource.addResource('{secret}').addMethod('POST', integration);
+    this.api.root.addResource('health').addMethod('GET', new LambdaIntegration(health));
+
+    // Optional: AWS WAF (IP set, rate-based and body-size rules) in front of the stage.
+    if (config.api.waf.enabled) {
+      this.firewall = new WebhookFirewall(this, 'Firewall', {
+        stage: this.api.deploymentStage,
+        stageName: stage,
+        prefix,
+        maxBodyBytes: config.webhook.maxBodyBytes,
+        rateLimit: config.api.waf.rateLimit,
+        ...(allowList.enabled ? { allowedAddresses: allowList.addresses } : {}),
+        retention: prod ? RetentionDays.THREE_MONTHS : RetentionDays.ONE_MONTH,
+        removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      });
+    }
+
+    // Optional: Route 53 checks GET /health from several regions every 30 s.
+    const healthCheck = config.monitoring.healthCheck
+      ? new HealthCheck(this, 'HealthCheck', {
+          type: HealthCheckType.HTTPS,
+          fqdn: `${this.api.restApiId}.execute-api.${this.region}.${this.urlSuffix}`,
+          resourcePath: `/${stage}/health`,
+          port: 443,
+          enableSNI: true,
+          requestInterval: Duration.seconds(30),
+          failureThreshold: 3,
+        })
+      : undefined;
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      stage,
+      prefix,
+      config,
+      alertTopic: props.alertTopic,
+      api: this.api,
+      hotPath: { Webhook: webhook, ...functions },
+      operations: { Breaker: breaker, Reconciler: reconciler, Admin: this.adminFunction, Health: health },
+      stateMachine: this.tradeFlow.stateMachine,
+      bus: props.bus,
+      signalRule,
+      deadLetterQueues: { signal: deadLetterQueue, notification: props.notificationDeadLetters },
+      ...(healthCheck ? { healthCheck } : {}),
+    });
 
     new CfnOutput(this, 'WebhookUrl', {
       description: 'TradingView webhook URL: append /<webhook secret> (pinebridge send-test-alert --stage)',
@@ -222,29 +334,47 @@ export class StatelessStack extends Stack {
       description: 'The operator function: pinebridge --stage <stage> status | stop | resume | …',
       value: this.adminFunction.functionName,
     });
+    new CfnOutput(this, 'HealthUrl', {
+      description: 'GET it for uptime checks: 200 {"status":"ok"} when the function and the database answer',
+      value: `${this.api.url}health`,
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      description: 'The CloudWatch dashboard of this stage',
+      value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${prefix}`,
+    });
 
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-      reason:
+    this.acknowledgeApiFindings(config.api.waf.enabled);
+  }
+
+  /** The API's findings that are deliberate, each with its reason. */
+  private acknowledgeApiFindings(wafEnabled: boolean): void {
+    const acks: [string, string][] = [
+      [
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
         'The account-level API Gateway logging role; this managed policy is the documented way to grant it.',
-    });
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-APIG4',
-      reason:
-        'TradingView cannot send auth headers; the webhook authenticates with a shared secret in constant time.',
-    });
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-COG4',
-      reason: 'TradingView cannot use Cognito; the webhook authenticates with a shared secret.',
-    });
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-APIG2',
-      reason: 'TradingView sends JSON as text/plain; the webhook validates the raw body itself with zod.',
-    });
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-APIG3',
-      reason:
-        'WAF is optional (cost); throttling and the secret protect the webhook. The deployment issue adds the switch.',
-    });
+      ],
+      [
+        'AwsSolutions-APIG4',
+        'TradingView cannot send auth headers; the webhook authenticates with a shared secret in constant time, and /health is public by design.',
+      ],
+      [
+        'AwsSolutions-COG4',
+        'TradingView cannot use Cognito; the webhook authenticates with a shared secret.',
+      ],
+      [
+        'AwsSolutions-APIG2',
+        'TradingView sends JSON as text/plain; the webhook validates the raw body itself with zod.',
+      ],
+      [
+        'Serverless-APIGWXrayEnabled',
+        'Off on purpose: API Gateway trace segments record the request URL, and /webhook/{secret} carries the secret. The functions and the workflow are traced.',
+      ],
+    ];
+    if (!wafEnabled)
+      acks.push([
+        'AwsSolutions-APIG3',
+        'WAF is optional (api.waf.enabled, about $5 a month and up): stage throttling, the body cap in the function, the optional source allow-list and the secret protect the webhook.',
+      ]);
+    for (const [id, reason] of acks) Validations.of(this.api).acknowledge({ id, reason });
   }
 }

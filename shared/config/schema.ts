@@ -9,6 +9,25 @@ const Ticker = z
   .string()
   .regex(/^[A-Z0-9.:/-]{1,20}$/, 'must be an upper-case ticker such as "AAPL" or "BTCUSD"');
 
+/** An IPv4 address or CIDR range, e.g. "52.89.214.238" or "52.89.214.0/24". */
+const Ipv4Cidr = z
+  .string()
+  .regex(
+    /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}(\/(3[0-2]|[12]?\d))?$/,
+    'must be an IPv4 address or CIDR range such as "52.89.214.238" or "52.89.214.0/24"',
+  );
+
+/**
+ * The addresses TradingView sends webhooks from (tradingview.com/support/solutions/43000529348;
+ * IPv4 only: TradingView does not send webhooks over IPv6).
+ */
+export const TRADINGVIEW_WEBHOOK_ADDRESSES = [
+  '52.89.214.238',
+  '34.212.75.30',
+  '54.218.53.128',
+  '52.32.178.7',
+] as const;
+
 export const ConfigSchema = z
   .object({
     $schema: z.string().optional(),
@@ -301,6 +320,15 @@ export const ConfigSchema = z
           .min(1)
           .default(30)
           .describe('How long an alert "id" is remembered for deduplication.'),
+        provisionedConcurrency: z
+          .number()
+          .int()
+          .min(0)
+          .max(5)
+          .default(0)
+          .describe(
+            "AWS only: webhook instances kept initialized (Lambda provisioned concurrency), so no alert meets a cold start inside TradingView's 3 s. 1 is enough for a few alerts a second; each costs about $4.40 a month at 512 MB on arm64, us-east-1 (docs/DEPLOYMENT.md). 0 = off.",
+          ),
       })
       .strict()
       .prefault({}),
@@ -322,9 +350,79 @@ export const ConfigSchema = z
           })
           .strict()
           .prefault({}),
+        allowList: z
+          .object({
+            enabled: z
+              .boolean()
+              .default(false)
+              .describe(
+                'AWS only: an API Gateway resource policy refuses POST /webhook from any address not in `addresses` (403 before the function runs). GET /health stays open for uptime checks.',
+              ),
+            addresses: z
+              .array(Ipv4Cidr)
+              .min(1)
+              .max(50)
+              .default([...TRADINGVIEW_WEBHOOK_ADDRESSES])
+              .describe(
+                "Source addresses allowed to call the webhook. Default: TradingView's four webhook addresses. Add your own address to send test alerts from your machine.",
+              ),
+          })
+          .strict()
+          .prefault({})
+          .describe('Source-address allow-list for the webhook.'),
+        waf: z
+          .object({
+            enabled: z
+              .boolean()
+              .default(false)
+              .describe(
+                'AWS only: an AWS WAF web ACL in front of the API (about $5 a month, $1 per rule and $0.60 per million requests): a rate-based rule (429), a body-size rule (413) and, with allowList.enabled, an IP-set rule (403).',
+              ),
+            rateLimit: z
+              .number()
+              .int()
+              .min(10)
+              .max(2_000_000_000)
+              .default(300)
+              .describe(
+                'Requests one source address may make in any 5 minutes; WAF answers 429 to the rest. TradingView sends all your alerts from four addresses, so allow for your busiest 5 minutes.',
+              ),
+          })
+          .strict()
+          .prefault({})
+          .describe('Optional AWS WAF web ACL for the API.'),
       })
       .strict()
       .prefault({}),
+    monitoring: z
+      .object({
+        healthCheck: z
+          .boolean()
+          .default(false)
+          .describe(
+            'AWS only: a Route 53 health check calls GET /health every 30 s from several regions (about $1.50 a month). Its alarm is created when the stack is in us-east-1, where Route 53 publishes its metrics.',
+          ),
+        authFailureThreshold: z
+          .number()
+          .int()
+          .min(1)
+          .default(5)
+          .describe(
+            'Webhook calls refused for a wrong or missing secret within 5 minutes that raise the alarm.',
+          ),
+        webhookLatencyP99Ms: z
+          .number()
+          .int()
+          .min(100)
+          .max(29_000)
+          .default(2_000)
+          .describe(
+            "The webhook's p99 latency at API Gateway (what TradingView waits for, cold starts included) above which the alarm goes off; TradingView gives up after 3 s.",
+          ),
+      })
+      .strict()
+      .prefault({})
+      .describe('Alarms and uptime checks of a deployment (CloudWatch, Route 53).'),
     workflow: z
       .object({
         type: z.enum(['STANDARD', 'EXPRESS']).default('STANDARD').describe('Step Functions workflow type.'),

@@ -7,6 +7,8 @@ import type {
   Log,
   SignalPublisher,
   SignalStore,
+  TradingMetricsSink,
+  WebhookOutcome,
   WebhookSecretSource,
   WebhookSecrets,
 } from '../ports/index.js';
@@ -31,6 +33,8 @@ export interface AcceptSignalDeps {
   secrets: WebhookSecretSource;
   clock: Clock;
   log: Log;
+  /** Counts every answer by its cause (absent locally). */
+  metrics?: TradingMetricsSink;
 }
 
 /** Constant-time comparison of two strings of any length (both are hashed to equal length first). */
@@ -70,11 +74,43 @@ export function matchSecret(candidate: unknown, secrets: WebhookSecrets, now: Da
  *  6. Publish the signal id to the bus and answer 202 — risk and broker work happen after.
  *     If publishing fails, answer 503: TradingView re-sends, and a re-delivery of a signal still
  *     `received` publishes it again.
+ *  7. Count the answer by its cause (received, accepted, duplicate, auth failure, refusal).
  */
 export async function acceptSignal(
   request: WebhookRequest,
   deps: AcceptSignalDeps,
 ): Promise<WebhookResponse> {
+  try {
+    const response = await answer(request, deps);
+    deps.metrics?.signalAnswered(outcomeOf(response));
+    return response;
+  } catch (error) {
+    deps.metrics?.signalAnswered('unavailable');
+    throw error;
+  }
+}
+
+/** The cause of an answer, for the metrics: the status code, and for a 400 whether it named fields. */
+function outcomeOf(response: WebhookResponse): WebhookOutcome {
+  switch (response.statusCode) {
+    case 202:
+      return 'accepted';
+    case 200:
+      return 'duplicate';
+    case 401:
+      return 'unauthorized';
+    case 400:
+      return 'fields' in response.body ? 'invalid' : 'malformed';
+    case 413:
+      return 'too_large';
+    case 409:
+      return 'id_conflict';
+    case 503:
+      return 'unavailable';
+  }
+}
+
+async function answer(request: WebhookRequest, deps: AcceptSignalDeps): Promise<WebhookResponse> {
   const { config, log } = deps;
   const now = deps.clock.now();
   const raw = request.body ?? '';

@@ -23,6 +23,7 @@ export interface ReconcileReport {
  *     If the broker cannot be reached they stay `unknown` with their reservation.
  *  3. With a real broker, positions are compared with the broker's; differences are announced
  *     (event, metric) and left for a human — never silently overwritten.
+ *  4. A completed run leaves a heartbeat metric; its absence raises an alarm in AWS.
  *
  * Runs at the local bot's start (settleAfterMs 0: nothing else is running), every minute locally,
  * and on a schedule in AWS.
@@ -81,5 +82,6 @@ export async function reconcile(
   }
   if (report.republished.length + Object.keys(report.settled).length + report.mismatches.length > 0)
     deps.log.warn('reconciled', { ...report });
+  deps.metrics?.reconcilerHeartbeat();
   return report;
 }

@@ -19,6 +19,7 @@ import {
   type SignalPublisher,
   type SignalRecord,
   type SignalStore,
+  type TradingMetricsSink,
   type TradingStateEvents,
   type TradingStore,
 } from '../ports/index.js';
@@ -80,6 +81,8 @@ export interface TradeFlowDeps {
   log: Log;
   /** Puts follow-up signals (a reversal's second leg) on the bus, as the webhook does. */
   publisher: SignalPublisher;
+  /** Counts rejections and order outcomes for the dashboard and alarms (absent locally). */
+  metrics?: TradingMetricsSink;
 }
 
 /** Raised for a fault the workflow may retry (before any broker call). */
@@ -185,7 +188,9 @@ export async function recordRejection(
   deps: TradeFlowDeps,
 ): Promise<{ signalId: string; status: 'rejected' }> {
   const { signalId, denials } = RecordRejectionInputSchema.parse(input);
-  await deps.store.reject(signalId, denials as Denial[], deps.clock.now().toISOString());
+  const rejected = await deps.store.reject(signalId, denials as Denial[], deps.clock.now().toISOString());
+  // Counted once, by the call that moved the signal (a retried task finds it already decided).
+  if (rejected) deps.metrics?.signalRejected(denials[0]?.code ?? 'UNKNOWN');
   return { signalId, status: 'rejected' };
 }
 
@@ -230,6 +235,7 @@ export async function submitOrder(input: unknown, deps: TradeFlowDeps): Promise<
   let order: BrokerOrder;
   try {
     order = await deps.broker.submitOrder(record.intent);
+    deps.metrics?.orderSubmitted();
   } catch (error) {
     if (!(error instanceof BrokerAuthError)) throw error;
     // The broker refused the keys: nothing was placed. Trading halts until someone fixes them.
@@ -266,6 +272,7 @@ export async function recordOutcome(
 ): Promise<{ signalId: string; status: string }> {
   const state = OrderStateSchema.parse(input);
   const status = await deps.store.applyBrokerOrder(state.order, deps.clock.now().toISOString());
+  deps.metrics?.orderSettled(status);
   await afterBooking(deps, state.clientOrderId, status);
   return { signalId: state.signalId, status };
 }
@@ -366,6 +373,7 @@ export async function recordFailure(
       };
       const status = await deps.store.applyBrokerOrder(report, at());
       if (status === 'filled') {
+        deps.metrics?.orderSettled(status);
         await afterBooking(deps, clientOrderId, status);
         return { signalId, status };
       }
@@ -384,6 +392,7 @@ export async function recordFailure(
         deps.log.error('unknown-order notification failed', { error: (error as Error).name }),
       );
   }
+  deps.metrics?.orderFailed();
   await breakerAfter(deps, 'a failure');
   return { signalId, status: 'failed' };
 }

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PinebridgeFunction } from '../../infra/constructs/pinebridge-function.js';
+import {
+  PinebridgeFunction,
+  UNREACHED_CREDENTIAL_PROVIDERS,
+} from '../../infra/constructs/pinebridge-function.js';
 
 const BANNER = "import{createRequire}from'module';const require=createRequire(import.meta.url);";
 /** Planted in the synth process's environment: if bundling inlined env values, it would show up. */
@@ -19,7 +22,7 @@ const outdir = mkdtempSync(join(tmpdir(), 'pinebridge-bundle-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 describe('webhook bundle', () => {
-  it('is a real esbuild ESM bundle (.mjs) with the createRequire banner and no baked-in webhook secret', () => {
+  it('is a real esbuild ESM bundle (.mjs) with the createRequire banner, no baked-in webhook secret and none of the credential providers Lambda never reaches', () => {
     // Arrange: the real construct, alone in a stack, with bundling on (no bundling-stacks context).
     const saved = SECRET_VARS.map((name) => [name, process.env[name]] as const);
     for (const name of SECRET_VARS) process.env[name] = CANARY;
@@ -28,7 +31,7 @@ describe('webhook bundle', () => {
     try {
       const app = new App({ outdir, builtinCloudFormationValidation: false });
       const stack = new Stack(app, 'WebhookBundle');
-      new PinebridgeFunction(stack, 'Webhook', { entry: 'webhook', stage: 'dev' });
+      new PinebridgeFunction(stack, 'Webhook', { entry: 'webhook', stage: 'dev', invokedBy: 'api' });
 
       // Act
       app.synth();
@@ -59,5 +62,13 @@ describe('webhook bundle', () => {
     expect(code).not.toMatch(/PINEBRIDGE_WEBHOOK_SECRET\w*\s*(\|\||\?\?|:|=)\s*["'`]/);
     expect(code).not.toContain('PINEBRIDGE_WEBHOOK_SECRET');
     expect(code).toContain('WEBHOOK_SECRET_ID');
+    // The credential providers Lambda never reaches are left out, and reached only by a dynamic
+    // import() after fromEnv (which Lambda's environment always satisfies), never at load.
+    for (const provider of UNREACHED_CREDENTIAL_PROVIDERS) {
+      const quoted = provider.replace(/[/.-]/g, (c) => `\\${c}`);
+      expect(code, provider).not.toMatch(new RegExp(`from\\s*["']${quoted}["']`));
+      expect(code, provider).not.toMatch(new RegExp(`require\\(["']${quoted}["']\\)`));
+    }
+    expect(code).toContain('import("@aws-sdk/credential-provider-sso")');
   });
 });

@@ -1,10 +1,13 @@
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, stageOf } from '../../infra/app.js';
 import { TABLES, type TableDefinition } from '../../shared/adapters/dynamodb/tables.js';
 import { TRADING_STATE_EVENT } from '../../shared/adapters/events.js';
+import { SecretsManagerWebhookSecrets } from '../../shared/adapters/secrets.js';
 import { parseConfig } from '../../shared/config/load.js';
+import { matchSecret } from '../../shared/usecases/accept-signal.js';
 import {
   asList,
   buildTestApp,
@@ -217,6 +220,86 @@ describe('StatefulStack (dev)', () => {
     });
   });
 
+  describe('alarms and undeliverable notifications', () => {
+    const fromOurAlarms = {
+      StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+      ArnLike: {
+        'aws:SourceArn': {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':cloudwatch:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':alarm:pinebridge-dev-*',
+            ],
+          ],
+        },
+      },
+    };
+
+    it('CloudWatch may publish to the topic and use its key, only for this account’s pinebridge-dev-* alarms', () => {
+      const [[, key]] = resourcesOfType(json, 'AWS::KMS::Key') as [[string, CfnResource]];
+      const keyStatements = (propsOf(key).KeyPolicy as { Statement: Record<string, unknown>[] }).Statement;
+      const topicStatements = resourcesOfType(json, 'AWS::SNS::TopicPolicy').flatMap(
+        ([, policy]) =>
+          (propsOf(policy).PolicyDocument as { Statement: Record<string, unknown>[] }).Statement,
+      );
+
+      expect(keyStatements).toContainEqual(
+        expect.objectContaining({
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          Condition: fromOurAlarms,
+        }),
+      );
+      expect(topicStatements).toContainEqual(
+        expect.objectContaining({
+          Principal: { Service: 'cloudwatch.amazonaws.com' },
+          Action: 'sns:Publish',
+          Condition: fromOurAlarms,
+        }),
+      );
+    });
+
+    it('a notification EventBridge cannot deliver lands in an encrypted, SSL-only dead-letter queue', () => {
+      const [[queueId, queue]] = resourcesOfType(json, 'AWS::SQS::Queue') as [[string, CfnResource]];
+      expect(propsOf(queue)).toMatchObject({
+        QueueName: 'pinebridge-dev-notification-dlq',
+        SqsManagedSseEnabled: true,
+      });
+      const statements = resourcesOfType(json, 'AWS::SQS::QueuePolicy').flatMap(
+        ([, p]) => (propsOf(p).PolicyDocument as { Statement: Record<string, unknown>[] }).Statement,
+      );
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+
+      const rules = resourcesOfType(json, 'AWS::Events::Rule');
+      expect(rules).toHaveLength(2);
+      for (const [id, rule] of rules) {
+        const [target] = asList(propsOf(rule).Targets) as { DeadLetterConfig?: { Arn: unknown } }[];
+        expect(renderValue(target?.DeadLetterConfig?.Arn), id).toBe(`<${queueId}.Arn>`);
+      }
+    });
+
+    it('so does an e-mail the subscription cannot deliver', () => {
+      const { stateful } = buildTestApp({ config: { notifications: { email: 'trader@example.com' } } });
+      const subscribed = Template.fromStack(stateful).toJSON() as CfnTemplate;
+      const [[queueId]] = resourcesOfType(subscribed, 'AWS::SQS::Queue') as [[string, CfnResource]];
+      const [[, subscription]] = resourcesOfType(subscribed, 'AWS::SNS::Subscription') as [
+        [string, CfnResource],
+      ];
+
+      expect(propsOf(subscription).RedrivePolicy).toEqual({
+        deadLetterTargetArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      });
+    });
+  });
+
   describe('Alpaca key secrets', () => {
     it('exist for paper and live, created empty ({"keyId": "", "secretKey": ""}) for the trader to fill in', () => {
       for (const mode of ['paper', 'live']) {
@@ -242,6 +325,34 @@ describe('StatefulStack (dev)', () => {
       const templateObject = JSON.parse(String(generate.SecretStringTemplate)) as Record<string, unknown>;
       expect(templateObject).not.toHaveProperty('current');
       expect(generate.PasswordLength).toBeGreaterThanOrEqual(32);
+    });
+
+    it('the generated value is exactly what the webhook reads: {"current"}, later {"current", "previous", "previousValidUntil"}', async () => {
+      const generate = propsOf(secretNamed('pinebridge-dev/webhook')).GenerateSecretString as {
+        SecretStringTemplate: string;
+        GenerateStringKey: string;
+        PasswordLength: number;
+      };
+      // What Secrets Manager stores at deploy: the template with a random string under the key.
+      const generated = JSON.stringify({
+        ...JSON.parse(generate.SecretStringTemplate),
+        [generate.GenerateStringKey]: 'x'.repeat(generate.PasswordLength),
+      });
+      const rotated = JSON.stringify({
+        current: 'n'.repeat(40),
+        previous: 'x'.repeat(40),
+        previousValidUntil: '2026-12-01T00:00:00Z',
+      });
+      const reading = (secretString: string) =>
+        new SecretsManagerWebhookSecrets('pinebridge-dev/webhook', {
+          send: async () => ({ SecretString: secretString }),
+        } as unknown as SecretsManagerClient).get();
+
+      await expect(reading(generated)).resolves.toEqual({ current: 'x'.repeat(generate.PasswordLength) });
+      const secrets = await reading(rotated);
+      expect(matchSecret('x'.repeat(40), secrets, new Date('2026-11-30T00:00:00Z'))).toBe('previous');
+      expect(matchSecret('x'.repeat(40), secrets, new Date('2026-12-02T00:00:00Z'))).toBeUndefined();
+      expect(matchSecret('n'.repeat(40), secrets, new Date('2026-12-02T00:00:00Z'))).toBe('current');
     });
 
     it('has no secret value anywhere in the template', () => {

@@ -1,5 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { reconcileWindows } from '../../infra/constructs/reconcile-schedules.js';
 import type { StatefulStack } from '../../infra/stacks/stateful-stack.js';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
 import { SIGNAL_EVENT } from '../../shared/adapters/events.js';
@@ -16,25 +17,19 @@ import {
   propsOf,
   renderValue,
   resourcesOfType,
+  StatelessView,
   type StatesDefinition,
 } from './support.js';
 
 /** Deliberately not the defaults (10/20), so the test proves the config is wired through. */
 const THROTTLE = { rateLimit: 3, burstLimit: 7 };
-
-interface LambdaProps {
-  Runtime: string;
-  Architectures: string[];
-  TracingConfig?: { Mode: string };
-  Timeout: number;
-  Role: unknown;
-  Environment?: { Variables: Record<string, unknown> };
-}
+const ORDER_FUNCTIONS = ['RiskCheck', 'SubmitOrder', 'CheckOrder', 'RecordFailure'];
 
 let stateful: StatefulStack;
 let statefulJson: CfnTemplate;
 let template: Template;
 let json: CfnTemplate;
+let view: StatelessView;
 
 beforeAll(() => {
   const app = buildTestApp({ config: { api: { throttle: THROTTLE } } });
@@ -42,92 +37,13 @@ beforeAll(() => {
   statefulJson = Template.fromStack(app.stateful).toJSON() as CfnTemplate;
   template = Template.fromStack(app.stateless);
   json = template.toJSON() as CfnTemplate;
+  view = new StatelessView(json, statefulJson);
 });
 
-const resource = (logicalId: string): CfnResource => {
-  const found = json.Resources[logicalId];
-  if (!found) throw new Error(`no resource ${logicalId}`);
-  return found;
-};
-const lambdas = () => resourcesOfType(json, 'AWS::Lambda::Function');
-const lambdaProps = (logicalId: string) => propsOf(resource(logicalId)) as unknown as LambdaProps;
-
-/** "METHOD /path" for every API method, the path rebuilt from the resource tree. */
-function apiRoutes(): { route: string; integrationUri: string }[] {
-  const pathOf = (ref: unknown): string => {
-    const rendered = renderValue(ref);
-    const match = /^<(.+?)(\.RootResourceId)?>$/.exec(rendered);
-    if (!match?.[1]) throw new Error(`unexpected resource reference ${rendered}`);
-    if (match[2]) return '';
-    const props = propsOf(resource(match[1]));
-    return `${pathOf(props.ParentId)}/${String(props.PathPart)}`;
-  };
-  return resourcesOfType(json, 'AWS::ApiGateway::Method').map(([, method]) => {
-    const props = propsOf(method);
-    const integration = props.Integration as { Uri: unknown };
-    return {
-      route: `${String(props.HttpMethod)} ${pathOf(props.ResourceId) || '/'}`,
-      integrationUri: renderValue(integration.Uri),
-    };
-  });
-}
-
-/** The logical id of the function behind the API: the target of every method's integration. */
-function webhookFunctionId(): string {
-  const targets = new Set(
-    apiRoutes().map(({ integrationUri }) => /functions\/<([^.>]+)\.Arn>/.exec(integrationUri)?.[1]),
-  );
-  expect(targets.size).toBe(1);
-  const [id] = [...targets];
-  if (!id) throw new Error('the API integrates with no Lambda function');
-  return id;
-}
-
-/** Statements of the identity policies attached to a function's execution role. */
-function roleStatements(functionId: string) {
-  const roleId = /^<(.+)\.Arn>$/.exec(renderValue(lambdaProps(functionId).Role))?.[1];
-  if (!roleId) throw new Error(`${functionId} has no role in this stack`);
-  return resourcesOfType(json, 'AWS::IAM::Policy')
-    .filter(([, policy]) => asList(propsOf(policy).Roles).some((r) => renderValue(r) === `<${roleId}>`))
-    .flatMap(([, policy]) =>
-      asList((propsOf(policy).PolicyDocument as { Statement: unknown }).Statement),
-    ) as { Action: unknown; Resource: unknown; Effect: string }[];
-}
-
-/** The resources a function's role may use DynamoDB on, rendered (`<tableLogicalId.Arn>[/index/x]`). */
-function dynamoResourcesOf(functionId: string): string[] {
-  return roleStatements(functionId)
-    .filter((s) => asList(s.Action).some((a) => String(a).startsWith('dynamodb:')))
-    .flatMap((s) => asList(s.Resource).map((r) => renderValue(r, statefulJson)));
-}
-
 const tableArn = (key: TableKey) => `<${logicalIdOf(stateful.tables[key])}.Arn>`;
-
-/** The scheduled circuit-breaker function: the one whose environment has no webhook secret and is not a task. */
-function functionIdStartingWith(prefix: string): string {
-  const ids = lambdas()
-    .map(([id]) => id)
-    .filter((id) => id.startsWith(prefix));
-  expect(ids).toHaveLength(1);
-  return ids[0] ?? '';
-}
-const breakerFunctionId = () => functionIdStartingWith('Breaker');
-const reconcilerFunctionId = () => functionIdStartingWith('Reconciler');
-const adminFunctionId = () => functionIdStartingWith('Admin');
-
-/** The scheduled rule targeting a function, with its schedule and target. */
-function scheduleOf(functionId: string) {
-  const rules = resourcesOfType(json, 'AWS::Events::Rule')
-    .map(([, rule]) => propsOf(rule))
-    .filter((props) => props.ScheduleExpression !== undefined)
-    .filter((props) =>
-      asList(props.Targets).some((t) => renderValue((t as { Arn: unknown }).Arn) === `<${functionId}.Arn>`),
-    );
-  expect(rules).toHaveLength(1);
-  const props = rules[0] ?? {};
-  const [target] = asList(props.Targets) as { RetryPolicy?: { MaximumRetryAttempts: number } }[];
-  return { expression: props.ScheduleExpression, retries: target?.RetryPolicy?.MaximumRetryAttempts };
-}
+const busArn = () => `<${logicalIdOf(stateful.bus)}.Arn>`;
+const webhookId = () => view.functionId('Webhook');
+const taskIds = () => TRADE_FLOW_TASK_NAMES.map((name) => view.functionId(name));
 
 /** Rules on the bus (event patterns), as opposed to schedules. */
 const signalRules = () =>
@@ -149,27 +65,41 @@ describe('REST API', () => {
     });
   });
 
-  it('exposes exactly POST /webhook and POST /webhook/{secret}, both proxied to the webhook function', () => {
-    const routes = apiRoutes();
+  it('exposes POST /webhook and POST /webhook/{secret} to the webhook and GET /health to the health function, nothing else', () => {
+    const routes = view.apiRoutes();
 
-    expect(routes.map((r) => r.route).sort()).toEqual(['POST /webhook', 'POST /webhook/{secret}']);
-    const webhook = webhookFunctionId();
-    for (const { integrationUri } of routes) expect(integrationUri).toContain(`/functions/<${webhook}.Arn>/`);
+    expect(routes.map((r) => r.route).sort()).toEqual([
+      'GET /health',
+      'POST /webhook',
+      'POST /webhook/{secret}',
+    ]);
+    expect(view.routeTarget('POST /webhook')).toBe(webhookId());
+    expect(view.routeTarget('POST /webhook/{secret}')).toBe(webhookId());
+    expect(view.routeTarget('GET /health')).toBe(view.functionId('Health'));
     template.allResourcesProperties('AWS::ApiGateway::Method', { Integration: { Type: 'AWS_PROXY' } });
   });
 
-  it('throttles the stage at the configured api.throttle rate and burst', () => {
-    template.hasResourceProperties('AWS::ApiGateway::Stage', {
-      StageName: 'dev',
-      MethodSettings: [
-        {
-          HttpMethod: '*',
-          ResourcePath: '/*',
-          ThrottlingRateLimit: THROTTLE.rateLimit,
-          ThrottlingBurstLimit: THROTTLE.burstLimit,
-        },
-      ],
-    });
+  it('throttles the stage at the configured api.throttle rate and burst, and /health far below it', () => {
+    const [[, stage]] = resourcesOfType(json, 'AWS::ApiGateway::Stage') as [[string, CfnResource]];
+    const settings = propsOf(stage).MethodSettings as Record<string, unknown>[];
+
+    expect(propsOf(stage).StageName).toBe('dev');
+    expect(settings).toContainEqual(
+      expect.objectContaining({
+        HttpMethod: '*',
+        ResourcePath: '/*',
+        ThrottlingRateLimit: THROTTLE.rateLimit,
+        ThrottlingBurstLimit: THROTTLE.burstLimit,
+      }),
+    );
+    expect(settings).toContainEqual(
+      expect.objectContaining({
+        HttpMethod: 'GET',
+        ResourcePath: '/~1health',
+        ThrottlingRateLimit: 2,
+        ThrottlingBurstLimit: 10,
+      }),
+    );
   });
 
   it('access logs carry no path (it may hold the secret), body or query string; data tracing is off', () => {
@@ -184,96 +114,151 @@ describe('REST API', () => {
     expect(format).not.toMatch(/\$input|body|querystring|requestOverride|\$context\.authorizer/i);
     const settings = props.MethodSettings as { DataTraceEnabled?: boolean }[];
     expect(settings.length).toBeGreaterThan(0);
-    for (const setting of settings) expect(setting.DataTraceEnabled).toBe(false);
+    for (const setting of settings) expect(setting.DataTraceEnabled ?? false).toBe(false);
   });
 
   it('the stage is not X-Ray traced: trace segments would record the /webhook/{secret} URL', () => {
     for (const [id, stage] of resourcesOfType(json, 'AWS::ApiGateway::Stage'))
       expect(propsOf(stage).TracingEnabled ?? false, id).toBe(false);
   });
+
+  it('without the switches there is no resource policy, no WAF and no health check (each costs or restricts)', () => {
+    expect(propsOf(resourcesOfType(json, 'AWS::ApiGateway::RestApi')[0]?.[1]).Policy).toBeUndefined();
+    expect(resourcesOfType(json, 'AWS::WAFv2::WebACL')).toEqual([]);
+    expect(resourcesOfType(json, 'AWS::Route53::HealthCheck')).toEqual([]);
+  });
 });
 
 describe('Lambda functions', () => {
-  it('there is one function for the webhook, one per trade-flow task, the breaker, the reconciler and the admin actions', () => {
-    expect(lambdas()).toHaveLength(4 + TRADE_FLOW_TASK_NAMES.length);
-    expect(adminFunctionId()).toMatch(/^Admin/);
-    expect(breakerFunctionId()).toMatch(/^Breaker/);
-    expect(reconcilerFunctionId()).toMatch(/^Reconciler/);
+  it('there is one function for the webhook, each trade-flow task, the breaker, the reconciler, the operator and /health', () => {
+    expect(view.functionNames().sort()).toEqual(
+      ['Admin', 'Breaker', 'Health', 'Reconciler', 'Webhook', ...TRADE_FLOW_TASK_NAMES].sort(),
+    );
   });
 
-  it('every function runs nodejs22.x on arm64 with active X-Ray tracing', () => {
-    for (const [id] of lambdas()) {
-      const props = lambdaProps(id);
+  it('every function runs nodejs22.x on arm64 with active X-Ray tracing, an explicit memory size and timeout', () => {
+    for (const [id] of view.lambdas()) {
+      const props = view.lambdaProps(id);
       expect(props.Runtime, id).toBe('nodejs22.x');
       expect(props.Architectures, id).toEqual(['arm64']);
       expect(props.TracingConfig, id).toEqual({ Mode: 'Active' });
+      expect(props.MemorySize, id).toBeGreaterThan(0);
+      expect(props.Timeout, id).toBeGreaterThan(0);
     }
   });
 
-  it('the webhook times out within 3 s, so TradingView gets its answer in time', () => {
-    expect(lambdaProps(webhookFunctionId()).Timeout).toBeLessThanOrEqual(3);
+  it('every function logs JSON into its own log group with a retention (two weeks in dev)', () => {
+    const groups = new Map(resourcesOfType(json, 'AWS::Logs::LogGroup').map(([id, group]) => [id, group]));
+    for (const [id] of view.lambdas()) {
+      const logging = view.lambdaProps(id).LoggingConfig;
+      expect(logging?.LogFormat, id).toBe('JSON');
+      const groupId = /^<(.+)>$/.exec(renderValue(logging?.LogGroup))?.[1] ?? '';
+      expect(propsOf(groups.get(groupId)).RetentionInDays, id).toBe(14);
+    }
   });
 
-  it('the webhook finds the bus and the secret through EVENT_BUS_NAME and WEBHOOK_SECRET_ID references', () => {
-    const variables = lambdaProps(webhookFunctionId()).Environment?.Variables ?? {};
+  it('the webhook times out within 3 s, so TradingView gets its answer (or a 503 to re-send on) in time', () => {
+    expect(view.lambdaProps(webhookId()).Timeout).toBeLessThanOrEqual(3);
+  });
+
+  it('the webhook and /health ship without source maps (a cold-start cost); every other function has them in stack traces', () => {
+    for (const [id] of view.lambdas()) {
+      const options = view.variables(id).NODE_OPTIONS;
+      if ([webhookId(), view.functionId('Health')].includes(id)) expect(options, id).toBeUndefined();
+      else expect(options, id).toBe('--enable-source-maps');
+    }
+  });
+
+  it('the webhook is given the signals table, the bus and the secret by reference, and no other table', () => {
+    const variables = view.variables(webhookId());
 
     expect(renderValue(variables.EVENT_BUS_NAME, statefulJson)).toBe(`<${logicalIdOf(stateful.bus)}>`);
+    expect(renderValue(variables.SIGNALS_TABLE, statefulJson)).toBe(
+      `<${logicalIdOf(stateful.tables.signals)}>`,
+    );
     // A reference to the secret resource (its ARN), resolved at deploy time — never a literal value.
     expect(typeof variables.WEBHOOK_SECRET_ID).toBe('object');
     expect(renderValue(variables.WEBHOOK_SECRET_ID, statefulJson)).toBe(
       `<${logicalIdOf(stateful.webhookSecret)}>`,
     );
+    for (const key of ['orders', 'portfolio', 'paperOrders'] as const)
+      expect(variables[TABLES[key].envVar], key).toBeUndefined();
   });
 
-  it('no function environment holds a secret value', () => {
-    for (const [id] of lambdas()) {
-      const variables = lambdaProps(id).Environment?.Variables ?? {};
+  it('no function environment holds a secret value: only secrets’ ids, as references', () => {
+    for (const [id] of view.lambdas()) {
+      const variables = view.variables(id);
       for (const [name, value] of Object.entries(variables)) {
         expect(name, id).not.toMatch(/^PINEBRIDGE_(WEBHOOK_SECRET|ADMIN_TOKEN)/);
         if (/secret|password|passphrase|token|credential/i.test(name)) {
-          expect(name, `${id}: only the secret's id may be passed`).toBe('WEBHOOK_SECRET_ID');
+          expect(
+            ['WEBHOOK_SECRET_ID', 'ALPACA_SECRET_ID'],
+            `${id}: only a secret's id may be passed`,
+          ).toContain(name);
           expect(typeof value, `${id}.${name} must be a reference, not a literal`).toBe('object');
         }
         expect(JSON.stringify(value), `${id}.${name}`).not.toMatch(/resolve:secretsmanager|SecretString/);
       }
+      if (variables.PINEBRIDGE_CONFIG === undefined) continue;
       const config = JSON.parse(String(variables.PINEBRIDGE_CONFIG)) as unknown;
       expect(JSON.stringify(config), id).not.toMatch(/"[^"]*(secret|password|passphrase|token)[^"]*":/i);
     }
   });
 });
 
-describe('IAM: least privilege', () => {
-  it('the webhook may use only the signals table (and its byDay index), not orders/portfolio/paper-orders', () => {
-    const resources = dynamoResourcesOf(webhookFunctionId());
+describe('log groups by stage', () => {
+  it('in dev every log group is deleted with the stack; in prod every one is kept three months and retained', () => {
+    for (const [, group] of resourcesOfType(json, 'AWS::Logs::LogGroup'))
+      expect(group.DeletionPolicy).toBe('Delete');
+    const prod = Template.fromStack(buildTestApp({ stage: 'prod' }).stateless).toJSON() as CfnTemplate;
+    const groups = resourcesOfType(prod, 'AWS::Logs::LogGroup');
 
-    expect(resources).toEqual(
-      expect.arrayContaining([tableArn('signals'), `${tableArn('signals')}/index/byDay`]),
-    );
-    for (const key of ['orders', 'portfolio', 'paperOrders'] as const) {
-      const arn = tableArn(key);
-      expect(
-        resources.filter((r) => r.startsWith(arn)),
-        `webhook must not reach ${key}`,
-      ).toEqual([]);
+    expect(groups.length).toBeGreaterThan(0);
+    for (const [id, group] of groups) {
+      expect(group.DeletionPolicy, id).toBe('Retain');
+      expect(propsOf(group).RetentionInDays, id).toBe(90);
     }
+  });
+});
+
+describe('IAM: least privilege', () => {
+  it('the webhook may only put and read back items of the signals table: no query, update, delete or index', () => {
+    expect(view.grants(webhookId(), 'dynamodb')).toEqual([
+      { actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resources: [tableArn('signals')] },
+    ]);
+  });
+
+  it('the webhook may put events on the one bus and read the one webhook secret, and nothing else', () => {
+    expect(view.grants(webhookId(), 'events')).toEqual([
+      { actions: ['events:PutEvents'], resources: [busArn()] },
+    ]);
+    expect(view.grants(webhookId(), 'secretsmanager').flatMap((g) => g.resources)).toEqual([
+      `<${logicalIdOf(stateful.webhookSecret)}>`,
+    ]);
+    const services = new Set(
+      view.roleStatements(webhookId()).flatMap((s) => asList(s.Action).map((a) => String(a).split(':')[0])),
+    );
+    expect([...services].sort()).toEqual(['dynamodb', 'events', 'logs', 'secretsmanager', 'xray']);
+  });
+
+  it('/health may only read single items of the signals table', () => {
+    const health = view.functionId('Health');
+    expect(view.grants(health, 'dynamodb')).toEqual([
+      { actions: ['dynamodb:GetItem'], resources: [tableArn('signals')] },
+    ]);
+    expect(view.grants(health, 'events')).toEqual([]);
+    expect(view.grants(health, 'secretsmanager')).toEqual([]);
   });
 
   it('every trade-flow task function may use all four tables', () => {
-    const tasks = lambdas()
-      .map(([id]) => id)
-      .filter(
-        (id) =>
-          ![webhookFunctionId(), breakerFunctionId(), reconcilerFunctionId(), adminFunctionId()].includes(id),
-      );
-    expect(tasks).toHaveLength(TRADE_FLOW_TASK_NAMES.length);
-    for (const id of tasks) {
-      const resources = dynamoResourcesOf(id);
+    for (const id of taskIds()) {
+      const resources = view.dynamoResourcesOf(id);
       for (const key of Object.keys(TABLES) as TableKey[]) expect(resources, id).toContain(tableArn(key));
     }
   });
 
   it('the scheduled breaker may use only the portfolio table', () => {
-    const resources = dynamoResourcesOf(breakerFunctionId());
+    const resources = view.dynamoResourcesOf(view.functionId('Breaker'));
 
     expect(resources).toContain(tableArn('portfolio'));
     for (const key of ['signals', 'orders', 'paperOrders'] as const)
@@ -283,32 +268,38 @@ describe('IAM: least privilege', () => {
       ).toEqual([]);
   });
 
-  it('the task functions and the breaker may put events on the bus (breaker transitions, reversal legs)', () => {
-    const publishers = lambdas()
-      .map(([id]) => id)
-      .filter((id) => id !== webhookFunctionId());
-    for (const id of publishers) {
-      const puts = roleStatements(id).filter((s) => asList(s.Action).includes('events:PutEvents'));
-      expect(
-        puts.flatMap((s) => asList(s.Resource).map((r) => renderValue(r, statefulJson))),
-        id,
-      ).toEqual([`<${logicalIdOf(stateful.bus)}.Arn>`]);
-      expect(renderValue(lambdaProps(id).Environment?.Variables?.EVENT_BUS_NAME, statefulJson), id).toBe(
-        `<${logicalIdOf(stateful.bus)}>`,
-      );
+  it('every function but /health may put events on the one bus, and none on any other', () => {
+    for (const [id] of view.lambdas()) {
+      const puts = view.grants(id, 'events').flatMap((g) => g.resources);
+      if (id === view.functionId('Health')) expect(puts, id).toEqual([]);
+      else {
+        expect(puts, id).toEqual([busArn()]);
+        expect(renderValue(view.variables(id).EVENT_BUS_NAME, statefulJson), id).toBe(
+          `<${logicalIdOf(stateful.bus)}>`,
+        );
+      }
     }
   });
 
-  it('no identity policy grants dynamodb:* (or *) or an index/* wildcard', () => {
+  it('nothing has a wildcard action: no `*`, no `service:*`, no `dynamodb:*` on data', () => {
     const statements = identityPolicyStatements(json);
     expect(statements.length).toBeGreaterThan(0);
 
     for (const { logicalId, statement } of statements) {
-      const actions = asList(statement.Action).map(String);
-      expect(actions, logicalId).not.toContain('dynamodb:*');
-      expect(actions, logicalId).not.toContain('*');
+      for (const action of asList(statement.Action).map(String)) expect(action, logicalId).not.toContain('*');
       for (const r of asList(statement.Resource))
         expect(renderValue(r, statefulJson), logicalId).not.toMatch(/index\/\*/);
+    }
+  });
+
+  it('data is reached only on named resources: every dynamodb, events, secrets and queue grant names its resource', () => {
+    for (const { logicalId, statement } of identityPolicyStatements(json)) {
+      const data = asList(statement.Action).some((a) =>
+        /^(dynamodb|events|secretsmanager|sqs|sns):/.test(String(a)),
+      );
+      if (!data) continue;
+      for (const r of asList(statement.Resource))
+        expect(renderValue(r, statefulJson), logicalId).not.toBe('*');
     }
   });
 });
@@ -318,12 +309,15 @@ describe('trade-flow state machine', () => {
     expect(stateMachine().asl.StartAt).toBe('RiskCheck');
   });
 
-  it('has a Task state for every trade-flow task, each with a TimeoutSeconds', () => {
+  it('has a Task state for every trade-flow task, each with a TimeoutSeconds above its function’s timeout', () => {
     const { States } = stateMachine().asl;
     const tasks = Object.entries(States).filter(([, s]) => s.Type === 'Task');
 
     expect(tasks.map(([name]) => name).sort()).toEqual([...TRADE_FLOW_TASK_NAMES].sort());
-    for (const [name, state] of tasks) expect(state.TimeoutSeconds, name).toBeGreaterThan(0);
+    for (const [name, state] of tasks) {
+      const functionTimeout = view.lambdaProps(view.functionId(name)).Timeout;
+      expect(state.TimeoutSeconds, name).toBeGreaterThan(functionTimeout);
+    }
   });
 
   it('SubmitOrder (the broker call) is never retried, and any failure is caught into RecordFailure', () => {
@@ -353,11 +347,11 @@ describe('trade-flow state machine', () => {
     expect(retriesAll.filter((name) => name !== 'RecordFailure')).toEqual([]);
   });
 
-  it('has X-Ray tracing on and logs every event (level ALL)', () => {
+  it('has X-Ray tracing on and logs every event (level ALL) with execution data', () => {
     const { props } = stateMachine();
 
     expect(props.TracingConfiguration).toEqual({ Enabled: true });
-    expect(props.LoggingConfiguration).toMatchObject({ Level: 'ALL' });
+    expect(props.LoggingConfiguration).toMatchObject({ Level: 'ALL', IncludeExecutionData: true });
   });
 
   it('is STANDARD by default', () => {
@@ -374,9 +368,9 @@ describe('trade-flow state machine', () => {
 
 describe('admin function', () => {
   it('is invoked with IAM only: no API route and no resource policy lets anyone else call it', () => {
-    const admin = adminFunctionId();
+    const admin = view.functionId('Admin');
 
-    expect(apiRoutes().every(({ integrationUri }) => !integrationUri.includes(admin))).toBe(true);
+    expect(view.apiRoutes().every(({ integrationUri }) => !integrationUri.includes(admin))).toBe(true);
     const permissions = resourcesOfType(json, 'AWS::Lambda::Permission').filter(
       ([, p]) => renderValue(propsOf(p).FunctionName) === `<${admin}.Arn>`,
     );
@@ -384,67 +378,168 @@ describe('admin function', () => {
   });
 
   it('has the fixed name the CLI invokes (pinebridge-<stage>-admin), and the stack outputs it and the webhook URL', () => {
-    const admin = adminFunctionId();
+    const admin = view.functionId('Admin');
 
-    expect(propsOf(resource(admin)).FunctionName).toBe(adminFunctionName('dev'));
+    expect(propsOf(view.resource(admin)).FunctionName).toBe(adminFunctionName('dev'));
     const outputs = (json as unknown as { Outputs: Record<string, { Value: unknown }> }).Outputs;
     expect(renderValue(outputs.AdminFunctionName?.Value)).toBe(`<${admin}>`);
     expect(renderValue(outputs.WebhookUrl?.Value)).toMatch(/webhook$/);
+    expect(renderValue(outputs.HealthUrl?.Value)).toMatch(/health$/);
+    expect(renderValue(outputs.DashboardUrl?.Value)).toMatch(/#dashboards:name=pinebridge-dev$/);
   });
 });
 
 describe('schedules', () => {
-  it('runs the breaker function every minute, without retries (the next minute is the retry)', () => {
-    expect(scheduleOf(breakerFunctionId())).toEqual({ expression: 'rate(1 minute)', retries: 0 });
+  /** The rule or schedules that invoke a function. */
+  const eventRuleFor = (functionId: string) =>
+    resourcesOfType(json, 'AWS::Events::Rule')
+      .map(([, rule]) => propsOf(rule))
+      .filter((props) =>
+        asList(props.Targets).some((t) => renderValue((t as { Arn: unknown }).Arn) === `<${functionId}.Arn>`),
+      );
+  const schedulesFor = (source: CfnTemplate, functionId: string) =>
+    resourcesOfType(source, 'AWS::Scheduler::Schedule')
+      .map(([, schedule]) => propsOf(schedule))
+      .filter((props) => renderValue((props.Target as { Arn: unknown }).Arn) === `<${functionId}.Arn>`);
+
+  it('runs the breaker every minute, without retries; each run also rolls the session over when the New York date changes', () => {
+    const rules = eventRuleFor(view.functionId('Breaker'));
+    expect(rules).toHaveLength(1);
+    const [target] = asList(rules[0]?.Targets) as { RetryPolicy?: { MaximumRetryAttempts: number } }[];
+
+    expect(rules[0]?.ScheduleExpression).toBe('rate(1 minute)');
+    expect(target?.RetryPolicy?.MaximumRetryAttempts).toBe(0);
   });
 
-  it('runs the reconciler every five minutes, without retries, and lets it use every table', () => {
-    expect(scheduleOf(reconcilerFunctionId())).toEqual({ expression: 'rate(5 minutes)', retries: 0 });
-    const resources = dynamoResourcesOf(reconcilerFunctionId());
+  it('with risk.marketHours "any" (trading around the clock) runs the reconciler every minute, without retries', () => {
+    const schedules = schedulesFor(json, view.functionId('Reconciler'));
+
+    expect(schedules.map((s) => [s.ScheduleExpression, s.ScheduleExpressionTimezone])).toEqual([
+      ['cron(* * * * ? *)', 'America/New_York'],
+    ]);
+    expect(schedules[0]?.Target).toMatchObject({ RetryPolicy: { MaximumRetryAttempts: 0 } });
+  });
+
+  it('with regular market hours runs the reconciler every minute 09:00–16:59 New York on weekdays and every 15 minutes otherwise, never twice at once', () => {
+    const app = buildTestApp({ config: { risk: { marketHours: 'regular' } } });
+    const regular = new StatelessView(
+      Template.fromStack(app.stateless).toJSON() as CfnTemplate,
+      statefulJson,
+    );
+    const schedules = schedulesFor(regular.json, regular.functionId('Reconciler'));
+
+    expect(schedules.map((s) => s.ScheduleExpression).sort()).toEqual(
+      [
+        'cron(* 9-16 ? * MON-FRI *)',
+        'cron(0/15 0-8,17-23 ? * MON-FRI *)',
+        'cron(0/15 * ? * SAT,SUN *)',
+      ].sort(),
+    );
+    for (const schedule of schedules) expect(schedule.ScheduleExpressionTimezone).toBe('America/New_York');
+  });
+
+  it('with extended hours runs it every minute 04:00–20:59 New York on weekdays', () => {
+    const app = buildTestApp({ config: { risk: { marketHours: 'extended' } } });
+    const extended = new StatelessView(
+      Template.fromStack(app.stateless).toJSON() as CfnTemplate,
+      statefulJson,
+    );
+
+    expect(
+      schedulesFor(extended.json, extended.functionId('Reconciler'))
+        .map((s) => s.ScheduleExpression)
+        .sort(),
+    ).toEqual(
+      [
+        'cron(* 4-20 ? * MON-FRI *)',
+        'cron(0/15 0-3,21-23 ? * MON-FRI *)',
+        'cron(0/15 * ? * SAT,SUN *)',
+      ].sort(),
+    );
+  });
+
+  it('for every market-hours setting, each minute of the week has at most one run and no 15-minute stretch has none', () => {
+    const matches = (field: string | undefined, value: number, names: readonly string[] = []) => {
+      if (field === undefined || field === '*') return true;
+      if (field.includes('/')) {
+        const [start, step] = field.split('/').map(Number);
+        return value >= (start ?? 0) && (value - (start ?? 0)) % (step ?? 1) === 0;
+      }
+      return field.split(',').some((part) => {
+        const [from, to] = part.split('-').map((p) => (names.includes(p) ? names.indexOf(p) : Number(p)));
+        return value >= (from ?? 0) && value <= (to ?? from ?? 0);
+      });
+    };
+    const DAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+    for (const marketHours of ['any', 'regular', 'extended'] as const) {
+      const windows = reconcileWindows(marketHours);
+      let sinceLastRun = 0;
+      for (let minuteOfWeek = 0; minuteOfWeek < 7 * 24 * 60; minuteOfWeek++) {
+        const [day, hour, minute] = [
+          Math.floor(minuteOfWeek / 1440),
+          Math.floor(minuteOfWeek / 60) % 24,
+          minuteOfWeek % 60,
+        ];
+        const runs = windows.filter(
+          ({ cron }) =>
+            matches(cron.weekDay, day, DAYS) && matches(cron.hour, hour) && matches(cron.minute, minute),
+        ).length;
+        expect(runs, `${marketHours} day ${day} ${hour}:${minute}`).toBeLessThanOrEqual(1);
+        sinceLastRun = runs === 1 ? 0 : sinceLastRun + 1;
+        expect(sinceLastRun, `${marketHours} day ${day} ${hour}:${minute}`).toBeLessThan(15);
+      }
+    }
+  });
+
+  it('the reconciler may use every table; only EventBridge Scheduler of this account may assume its invoke role', () => {
+    const resources = view.dynamoResourcesOf(view.functionId('Reconciler'));
     for (const key of Object.keys(TABLES) as TableKey[]) expect(resources, key).toContain(tableArn(key));
+    const [schedule] = schedulesFor(json, view.functionId('Reconciler'));
+    const roleId =
+      /^<(.+)\.Arn>$/.exec(
+        renderValue((schedule?.Target as { RoleArn?: unknown } | undefined)?.RoleArn),
+      )?.[1] ?? '';
+    const trust = propsOf(view.resource(roleId)).AssumeRolePolicyDocument as { Statement: unknown[] };
+
+    expect(trust.Statement).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'scheduler.amazonaws.com' },
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      }),
+    ]);
   });
 });
 
-describe('Alpaca keys', () => {
+describe('broker keys', () => {
   it('no function is given broker keys while the paper broker is configured', () => {
-    for (const [id] of lambdas()) {
-      expect(lambdaProps(id).Environment?.Variables?.ALPACA_SECRET_ID, id).toBeUndefined();
-      const reads = roleStatements(id).filter((s) =>
-        asList(s.Action).includes('secretsmanager:GetSecretValue'),
-      );
-      for (const statement of reads)
-        expect(
-          asList(statement.Resource).map((r) => renderValue(r, statefulJson)),
-          id,
-        ).toEqual([`<${logicalIdOf(stateful.webhookSecret)}>`]);
+    for (const [id] of view.lambdas()) {
+      expect(view.variables(id).ALPACA_SECRET_ID, id).toBeUndefined();
+      for (const grant of view.grants(id, 'secretsmanager'))
+        expect(grant.resources, id).toEqual([`<${logicalIdOf(stateful.webhookSecret)}>`]);
     }
   });
 
-  it('with broker "alpaca" in live mode, only the trading functions get the live keys, and only those', () => {
+  it('with broker "alpaca" in live mode only the order functions, the reconciler and the operator (stop) read the live keys', () => {
     const app = buildTestApp({ config: { broker: 'alpaca', alpaca: { mode: 'live' } } });
-    const live = Template.fromStack(app.stateless).toJSON() as CfnTemplate;
     const liveStateful = Template.fromStack(app.stateful).toJSON() as CfnTemplate;
+    const live = new StatelessView(Template.fromStack(app.stateless).toJSON() as CfnTemplate, liveStateful);
     const liveSecret = `<${logicalIdOf(app.stateful.alpacaSecrets.live)}>`;
-    const functions = resourcesOfType(live, 'AWS::Lambda::Function');
+    const paperSecret = `<${logicalIdOf(app.stateful.alpacaSecrets.paper)}>`;
 
-    const withKeys = functions.filter(
-      ([, fn]) =>
-        (propsOf(fn).Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables
-          ?.ALPACA_SECRET_ID !== undefined,
-    );
-    expect(withKeys.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(
-      ['Admin', 'Breaker', 'Reconciler', ...TRADE_FLOW_TASK_NAMES].sort(),
-    );
-    for (const [id, fn] of withKeys) {
-      const variables = (propsOf(fn).Environment as { Variables: Record<string, unknown> }).Variables;
-      expect(renderValue(variables.ALPACA_SECRET_ID, liveStateful), id).toBe(liveSecret);
+    const readers = live
+      .functionNames()
+      .filter((name) =>
+        live.grants(live.functionId(name), 'secretsmanager').some((g) => g.resources.includes(liveSecret)),
+      );
+    expect(readers.sort()).toEqual(['Admin', 'Reconciler', ...ORDER_FUNCTIONS].sort());
+    for (const name of live.functionNames()) {
+      const id = live.functionId(name);
+      const variable = live.variables(id).ALPACA_SECRET_ID;
+      if (readers.includes(name)) expect(renderValue(variable, liveStateful), name).toBe(liveSecret);
+      else expect(variable, name).toBeUndefined();
+      for (const grant of live.grants(id, 'secretsmanager'))
+        expect(grant.resources, name).not.toContain(paperSecret);
     }
-    const granted = identityPolicyStatements(live)
-      .map(({ statement }) => statement)
-      .filter((s) => asList(s.Action).includes('secretsmanager:GetSecretValue'))
-      .flatMap((s) => asList(s.Resource).map((r) => renderValue(r, liveStateful)));
-    expect(granted).toContain(liveSecret);
-    expect(granted).not.toContain(`<${logicalIdOf(app.stateful.alpacaSecrets.paper)}>`);
   });
 });
 
@@ -455,10 +550,6 @@ describe('signal rule and dead-letter queue', () => {
     const props = propsOf(rules[0]?.[1]);
 
     expect(props.EventPattern).toEqual({
-      source: ['pinebridge.webhook'],
-      'detail-type': ['Signal Received'],
-    });
-    expect(props.EventPattern).toEqual({
       source: [SIGNAL_EVENT.source],
       'detail-type': [SIGNAL_EVENT.detailType],
     });
@@ -466,6 +557,33 @@ describe('signal rule and dead-letter queue', () => {
     expect(asList(props.Targets).map((t) => renderValue((t as { Arn: unknown }).Arn))).toEqual([
       `<${machineId}>`,
     ]);
+  });
+
+  it('it is the stack’s first rule, the one the local runtime reads its pattern from', () => {
+    const [first] = resourcesOfType(json, 'AWS::Events::Rule');
+    expect(propsOf(first?.[1]).EventPattern).toEqual({
+      source: [SIGNAL_EVENT.source],
+      'detail-type': [SIGNAL_EVENT.detailType],
+    });
+  });
+
+  it('executions start with {signalId, symbol, receivedAt} picked from the event: nothing else can reach the workflow or its logs', () => {
+    const [target] = asList(propsOf(signalRules()[0]?.[1]).Targets) as {
+      InputTransformer?: { InputPathsMap: Record<string, string>; InputTemplate: string };
+      Input?: unknown;
+      InputPath?: unknown;
+    }[];
+    const transformer = target?.InputTransformer;
+
+    expect(target?.Input).toBeUndefined();
+    expect(target?.InputPath).toBeUndefined();
+    expect(Object.values(transformer?.InputPathsMap ?? {}).sort()).toEqual([
+      '$.detail.receivedAt',
+      '$.detail.signalId',
+      '$.detail.symbol',
+    ]);
+    const keys = Object.keys(JSON.parse((transformer?.InputTemplate ?? '{}').replace(/<[^>]+>/g, '"x"')));
+    expect(keys.sort()).toEqual(['receivedAt', 'signalId', 'symbol']);
   });
 
   it('the target parks undeliverable events in the DLQ and gives up on events older than 5 minutes', () => {

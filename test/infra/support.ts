@@ -153,3 +153,113 @@ export interface StatesDefinition {
   States: Record<string, StateJson>;
   TimeoutSeconds?: number;
 }
+
+export interface LambdaProps {
+  Runtime: string;
+  Architectures: string[];
+  TracingConfig?: { Mode: string };
+  Timeout: number;
+  MemorySize?: number;
+  Role: unknown;
+  FunctionName?: string;
+  LoggingConfig?: { LogGroup?: unknown; LogFormat?: string };
+  Environment?: { Variables: Record<string, unknown> };
+}
+
+/**
+ * Read-only questions about a synthesized stateless template, with the stateful template to
+ * follow cross-stack references into: routes, functions by their construct id, and what each
+ * function's role may do.
+ */
+export class StatelessView {
+  constructor(
+    readonly json: CfnTemplate,
+    readonly stateful: CfnTemplate,
+  ) {}
+
+  resource(logicalId: string): CfnResource {
+    const found = this.json.Resources[logicalId];
+    if (!found) throw new Error(`no resource ${logicalId}`);
+    return found;
+  }
+
+  lambdas(): [string, CfnResource][] {
+    return resourcesOfType(this.json, 'AWS::Lambda::Function');
+  }
+
+  lambdaProps(logicalId: string): LambdaProps {
+    return propsOf(this.resource(logicalId)) as unknown as LambdaProps;
+  }
+
+  /** The logical id of the one function whose construct id is `id` (logical ids are `<id><hash>`). */
+  functionId(id: string): string {
+    const ids = this.lambdas()
+      .map(([logicalId]) => logicalId)
+      .filter((logicalId) => new RegExp(`^${id}[0-9A-F]{8}$`).test(logicalId));
+    if (ids.length !== 1) throw new Error(`expected one function ${id}, found ${ids.length}`);
+    return ids[0] as string;
+  }
+
+  /** Construct ids of every function (`Webhook`, `RiskCheck`, …). */
+  functionNames(): string[] {
+    return this.lambdas().map(([logicalId]) => logicalId.replace(/[0-9A-F]{8}$/, ''));
+  }
+
+  /** "METHOD /path" for every API method, the path rebuilt from the resource tree, and its integration. */
+  apiRoutes(): { route: string; integrationUri: string }[] {
+    const pathOf = (ref: unknown): string => {
+      const rendered = renderValue(ref);
+      const match = /^<(.+?)(\.RootResourceId)?>$/.exec(rendered);
+      if (!match?.[1]) throw new Error(`unexpected resource reference ${rendered}`);
+      if (match[2]) return '';
+      const props = propsOf(this.resource(match[1]));
+      return `${pathOf(props.ParentId)}/${String(props.PathPart)}`;
+    };
+    return resourcesOfType(this.json, 'AWS::ApiGateway::Method').map(([, method]) => {
+      const props = propsOf(method);
+      const integration = props.Integration as { Uri: unknown };
+      return {
+        route: `${String(props.HttpMethod)} ${pathOf(props.ResourceId) || '/'}`,
+        integrationUri: renderValue(integration.Uri),
+      };
+    });
+  }
+
+  /** The logical id of what a route's integration invokes (a function or an alias). */
+  routeTarget(route: string): string {
+    const found = this.apiRoutes().find((r) => r.route === route);
+    const target = /functions\/<([^.>]+)(\.Arn)?>/.exec(found?.integrationUri ?? '')?.[1];
+    if (!target) throw new Error(`no Lambda behind ${route}`);
+    return target;
+  }
+
+  /** Statements of the identity policies attached to a function's execution role. */
+  roleStatements(functionId: string): PolicyStatementJson[] {
+    const roleId = /^<(.+)\.Arn>$/.exec(renderValue(this.lambdaProps(functionId).Role))?.[1];
+    if (!roleId) throw new Error(`${functionId} has no role in this stack`);
+    return resourcesOfType(this.json, 'AWS::IAM::Policy')
+      .filter(([, policy]) => asList(propsOf(policy).Roles).some((r) => renderValue(r) === `<${roleId}>`))
+      .flatMap(([, policy]) =>
+        asList((propsOf(policy).PolicyDocument as { Statement: unknown }).Statement),
+      ) as PolicyStatementJson[];
+  }
+
+  /** Every action a function's role has on `service` (`dynamodb`, `secretsmanager`, …), by resource. */
+  grants(functionId: string, service: string): { actions: string[]; resources: string[] }[] {
+    return this.roleStatements(functionId)
+      .filter((s) => asList(s.Action).some((a) => String(a).startsWith(`${service}:`)))
+      .map((s) => ({
+        actions: asList(s.Action).map(String),
+        resources: asList(s.Resource).map((r) => renderValue(r, this.stateful)),
+      }));
+  }
+
+  /** The resources a function's role may use DynamoDB on, rendered (`<tableLogicalId.Arn>[/index/x]`). */
+  dynamoResourcesOf(functionId: string): string[] {
+    return this.grants(functionId, 'dynamodb').flatMap((g) => g.resources);
+  }
+
+  variables(functionId: string): Record<string, unknown> {
+    return this.lambdaProps(functionId).Environment?.Variables ?? {};
+  }
+}

@@ -115,8 +115,18 @@ describe('config defaults', () => {
       },
       alpaca: { mode: 'live', requestsPerMinute: 150, requestTimeoutMs: 2000, submitBudgetMs: 6000 },
       notifications: { email: 'trader@example.com' },
-      webhook: { maxBodyBytes: 4096, dedupWindowSeconds: 600, alertIdRetentionDays: 7 },
-      api: { throttle: { rateLimit: 5, burstLimit: 10 } },
+      webhook: {
+        maxBodyBytes: 4096,
+        dedupWindowSeconds: 600,
+        alertIdRetentionDays: 7,
+        provisionedConcurrency: 1,
+      },
+      api: {
+        throttle: { rateLimit: 5, burstLimit: 10 },
+        allowList: { enabled: true, addresses: ['52.89.214.238', '203.0.113.0/24'] },
+        waf: { enabled: true, rateLimit: 120 },
+      },
+      monitoring: { healthCheck: true, authFailureThreshold: 3, webhookLatencyP99Ms: 1500 },
       workflow: { type: 'EXPRESS', orderPollSeconds: 2, orderTimeoutSeconds: 120 },
     };
 

@@ -120,6 +120,7 @@ export class AlpacaBroker implements Broker {
   readonly name: string;
   private clients?: Promise<Clients>;
   private verified?: Promise<void>;
+  private rateLimited: () => void = () => {};
 
   constructor(private readonly options: AlpacaBrokerOptions) {
     this.name = `alpaca-${options.mode}`;
@@ -152,6 +153,11 @@ export class AlpacaBroker implements Broker {
     };
   }
 
+  /** Called on every 429 that reaches Pinebridge (after the SDK's own back-off on safe requests). */
+  observeRateLimits(listener: () => void): void {
+    this.rateLimited = listener;
+  }
+
   private api(): Promise<Clients> {
     this.clients ??= this.options.credentials.get().then((c) => this.build(c));
     return this.clients;
@@ -165,6 +171,7 @@ export class AlpacaBroker implements Broker {
     try {
       return await fn(await this.api());
     } catch (error) {
+      if (error instanceof RateLimitError) this.rateLimited();
       if (!(error instanceof AuthError)) throw error;
       this.clients = this.options.credentials.refresh().then((c) => this.build(c));
       try {

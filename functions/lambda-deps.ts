@@ -1,0 +1,63 @@
+import type { Context } from 'aws-lambda';
+import type { AlpacaCredentialSource } from '../shared/adapters/alpaca/alpaca-broker.js';
+import { AlpacaBroker } from '../shared/adapters/alpaca/alpaca-broker.js';
+import { configFromEnv, createCoreDependencies, requireEnv } from '../shared/adapters/dependencies.js';
+import { tableNamesFromEnv } from '../shared/adapters/dynamodb/tables.js';
+import { EventBridgePublisher, EventBridgeTradingStateEvents } from '../shared/adapters/events.js';
+import { TradingMetrics } from '../shared/adapters/metrics.js';
+import { logger } from '../shared/logger.js';
+import type { TradeFlowDeps } from '../shared/usecases/trade-flow.js';
+
+/**
+ * A function that was not granted the broker keys (least privilege: only the order functions,
+ * the reconciler and the operator function read them) reached for them anyway.
+ */
+export class BrokerKeysWithheldError extends Error {
+  override readonly name = 'BrokerKeysWithheldError';
+}
+
+/** Stands in for the keys where they are withheld, so a stray use fails loudly and by name. */
+const withheldKeys: AlpacaCredentialSource = {
+  get: () =>
+    Promise.reject(
+      new BrokerKeysWithheldError(
+        `${process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'this function'} is not granted the broker keys`,
+      ),
+    ),
+  refresh: () => withheldKeys.get(),
+};
+
+export type LambdaDependencies = TradeFlowDeps & { metrics: TradingMetrics };
+
+/**
+ * The dependencies of a workflow, schedule or operator Lambda, built once per container: the
+ * stores and broker, EventBridge for signals and announcements, and CloudWatch metrics (EMF)
+ * for the use cases, the breaker's transitions and the broker's 429s. With Alpaca, a function
+ * given no ALPACA_SECRET_ID gets `withheldKeys` instead of falling back to the environment.
+ */
+export function lambdaDependencies(env: NodeJS.ProcessEnv = process.env): LambdaDependencies {
+  const bus = requireEnv('EVENT_BUS_NAME', env);
+  const config = configFromEnv(env);
+  const metrics = new TradingMetrics();
+  const keysWithheld = config.broker === 'alpaca' && !env.ALPACA_SECRET_ID;
+  const deps = createCoreDependencies(config, tableNamesFromEnv(env), {
+    publisher: new EventBridgePublisher(bus),
+    events: new EventBridgeTradingStateEvents(bus, metrics),
+    ...(keysWithheld ? { alpaca: { credentials: withheldKeys } } : {}),
+    env,
+  });
+  if (deps.broker instanceof AlpacaBroker) deps.broker.observeRateLimits(() => metrics.brokerRateLimited());
+  return { ...deps, metrics };
+}
+
+/**
+ * Starts an invocation's log context: the Lambda context, and the signal id (when the input
+ * carries one) as the correlation id, so every line of one signal can be found across functions.
+ */
+export function beginInvocation(input: unknown, context: Context | undefined): void {
+  logger.resetKeys();
+  if (context) logger.addContext(context);
+  const signalId =
+    typeof input === 'object' && input !== null && 'signalId' in input ? input.signalId : undefined;
+  if (typeof signalId === 'string') logger.setCorrelationId(signalId);
+}
