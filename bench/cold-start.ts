@@ -12,22 +12,20 @@
  *     webhook makes (GetSecretValue, TransactWriteItems, PutEvents). The environment is a
  *     Lambda's (credentials in the environment). The ratio is the two wall-time medians. For
  *     comparison, the same bundle with a source map and NODE_OPTIONS=--enable-source-maps (the
- *     other functions' setting) is timed too, and a what-if: the bundle built with every
- *     `import { z } from 'zod'` read as `import * as z from 'zod'` (an esbuild load hook here;
- *     the sources are not changed), which lets esbuild drop the parts of zod nothing uses.
+ *     other functions' setting) is timed too. (zod is imported as a namespace everywhere,
+ *     `import * as z from 'zod'`, which lets esbuild drop the parts of zod nothing uses.)
  *
  * Writes the "Webhook bundle and cold start" section of docs/PERFORMANCE.md.
  * Run: npx tsx bench/cold-start.ts [runs]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
 import { BUNDLING } from '../infra/constructs/pinebridge-function.js';
 import { parseConfig } from '../shared/config/load.js';
 import { replaceLatestRun, summarize, table } from './stats.js';
@@ -45,20 +43,7 @@ const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 
 // 1. The bundle, as the construct builds it: `deployed/` as the webhook ships (no source map),
 //    `mapped/` with the source map the other functions ship.
-/** The what-if: zod imported as a namespace everywhere, so esbuild can tree-shake it. */
-const zodAsNamespace: Plugin = {
-  name: 'zod-as-namespace',
-  setup(b) {
-    b.onLoad({ filter: /\/(shared|functions)\/.*\.ts$/ }, async (args) => ({
-      contents: (await readFile(args.path, 'utf8')).replaceAll(
-        "import { z } from 'zod';",
-        "import * as z from 'zod';",
-      ),
-      loader: 'ts',
-    }));
-  },
-};
-const bundle = (subdir: string, sourcemap: boolean, plugins: Plugin[] = []) =>
+const bundle = (subdir: string, sourcemap: boolean) =>
   build({
     entryPoints: ['functions/webhook.ts'],
     outfile: join(dir, subdir, 'index.mjs'),
@@ -71,17 +56,15 @@ const bundle = (subdir: string, sourcemap: boolean, plugins: Plugin[] = []) =>
     mainFields: [...BUNDLING.mainFields],
     external: [...BUNDLING.externalModules],
     banner: { js: BUNDLING.banner },
-    plugins,
+
     logLevel: 'warning',
   });
 await bundle('deployed', false);
 await bundle('mapped', true);
-await bundle('zod-namespace', false, [zodAsNamespace]);
 const code = readFileSync(join(dir, 'deployed', 'index.mjs'));
 const raw = code.length;
 const gzip = gzipSync(code, { level: 9 }).length;
 const mapBytes = statSync(join(dir, 'mapped', 'index.mjs.map')).size;
-const whatIf = readFileSync(join(dir, 'zod-namespace', 'index.mjs'));
 
 // 2. A fake AWS on loopback for the webhook's three calls.
 const read = async (req: IncomingMessage) => {
@@ -133,8 +116,7 @@ const t2 = performance.now();
 writeSync(3, JSON.stringify({ statusCode: result.statusCode, importMs: t1 - t0, handleMs: t2 - t1, uptimeMs: t2 }));
 process.exit(0);
 `;
-for (const subdir of ['deployed', 'mapped', 'zod-namespace'])
-  writeFileSync(join(dir, subdir, 'child.mjs'), child);
+for (const subdir of ['deployed', 'mapped']) writeFileSync(join(dir, subdir, 'child.mjs'), child);
 
 const lambdaEnv = (sourceMaps: boolean): NodeJS.ProcessEnv => ({
   PATH: process.env.PATH,
@@ -189,18 +171,16 @@ function run(
 }
 
 const bare: number[] = [];
-const variants = { deployed: [] as ChildReport[], mapped: [] as ChildReport[], zod: [] as ChildReport[] };
-const walls = { deployed: [] as number[], mapped: [] as number[], zod: [] as number[] };
+const variants = { deployed: [] as ChildReport[], mapped: [] as ChildReport[] };
+const walls = { deployed: [] as number[], mapped: [] as number[] };
 for (let i = 0; i < WARM_UP + RUNS; i++) {
   // Interleaved, so drift in the machine's load touches every series alike.
   const a = await run(['-e', '0'], lambdaEnv(false));
   const b = await run(['child.mjs'], lambdaEnv(false), join(dir, 'deployed'));
   const c = await run(['child.mjs'], lambdaEnv(true), join(dir, 'mapped'));
-  const d = await run(['child.mjs'], lambdaEnv(false), join(dir, 'zod-namespace'));
   for (const [name, result] of [
     ['deployed', b],
     ['mapped', c],
-    ['zod', d],
   ] as const) {
     if (result.report?.statusCode !== 202)
       throw new Error(`the webhook answered ${result.report?.statusCode ?? 'nothing'}, not 202`);
@@ -244,16 +224,7 @@ const section = [
   '',
   table(
     ['Bundle', 'Raw', 'Gzip', 'Source map (not shipped)', 'Target raw ≤ 500 KB'],
-    [
-      ['functions/webhook.ts → index.mjs', kb(raw), kb(gzip), kb(mapBytes), verdict(raw <= TARGET_RAW_BYTES)],
-      [
-        'what-if: zod imported as a namespace',
-        kb(whatIf.length),
-        kb(gzipSync(whatIf, { level: 9 }).length),
-        '–',
-        verdict(whatIf.length <= TARGET_RAW_BYTES),
-      ],
-    ],
+    [['functions/webhook.ts → index.mjs', kb(raw), kb(gzip), kb(mapBytes), verdict(raw <= TARGET_RAW_BYTES)]],
   ),
   '',
   table(
@@ -262,7 +233,6 @@ const section = [
       ['node -e 0', f(bareS.p50), f(bareS.p90), '–', '–', '1.00×'],
       row('webhook, as deployed (no source map)', walls.deployed, variants.deployed),
       row('webhook + source map, --enable-source-maps', walls.mapped, variants.mapped),
-      row('what-if: zod imported as a namespace', walls.zod, variants.zod),
     ],
   ),
   '',

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { configFromEnv, createCoreDependencies, requireEnv } from '../shared/adapters/dependencies.js';
 import { tableNamesFromEnv } from '../shared/adapters/dynamodb/tables.js';
 import { EventBridgePublisher, EventBridgeTradingStateEvents } from '../shared/adapters/events.js';

@@ -1,6 +1,6 @@
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import { adminFunctionName, type Stage, webhookSecretName } from '../config/names.js';
 import { isWriteAction, type OperatorRequest } from '../usecases/operator.js';
 import { SecretsManagerWebhookSecrets } from './secrets.js';

@@ -1,5 +1,5 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { WebhookSecretSource, WebhookSecrets } from '../ports/index.js';
 import type { AlpacaCredentialSource, AlpacaCredentials } from './alpaca/alpaca-broker.js';
 

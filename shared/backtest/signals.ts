@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseTime } from './candles.js';
 
 /** An alert as it would have reached the webhook, and when. */

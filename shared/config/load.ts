@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Config, ConfigSchema } from './schema.js';
 
 /** Raised when configuration cannot be used; the message names every key at fault. */

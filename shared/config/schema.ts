@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A non-negative decimal amount written as a string, e.g. "100000" or "0.35". Money stays exact. */
 const DecimalString = z

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The alert contract (docs/ALERTS.md): TradersPost-compatible JSON plus Pinebridge extras.

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Decimal, dec, Exact, str, toCents } from './money.js';
 
 export const ORDER_SIDES = ['buy', 'sell'] as const;

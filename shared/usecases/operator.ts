@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { sessionDateOf } from '../domain/calendar.js';
 import { dec, money } from '../domain/money.js';
 import type { OrderRecord, SignalRecord } from '../ports/index.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Config } from '../config/schema.js';
 import type { Signal } from '../domain/alert.js';
 import { canonicalJson, sha256, signalIdOf } from '../domain/ids.js';

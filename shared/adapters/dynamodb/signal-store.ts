@@ -4,7 +4,7 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SignalSchema } from '../../domain/alert.js';
 import { sha256 } from '../../domain/ids.js';
 import { SIGNAL_STATUSES } from '../../domain/trading.js';

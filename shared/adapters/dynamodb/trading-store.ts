@@ -10,7 +10,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Decimal, dec, str, toCents } from '../../domain/money.js';
 import type { ApprovalBookkeeping, Denial } from '../../domain/risk.js';
 import {
