@@ -630,7 +630,26 @@ function clientFor(values: Values, io: CliIO): OperatorClient {
   return new HttpOperatorClient(url, adminToken, webhookSecret);
 }
 
-export async function runCli(argv: string[], io: CliIO): Promise<number> {
+/**
+ * The target options may come before the command as well as after it
+ * (`pinebridge --stage prod stop` and `pinebridge stop --stage prod`): move leading ones behind it.
+ */
+function commandFirst(argv: string[]): string[] {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length) {
+    const arg = argv[i] as string;
+    const name = arg.replace(/^--/, '').split('=')[0] as OptionName;
+    if (!arg.startsWith('--') || !TARGET_OPTIONS.includes(name)) break;
+    const takesValue = OPTIONS[name].type === 'string' && !arg.includes('=');
+    leading.push(...argv.slice(i, i + (takesValue ? 2 : 1)));
+    i += takesValue ? 2 : 1;
+  }
+  return i === 0 || i >= argv.length ? argv : [argv[i] as string, ...argv.slice(i + 1), ...leading];
+}
+
+export async function runCli(args: string[], io: CliIO): Promise<number> {
+  const argv = commandFirst(args);
   const name = argv[0];
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout(helpText());

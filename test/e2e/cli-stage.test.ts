@@ -140,8 +140,8 @@ describe('pinebridge --stage dev (the deployed admin function, invoked with IAM)
     expect(await localState()).toBe('ACTIVE');
   });
 
-  it('a stage that is not deployed is exit 4, naming the function it looked for', async () => {
-    const run = await runCli(['status', '--stage', 'prod'], { env: awsEnv });
+  it('a stage that is not deployed is exit 4, naming the function it looked for (target options go before or after the command)', async () => {
+    const run = await runCli(['--stage', 'prod', 'status'], { env: awsEnv });
 
     expect(run.code).toBe(4);
     expect(run.stderr).toContain('stage prod (pinebridge-prod-admin) was not found');
