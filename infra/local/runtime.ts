@@ -165,8 +165,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       stop: async () => {
         clearInterval(breakerTimer);
         clearInterval(reconcileTimer);
+        dashboard.stop();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
+        workflow.close();
         await workflow.drain(10_000);
         probe.destroy();
         await database.stop();

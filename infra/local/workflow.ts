@@ -9,6 +9,8 @@ type Json = Parameters<StateMachine['run']>[0];
 export interface LocalWorkflowOptions {
   /** Milliseconds for each Wait state instead of its real duration (tests use this). */
   waitOverrideMs?: number;
+  /** Executions run at once; later ones wait their turn (default 24). */
+  maxConcurrent?: number;
 }
 
 /**
@@ -35,9 +37,35 @@ export class LocalWorkflow {
     });
   }
 
-  /** Starts an execution; resolves with its output, or with undefined when it failed. */
+  private active = 0;
+  private closed = false;
+  private readonly waiting: (() => void)[] = [];
+
+  /**
+   * Starts an execution (or queues it behind `maxConcurrent` others); resolves with its output,
+   * or with undefined when it failed. The bound is what one process can run well: hundreds of
+   * executions at once only take turns failing their optimistic approvals on the one account item
+   * (the storm test starved a few that way), while a queue decides them all, in arrival order.
+   */
   start(input: Record<string, unknown>): Promise<unknown> {
     this.started++;
+    const turn =
+      this.active < (this.options.maxConcurrent ?? 24)
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    const done = turn
+      .then(() => (this.closed ? undefined : this.execute(input)))
+      .finally(() => {
+        this.active--;
+        this.waiting.shift()?.();
+        this.inFlight.delete(done);
+      });
+    this.inFlight.add(done);
+    return done;
+  }
+
+  private execute(input: Record<string, unknown>): Promise<unknown> {
     const handlers = Object.fromEntries(
       TRADE_FLOW_TASK_NAMES.map((name) => [
         name,
@@ -65,15 +93,18 @@ export class LocalWorkflow {
         return output;
       })
       .finally(() => {
-        this.inFlight.delete(done);
         this.aborts.delete(execution.abort);
       });
-    this.inFlight.add(done);
     return done;
   }
 
   get running(): number {
     return this.inFlight.size;
+  }
+
+  /** Queued executions will not start (shutdown): their signals stay `received` for the reconciler. */
+  close(): void {
+    this.closed = true;
   }
 
   /** Waits for executions in flight (up to `timeoutMs`), then aborts what is left. */
