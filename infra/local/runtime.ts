@@ -165,7 +165,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       stop: async () => {
         clearInterval(breakerTimer);
         clearInterval(reconcileTimer);
-        dashboard.stop();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         workflow.close();
