@@ -1,0 +1,119 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { LocalRuntime } from '../../infra/local/runtime.js';
+import { type FakeAlpaca, startFakeAlpaca } from '../fakes/alpaca/server.js';
+
+/**
+ * The leak scan (issue 9): the local bot trading with Alpaca (the fake server) is driven through
+ * every front door — good and bad webhooks with the secret in the path and in the body, the admin
+ * API with its token, a refused token, an emergency stop and a resume — with logging at DEBUG.
+ * Every line written to stdout/stderr, and every workflow input and output, is searched for the
+ * webhook secret, the admin token and the broker keys.
+ */
+const SECRET = `whsec-leak-${randomUUID()}`;
+const ADMIN = `admin-leak-${randomUUID()}`;
+
+let fake: FakeAlpaca;
+let runtime: LocalRuntime;
+const written: string[] = [];
+const workflowData: unknown[] = [];
+const originals = {
+  out: process.stdout.write.bind(process.stdout),
+  err: process.stderr.write.bind(process.stderr),
+};
+
+beforeAll(async () => {
+  // Everything the logger would print, at the chattiest level (set before the logger is created).
+  process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
+  const capture =
+    (original: typeof process.stdout.write) =>
+    (chunk: unknown, ...rest: unknown[]): boolean => {
+      written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
+      return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
+    };
+  process.stdout.write = capture(originals.out) as typeof process.stdout.write;
+  process.stderr.write = capture(originals.err) as typeof process.stderr.write;
+
+  fake = await startFakeAlpaca({ prices: { AAPL: '187.5', MSFT: '410.25' } });
+  const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
+  const { startLocalRuntime } = await import('../../infra/local/runtime.js');
+  const { parseConfig } = await import('../../shared/config/load.js');
+  runtime = await startLocalRuntime({
+    config: parseConfig({ broker: 'alpaca', risk: { duplicateWindowSeconds: 0 } }),
+    webhookSecret: SECRET,
+    adminToken: ADMIN,
+    port: 0,
+    dynamoEndpoint: inject('dynamoEndpoint'),
+    tablePrefix: `leak-${randomUUID().slice(0, 8)}`,
+    alpaca: {
+      credentials: { get: async () => keys, refresh: async () => keys },
+      tradingUrl: fake.url,
+      dataUrl: fake.url,
+    },
+  });
+  runtime.workflow.events.on('settled', (input: unknown, output: unknown) =>
+    workflowData.push(input, output),
+  );
+});
+
+afterAll(async () => {
+  process.stdout.write = originals.out;
+  process.stderr.write = originals.err;
+  await runtime?.stop();
+  await fake?.stop();
+});
+
+const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+  fetch(`${runtime.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain', ...headers },
+    body,
+  });
+
+describe('leak scan: no secret in any log line, workflow input or output', () => {
+  it('drives every front door, then finds none of the webhook secret, admin token or broker keys', async () => {
+    const alert = (fields: Record<string, unknown> = {}) =>
+      JSON.stringify({
+        ticker: 'AAPL',
+        action: 'buy',
+        quantity: 1,
+        price: 187.5,
+        id: randomUUID(),
+        ...fields,
+      });
+    const answers = [
+      await post(`/webhook/${SECRET}`, alert()),
+      await post('/webhook', alert({ secret: SECRET })),
+      await post('/webhook', alert({ passphrase: SECRET, ticker: 'MSFT', price: 410.25 })),
+      await post(`/webhook/${SECRET}x`, alert()),
+      await post('/webhook', alert({ secret: `${SECRET}x` })),
+      await post(`/webhook/${SECRET}`, `{"ticker":"AAPL","secret":"${SECRET}",`),
+      await post(`/webhook/${SECRET}`, alert({ quantity: -1, secret: SECRET })),
+      await post(`/webhook/${SECRET}`, alert({ ticker: 'DOGE' })),
+      await post('/admin/stop', '{"reason":"leak scan","flatten":true}', {
+        authorization: `Bearer ${ADMIN}`,
+      }),
+      await post('/admin/resume', '{"reason":"leak scan"}', { authorization: `Bearer ${ADMIN}` }),
+      await post('/admin/stop', '{}', { authorization: `Bearer ${ADMIN}x` }),
+      await fetch(`${runtime.url}/status`, { headers: { authorization: `Bearer ${ADMIN}` } }),
+    ];
+    await runtime.settle();
+
+    expect(answers.map((a) => a.status)).toEqual([
+      202, 202, 202, 401, 401, 400, 400, 202, 200, 200, 401, 200,
+    ]);
+    const bodies = await Promise.all(answers.map((a) => a.text()));
+    const logs = written.join('');
+    // Not vacuous: the run logged, and the workflow ran every accepted signal.
+    expect(logs).toMatch(/"level":"(INFO|WARN|ERROR|DEBUG)"/);
+    expect(workflowData.length).toBeGreaterThanOrEqual(8);
+    const haystack = [logs, JSON.stringify(workflowData), ...bodies].join('\n');
+    for (const [name, secret] of [
+      ['webhook secret', SECRET],
+      ['admin token', ADMIN],
+      ['Alpaca key id', fake.keyId],
+      ['Alpaca secret key', fake.secretKey],
+    ] as const)
+      expect(haystack.includes(secret), `${name} leaked`).toBe(false);
+  });
+});
