@@ -10,8 +10,10 @@ import type { Config } from '../../shared/config/schema.js';
 import { logger } from '../../shared/logger.js';
 import { BrokerAuthError, type Clock, type SignalPublisher } from '../../shared/ports/index.js';
 import { evaluateBreaker } from '../../shared/usecases/breaker.js';
-import { operate } from '../../shared/usecases/operator.js';
+import { isWriteAction, type OperatorRequest, operate } from '../../shared/usecases/operator.js';
 import { reconcile } from '../../shared/usecases/reconcile.js';
+import { ObservedTradingStateEvents } from '../dashboard/live.js';
+import { createLocalDashboard } from '../dashboard/local.js';
 import { synthesizeFlow } from './definition.js';
 import { type DynamoDbLocal, ensureTables, startDynamoDbLocal } from './dynamodb-local.js';
 import { LocalEventBus, localPublisher } from './event-bus.js';
@@ -76,6 +78,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       ...(options.alpaca ? { alpaca: options.alpaca } : {}),
       dynamoEndpoint: database.endpoint,
       ...(options.clock ? { clock: options.clock } : {}),
+      // Open dashboards hear of every change of trading state, whoever made it.
+      events: new ObservedTradingStateEvents(logger, () => dashboard.notify()),
     });
     // A real broker proves its keys belong to the configured mode before anything trades.
     // Unreachable now is not fatal: the check runs again before the first order.
@@ -98,33 +102,53 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const webhook = createWebhookHandler({ ...deps, secrets });
     const probe = createDocumentClient({ endpoint: database.endpoint });
 
+    // Both front doors (admin API, dashboard) act through here: open dashboards see every outcome.
+    const operateLocally = async (request: OperatorRequest, source: string) => {
+      const result = await operate(deps, request, source);
+      if (isWriteAction(request.action)) dashboard.notify();
+      return result;
+    };
+    const health = async () => {
+      const check = async (name: string, probeFn: () => Promise<unknown>): Promise<[string, string]> => {
+        try {
+          await probeFn();
+          return [name, 'ok'];
+        } catch (error) {
+          return [name, `failing: ${(error as Error).name}`];
+        }
+      };
+      const components = Object.fromEntries(
+        await Promise.all([
+          check('database', () => probe.send(new ListTablesCommand({ Limit: 1 }))),
+          check('workflow', async () => {
+            if (workflow.failed > 0 && workflow.failed === workflow.started)
+              throw new Error('every execution failed');
+          }),
+          check('broker', () => deps.broker.ping()),
+        ]),
+      );
+      return { ok: Object.values(components).every((v) => v === 'ok'), components };
+    };
+    const dashboard = createLocalDashboard({
+      adminToken: options.adminToken,
+      operate: operateLocally,
+      health,
+      log: logger,
+    });
+    workflow.events.on('settled', () => dashboard.notify());
+
     const server = createLocalServer({
-      webhook,
+      webhook: async (event) => {
+        const answer = await webhook(event);
+        if (answer.statusCode === 202) dashboard.notify();
+        return answer;
+      },
       adminToken: options.adminToken,
       maxBodyBytes: config.webhook.maxBodyBytes,
       throttle: new TokenBucket(config.api.throttle.rateLimit, config.api.throttle.burstLimit),
-      operate: (request) => operate(deps, request, `operator (local admin API: ${request.action})`),
-      health: async () => {
-        const check = async (name: string, probeFn: () => Promise<unknown>): Promise<[string, string]> => {
-          try {
-            await probeFn();
-            return [name, 'ok'];
-          } catch (error) {
-            return [name, `failing: ${(error as Error).name}`];
-          }
-        };
-        const components = Object.fromEntries(
-          await Promise.all([
-            check('database', () => probe.send(new ListTablesCommand({ Limit: 1 }))),
-            check('workflow', async () => {
-              if (workflow.failed > 0 && workflow.failed === workflow.started)
-                throw new Error('every execution failed');
-            }),
-            check('broker', () => deps.broker.ping()),
-          ]),
-        );
-        return { ok: Object.values(components).every((v) => v === 'ok'), components };
-      },
+      operate: (request) => operateLocally(request, `operator (local admin API: ${request.action})`),
+      health,
+      dashboard,
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -165,6 +189,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       stop: async () => {
         clearInterval(breakerTimer);
         clearInterval(reconcileTimer);
+        dashboard.stop();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         workflow.close();

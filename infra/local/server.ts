@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { secretsMatch } from '../../shared/usecases/accept-signal.js';
 import { OperatorRequest } from '../../shared/usecases/operator.js';
+import type { LocalDashboard } from '../dashboard/local.js';
 
 /** API Gateway's stage throttling, in-process: a token bucket with the same rate and burst. */
 export class TokenBucket {
@@ -63,6 +64,8 @@ export interface LocalServerRoutes {
   adminToken: string;
   maxBodyBytes: number;
   throttle: TokenBucket;
+  /** The web dashboard (infra/dashboard): GET /, /login, /logout, /assets/*, /api/* and GET /events. */
+  dashboard?: LocalDashboard;
 }
 
 const send = (
@@ -79,7 +82,7 @@ const send = (
  * Keeps at most `limit` + 1 bytes — enough for the handler to see the body is over the cap — and
  * discards the rest as it arrives, so a large body costs no memory and the connection stays usable.
  */
-async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+export async function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let kept = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -127,7 +130,8 @@ function authorized(req: IncomingMessage, token: string): boolean {
 /**
  * The local HTTP front door, routing to the same handlers the API serves in AWS:
  * POST /webhook[/{secret}], GET /health, GET /status, POST /admin/stop, POST /admin/resume and
- * POST /admin/reset-breaker (the last four with the admin token).
+ * POST /admin/reset-breaker (the last four with the admin token), and the web dashboard
+ * (its own login and session cookie).
  */
 export function createLocalServer(routes: LocalServerRoutes): Server {
   return createServer(async (req, res) => {
@@ -173,6 +177,7 @@ export function createLocalServer(routes: LocalServerRoutes): Server {
         if (!request.success) return send(res, 400, { error: firstIssue(request.error) });
         return send(res, 200, await routes.operate(request.data));
       }
+      if (routes.dashboard?.matches(path)) return await routes.dashboard.serve(req, res, url, path);
       return send(res, 404, { error: 'not found' });
     } catch {
       if (!res.headersSent) send(res, 500, { error: 'internal error' });

@@ -13,3 +13,5 @@ export const stackNames = (stage: Stage) => ({
 /** The IAM-invoked operator function (stop, resume, reset-breaker and the read-only views). */
 export const adminFunctionName = (stage: Stage) => `${resourcePrefix(stage)}-admin`;
 export const webhookSecretName = (stage: Stage) => `${resourcePrefix(stage)}/webhook`;
+/** The web dashboard's login password (JSON `{"password": "…"}`), read by the dashboard function. */
+export const dashboardSecretName = (stage: Stage) => `${resourcePrefix(stage)}/dashboard`;
