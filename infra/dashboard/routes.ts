@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { secretsMatch } from '../../shared/usecases/accept-signal.js';
-import { OperatorRequest } from '../../shared/usecases/operator.js';
+import { firstIssue, OperatorRequest, operatorFieldsFromQuery } from '../../shared/usecases/operator.js';
 import type { Asset, DashboardAssets } from './assets.js';
 import {
   CSRF_HEADER,
@@ -153,23 +153,6 @@ function passwordOf(request: DashboardRequest): string | undefined {
   return parsed.success ? parsed.data.password : undefined;
 }
 
-/** Query text as the operator request's typed fields, as the local /status API reads them. */
-function fromQuery(query: URLSearchParams): Record<string, unknown> {
-  const fields: Record<string, unknown> = {};
-  for (const [key, value] of query) {
-    fields[key] =
-      value === 'true' ? true : value === 'false' ? false : /^\d+$/.test(value) ? Number(value) : value;
-  }
-  return fields;
-}
-
-const firstIssue = (error: z.ZodError) => {
-  const issue = error.issues[0];
-  return issue === undefined
-    ? 'invalid request'
-    : `${issue.path.map(String).join('.') || 'request'}: ${issue.message}`;
-};
-
 /**
  * The web dashboard's routes, the same for the local bot and the dashboard Lambda:
  *
@@ -261,7 +244,10 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       const view = read[1];
       if (view !== undefined && !(READ_VIEWS as readonly string[]).includes(view))
         return json(404, { error: `no status view ${view}; try ${READ_VIEWS.join(', ')}` });
-      const parsed = OperatorRequest.safeParse({ ...fromQuery(request.query), action: view ?? 'status' });
+      const parsed = OperatorRequest.safeParse({
+        ...operatorFieldsFromQuery(request.query),
+        action: view ?? 'status',
+      });
       if (!parsed.success) return json(400, { error: firstIssue(parsed.error) });
       return json(200, await options.operate(parsed.data, 'dashboard'));
     }

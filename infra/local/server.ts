@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { secretsMatch } from '../../shared/usecases/accept-signal.js';
-import { OperatorRequest } from '../../shared/usecases/operator.js';
+import { firstIssue, OperatorRequest, operatorFieldsFromQuery } from '../../shared/usecases/operator.js';
 import type { LocalDashboard } from '../dashboard/local.js';
 
 /** API Gateway's stage throttling, in-process: a token bucket with the same rate and burst. */
@@ -37,24 +37,6 @@ const safeJson = (text: string): unknown => {
 };
 
 const READ_VIEWS = ['positions', 'orders', 'signals', 'pnl', 'export'] as const;
-
-/** Query parameters as the operator request's typed fields: numbers and booleans from their text. */
-function fromQuery(params: URLSearchParams): Record<string, unknown> {
-  const fields: Record<string, unknown> = {};
-  for (const [key, value] of params) {
-    fields[key] =
-      value === 'true' ? true : value === 'false' ? false : /^\d+$/.test(value) ? Number(value) : value;
-  }
-  return fields;
-}
-
-/** zod's first complaint, named by its field, for a 400 the operator can act on. */
-const firstIssue = (error: { issues: { path: PropertyKey[]; message: string }[] }) => {
-  const issue = error.issues[0];
-  return issue === undefined
-    ? 'invalid request'
-    : `${issue.path.map(String).join('.') || 'request'}: ${issue.message}`;
-};
 
 export interface LocalServerRoutes {
   webhook: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
@@ -171,7 +153,7 @@ export function createLocalServer(routes: LocalServerRoutes): Server {
             return send(res, 400, { error: 'body must be empty or a JSON object like {"reason": "…"}' });
           fields = { reason: `${write[1]} by the operator`, ...parsed, action: write[1] };
         } else {
-          fields = { ...fromQuery(url.searchParams), action: view ?? 'status' };
+          fields = { ...operatorFieldsFromQuery(url.searchParams), action: view ?? 'status' };
         }
         const request = OperatorRequest.safeParse(fields);
         if (!request.success) return send(res, 400, { error: firstIssue(request.error) });

@@ -35,6 +35,24 @@ export const OperatorRequest = z.discriminatedUnion('action', [
 export type OperatorRequest = z.infer<typeof OperatorRequest>;
 export type OperatorAction = OperatorRequest['action'];
 
+/** Query parameters as a request's typed fields (numbers and booleans from their text), for GET reads. */
+export function operatorFieldsFromQuery(params: URLSearchParams): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of params) {
+    fields[key] =
+      value === 'true' ? true : value === 'false' ? false : /^\d+$/.test(value) ? Number(value) : value;
+  }
+  return fields;
+}
+
+/** zod's first complaint, named by its field, for a 400 the operator can act on. */
+export const firstIssue = (error: { issues: { path: PropertyKey[]; message: string }[] }) => {
+  const issue = error.issues[0];
+  return issue === undefined
+    ? 'invalid request'
+    : `${issue.path.map(String).join('.') || 'request'}: ${issue.message}`;
+};
+
 /** The actions that change something; the rest only read. */
 export const WRITE_ACTIONS = ['stop', 'resume', 'reset-breaker'] as const satisfies OperatorAction[];
 export const isWriteAction = (action: OperatorAction): action is (typeof WRITE_ACTIONS)[number] =>

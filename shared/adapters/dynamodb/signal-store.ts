@@ -2,6 +2,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
+  type QueryCommandInput,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
@@ -106,15 +107,7 @@ export class DynamoSignalStore implements SignalStore {
     for (let daysBack = 0; daysBack < 7 && records.length < limit; daysBack++) {
       const day = new Date(now.getTime() - daysBack * 86_400_000).toISOString().slice(0, 10);
       const result = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'byDay',
-          KeyConditionExpression: '#day = :day',
-          ExpressionAttributeNames: { '#day': 'day' },
-          ExpressionAttributeValues: { ':day': day },
-          ScanIndexForward: false,
-          Limit: limit - records.length,
-        }),
+        this.onDay(day, { ScanIndexForward: false, Limit: limit - records.length }),
       );
       records.push(...(result.Items ?? []).map(parseSignalItem));
     }
@@ -125,19 +118,25 @@ export class DynamoSignalStore implements SignalStore {
     const records: SignalRecord[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: 'byDay',
-          KeyConditionExpression: '#day = :day',
-          ExpressionAttributeNames: { '#day': 'day' },
-          ExpressionAttributeValues: { ':day': day },
-          ExclusiveStartKey: startKey,
-        }),
-      );
+      const page = await this.db.send(this.onDay(day, { ExclusiveStartKey: startKey }));
       records.push(...(page.Items ?? []).map(parseSignalItem));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return records;
+  }
+
+  /** The byDay index query for one UTC day. */
+  private onDay(
+    day: string,
+    options: Pick<QueryCommandInput, 'ScanIndexForward' | 'Limit' | 'ExclusiveStartKey'>,
+  ) {
+    return new QueryCommand({
+      TableName: this.tableName,
+      IndexName: 'byDay',
+      KeyConditionExpression: '#day = :day',
+      ExpressionAttributeNames: { '#day': 'day' },
+      ExpressionAttributeValues: { ':day': day },
+      ...options,
+    });
   }
 }
