@@ -59,8 +59,11 @@ export interface SignalStore {
   /** Records a new signal and its dedup marker atomically: both are written, or neither. */
   recordNew(input: NewSignal): Promise<RecordSignalResult>;
   get(signalId: string): Promise<SignalRecord | undefined>;
-  /** Most recent first, over the last few days. */
-  recent(limit: number): Promise<SignalRecord[]>;
+  /**
+   * Most recent first, over the few days before `now` (the caller's clock: a workflow on
+   * simulated time looks back from its own now, not the machine's).
+   */
+  recent(limit: number, now: Date): Promise<SignalRecord[]>;
   /** Every signal received on a UTC day (YYYY-MM-DD), oldest first: record keeping and audit. */
   receivedOn(day: string): Promise<SignalRecord[]>;
 }

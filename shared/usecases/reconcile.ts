@@ -36,7 +36,7 @@ export async function reconcile(
   const settled = (iso: string) => now - Date.parse(iso) >= options.settleAfterMs;
   const report: ReconcileReport = { republished: [], settled: {}, unresolved: [], mismatches: [] };
 
-  for (const record of await deps.signals.recent(500)) {
+  for (const record of await deps.signals.recent(500, deps.clock.now())) {
     if (record.status !== 'received' || !settled(record.receivedAt)) continue;
     await deps.publisher.publish({
       signalId: record.signalId,

@@ -48,7 +48,7 @@ export async function portfolioStatus(
   const limit = options.limit ?? 20;
   const { clock } = deps;
   // Rejections are looked for among more recent signals, so a quiet filter still finds some.
-  const recent = deps.signals.recent(options.rejectedOnly ? limit * 10 : limit);
+  const recent = deps.signals.recent(options.rejectedOnly ? limit * 10 : limit, clock.now());
   const [snapshot, allSignals, allOrders, transitions] = await Promise.all([
     deps.store.snapshot(),
     recent,

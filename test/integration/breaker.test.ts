@@ -237,7 +237,7 @@ describe('reversals: a sell through zero is a close and then an open, one order 
     const reversal = await trade(flow, clock, order('AAPL', 'sell', 25, 100));
 
     expect(reversal).toMatchObject({ status: 'filled', filledQuantity: '10' });
-    const legs = (await flow.deps.signals.recent(10)).filter(
+    const legs = (await flow.deps.signals.recent(10, clock.now())).filter(
       (s) => s.signal.followsSignalId === reversal.signalId,
     );
     expect(legs).toHaveLength(1);

@@ -102,7 +102,7 @@ export class DynamoSignalStore implements SignalStore {
     return result.Item === undefined ? undefined : parseSignalItem(result.Item);
   }
 
-  async recent(limit: number, now = new Date()): Promise<SignalRecord[]> {
+  async recent(limit: number, now: Date): Promise<SignalRecord[]> {
     const records: SignalRecord[] = [];
     for (let daysBack = 0; daysBack < 7 && records.length < limit; daysBack++) {
       const day = new Date(now.getTime() - daysBack * 86_400_000).toISOString().slice(0, 10);
