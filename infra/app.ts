@@ -50,6 +50,7 @@ export function buildApp(
     tables: stateful.tables,
     bus: stateful.bus,
     webhookSecret: stateful.webhookSecret,
+    dashboardSecret: stateful.dashboardSecret,
     alpacaSecrets: stateful.alpacaSecrets,
     alertTopic: stateful.alertTopic,
     notificationDeadLetters: stateful.notificationDeadLetters,

@@ -33,6 +33,12 @@ export interface PinebridgeFunctionProps
    * start (bench/cold-start.ts), and the webhook logs errors as name and message only.
    */
   sourceMaps?: boolean;
+  /**
+   * Shell commands run on this machine after esbuild wrote the bundle into `outputDir` (which
+   * becomes the function's code), from the project root (`inputDir`): files the handler reads at
+   * run time, such as the dashboard's pages and script.
+   */
+  afterBundling?: (inputDir: string, outputDir: string) => string[];
 }
 
 /**
@@ -152,6 +158,15 @@ export class PinebridgeFunction extends NodejsFunction {
         sourceMap: sourceMaps,
         mainFields: [...BUNDLING.mainFields],
         externalModules: [...BUNDLING.externalModules],
+        ...(props.afterBundling
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: props.afterBundling,
+              },
+            }
+          : {}),
       },
     });
     this.acknowledgeDefaults(props.invokedBy);

@@ -170,8 +170,13 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   const cookie = (value: string, maxAge: number) =>
     `${cookieName}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${options.secureCookies ? '; Secure' : ''}`;
 
-  const sessionOf = async (headers: DashboardRequest['headers']) =>
-    options.sessions.verify(await options.password(), readCookie(headers.cookie, cookieName));
+  const sessionOf = async (headers: DashboardRequest['headers']): Promise<Session | undefined> => {
+    const cookieValue = readCookie(headers.cookie, cookieName);
+    // No cookie, no session: saying so needs no password, so an anonymous request (the login
+    // page, a scanner) never reaches Secrets Manager in AWS.
+    if (cookieValue === undefined) return undefined;
+    return options.sessions.verify(await options.password(), cookieValue);
+  };
 
   const serveAsset = (request: DashboardRequest, file: Asset): DashboardResponse =>
     request.headers['if-none-match'] === file.etag

@@ -16,7 +16,7 @@ import {
   STOP_INCOMPLETE_EVENT,
   TRADING_STATE_EVENT,
 } from '../../shared/adapters/events.js';
-import { resourcePrefix, webhookSecretName } from '../../shared/config/names.js';
+import { dashboardSecretName, resourcePrefix, webhookSecretName } from '../../shared/config/names.js';
 
 export interface StatefulStackProps extends StackProps {
   stage: 'dev' | 'prod';
@@ -24,11 +24,16 @@ export interface StatefulStackProps extends StackProps {
   notificationEmail?: string | undefined;
 }
 
-/** What holds data and reaches the trader: the tables, the bus, the webhook secret, the alert topic. */
+/**
+ * What holds data and reaches the trader: the tables, the bus, the webhook, dashboard and broker
+ * secrets, the alert topic.
+ */
 export class StatefulStack extends Stack {
   readonly tables: Record<TableKey, TableV2>;
   readonly bus: EventBus;
   readonly webhookSecret: Secret;
+  /** The web dashboard's login password, generated: `{"password": "…"}` (docs/DASHBOARD.md). */
+  readonly dashboardSecret: Secret;
   readonly alertTopic: Topic;
   /** Notifications EventBridge or SNS could not deliver (the DLQ alarm watches it). */
   readonly notificationDeadLetters: Queue;
@@ -174,6 +179,25 @@ export class StatefulStack extends Stack {
         passwordLength: 40,
         excludePunctuation: true,
       },
+    });
+    // Generated here, never typed into a template; the trader reads it once with
+    // `aws secretsmanager get-secret-value` and may replace it (docs/DASHBOARD.md).
+    this.dashboardSecret = new Secret(this, 'DashboardSecret', {
+      secretName: dashboardSecretName(props.stage),
+      removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      description:
+        'Web dashboard login password, JSON {"password": "…"} (at least 16 characters). Changing it ends every dashboard session.',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({}),
+        generateStringKey: 'password',
+        passwordLength: 32,
+        excludePunctuation: true,
+      },
+    });
+    Validations.of(this.dashboardSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'A person types this password; rotate it by putting a new value (every dashboard session then ends, docs/DASHBOARD.md). A rotation Lambda would buy nothing for a one-user login.',
     });
     this.alpacaSecrets = {
       paper: this.alpacaSecret('paper', prefix, prod),

@@ -19,7 +19,7 @@ import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
 import { SIGNAL_EVENT } from '../../shared/adapters/events.js';
-import { adminFunctionName, resourcePrefix } from '../../shared/config/names.js';
+import { adminFunctionName, dashboardSecretName, resourcePrefix } from '../../shared/config/names.js';
 import type { Config } from '../../shared/config/schema.js';
 import {
   TRADE_FLOW_TASK_NAMES,
@@ -27,6 +27,7 @@ import {
   type TradeFlowTaskName,
 } from '../../shared/usecases/tasks.js';
 import { WebhookFirewall, webhookAllowListPolicy } from '../constructs/api-protection.js';
+import { DashboardFunction } from '../constructs/dashboard-function.js';
 import { Monitoring } from '../constructs/monitoring.js';
 import { PinebridgeFunction } from '../constructs/pinebridge-function.js';
 import { ReconcileSchedules } from '../constructs/reconcile-schedules.js';
@@ -38,6 +39,8 @@ export interface StatelessStackProps extends StackProps {
   tables: Record<TableKey, TableV2>;
   bus: EventBus;
   webhookSecret: Secret;
+  /** The web dashboard's login password (read only by the dashboard function). */
+  dashboardSecret: Secret;
   alpacaSecrets: Record<'paper' | 'live', Secret>;
   /** Where alarms go (the stateful stack's SNS topic). */
   alertTopic: ITopic;
@@ -66,6 +69,8 @@ export class StatelessStack extends Stack {
   readonly tradeFlow: TradeFlow;
   /** Emergency stop, resume, reset-breaker: `aws lambda invoke` with IAM (docs/RUNBOOK.md). */
   readonly adminFunction: PinebridgeFunction;
+  /** The web dashboard behind the API (login, status, stop/resume); absent with dashboard.enabled false. */
+  readonly dashboardFunction?: DashboardFunction;
   readonly monitoring: Monitoring;
   readonly firewall?: WebhookFirewall;
 
@@ -203,9 +208,15 @@ export class StatelessStack extends Stack {
       timeout: Duration.seconds(60),
       description: 'Emergency stop (halt, cancel, flatten), resume and reset-breaker; IAM-invoked only',
       environment,
-    }).bindBus(props.bus);
-    bindAllTables(this.adminFunction);
-    readsBrokerKeys(this.adminFunction);
+    });
+    // What an operator's request needs: the emergency stop writes every table, cancels and
+    // flattens at the broker, and announces the transition on the bus.
+    const grantOperator = (fn: PinebridgeFunction) => {
+      fn.bindBus(props.bus);
+      bindAllTables(fn);
+      readsBrokerKeys(fn);
+    };
+    grantOperator(this.adminFunction);
 
     // What a lost execution or a broker outage left behind is settled, and positions compared:
     // every minute while orders can be placed, every 15 minutes otherwise (New York time).
@@ -238,6 +249,16 @@ export class StatelessStack extends Stack {
       environment: {},
     }).bindTable(tables.signals, TABLES.signals, 'get');
 
+    // The web dashboard: the operator requests behind a password login (docs/DASHBOARD.md).
+    if (config.dashboard.enabled) {
+      this.dashboardFunction = new DashboardFunction(this, 'Dashboard', {
+        stage,
+        environment,
+        password: props.dashboardSecret,
+      });
+      grantOperator(this.dashboardFunction);
+    }
+
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
       retention: prod ? RetentionDays.THREE_MONTHS : RetentionDays.ONE_MONTH,
       removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
@@ -253,7 +274,13 @@ export class StatelessStack extends Stack {
         throttlingRateLimit: config.api.throttle.rateLimit,
         throttlingBurstLimit: config.api.throttle.burstLimit,
         // Uptime checkers call /health about once every 2 s; nobody may crowd out the webhook with it.
-        methodOptions: { '/health/GET': { throttlingRateLimit: 2, throttlingBurstLimit: 10 } },
+        methodOptions: {
+          '/health/GET': { throttlingRateLimit: 2, throttlingBurstLimit: 10 },
+          // Password guessing across Lambda containers (each also limits failures per address).
+          ...(config.dashboard.enabled
+            ? { '/login/POST': { throttlingRateLimit: 1, throttlingBurstLimit: 5 } }
+            : {}),
+        },
         // Off: API Gateway's trace segments record the request URL, and /webhook/{secret} carries
         // the secret. The functions and the workflow are traced.
         tracingEnabled: false,
@@ -281,6 +308,7 @@ export class StatelessStack extends Stack {
     webhookResource.addMethod('POST', integration);
     webhookResource.addResource('{secret}').addMethod('POST', integration);
     this.api.root.addResource('health').addMethod('GET', new LambdaIntegration(health));
+    this.dashboardFunction?.addRoutes(this.api);
 
     // Optional: AWS WAF (IP set, rate-based and body-size rules) in front of the stage.
     if (config.api.waf.enabled) {
@@ -316,7 +344,13 @@ export class StatelessStack extends Stack {
       alertTopic: props.alertTopic,
       api: this.api,
       hotPath: { Webhook: webhook, ...functions },
-      operations: { Breaker: breaker, Reconciler: reconciler, Admin: this.adminFunction, Health: health },
+      operations: {
+        Breaker: breaker,
+        Reconciler: reconciler,
+        Admin: this.adminFunction,
+        Health: health,
+        ...(this.dashboardFunction ? { Dashboard: this.dashboardFunction } : {}),
+      },
       stateMachine: this.tradeFlow.stateMachine,
       bus: props.bus,
       signalRule,
@@ -338,6 +372,11 @@ export class StatelessStack extends Stack {
       description: 'GET it for uptime checks: 200 {"status":"ok"} when the function and the database answer',
       value: `${this.api.url}health`,
     });
+    if (this.dashboardFunction)
+      new CfnOutput(this, 'WebDashboardUrl', {
+        description: `The web dashboard; its password is in the secret ${dashboardSecretName(stage)}`,
+        value: this.api.url,
+      });
     new CfnOutput(this, 'DashboardUrl', {
       description: 'The CloudWatch dashboard of this stage',
       value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${prefix}`,
@@ -355,11 +394,11 @@ export class StatelessStack extends Stack {
       ],
       [
         'AwsSolutions-APIG4',
-        'TradingView cannot send auth headers; the webhook authenticates with a shared secret in constant time, and /health is public by design.',
+        'TradingView cannot send auth headers; the webhook authenticates with a shared secret in constant time, /health is public by design, and the dashboard routes check their own signed session cookie (password login from Secrets Manager, CSRF token, same-origin).',
       ],
       [
         'AwsSolutions-COG4',
-        'TradingView cannot use Cognito; the webhook authenticates with a shared secret.',
+        "TradingView cannot use Cognito; the webhook authenticates with a shared secret. The dashboard is one trader's page with a password login; a user pool would add a hosted UI and a domain for one user.",
       ],
       [
         'AwsSolutions-APIG2',

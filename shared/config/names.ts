@@ -13,5 +13,7 @@ export const stackNames = (stage: Stage) => ({
 /** The IAM-invoked operator function (stop, resume, reset-breaker and the read-only views). */
 export const adminFunctionName = (stage: Stage) => `${resourcePrefix(stage)}-admin`;
 export const webhookSecretName = (stage: Stage) => `${resourcePrefix(stage)}/webhook`;
+/** The web dashboard's function (behind the API): named so its logs are found by name. */
+export const dashboardFunctionName = (stage: Stage) => `${resourcePrefix(stage)}-dashboard`;
 /** The web dashboard's login password (JSON `{"password": "…"}`), read by the dashboard function. */
 export const dashboardSecretName = (stage: Stage) => `${resourcePrefix(stage)}/dashboard`;

@@ -394,6 +394,17 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    dashboard: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            'AWS only: serve the web dashboard from the API (GET /, /login, /assets/*, /api/*), behind a login whose password is the Secrets Manager secret pinebridge-<stage>/dashboard. false = no dashboard routes and no dashboard function (the CLI still operates the stage). The local bot always serves it.',
+          ),
+      })
+      .strict()
+      .prefault({}),
     monitoring: z
       .object({
         healthCheck: z

@@ -1,13 +1,22 @@
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DashboardFunction } from '../../infra/constructs/dashboard-function.js';
 import {
   PinebridgeFunction,
   UNREACHED_CREDENTIAL_PROVIDERS,
 } from '../../infra/constructs/pinebridge-function.js';
+import { ASSET_NAMES } from '../../infra/dashboard/assets.js';
+import { TABLES } from '../../shared/adapters/dynamodb/tables.js';
+
+const execFileAsync = promisify(execFile);
 
 const BANNER = "import{createRequire}from'module';const require=createRequire(import.meta.url);";
 /** Planted in the synth process's environment: if bundling inlined env values, it would show up. */
@@ -70,5 +79,76 @@ describe('webhook bundle', () => {
       expect(code, provider).not.toMatch(new RegExp(`require\\(["']${quoted}["']\\)`));
     }
     expect(code).toContain('import("@aws-sdk/credential-provider-sso")');
+  });
+});
+
+describe('dashboard bundle', () => {
+  it('carries the pages and the script its bundling step built, and the bundled handler serves them in a fresh process', async () => {
+    // Arrange: the real construct with bundling on, its after-bundling step included.
+    const app = new App({ outdir, builtinCloudFormationValidation: false });
+    const stack = new Stack(app, 'DashboardBundle');
+    new DashboardFunction(stack, 'Dashboard', {
+      stage: 'prod',
+      environment: {},
+      password: new Secret(stack, 'Password'),
+    });
+    app.synth();
+    const functions = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(1);
+    const s3Key = String((functions[0] as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key);
+    const assetDir = join(outdir, `asset.${s3Key.replace(/\.zip$/, '')}`);
+    for (const file of ['index.html', 'login.html', ...ASSET_NAMES])
+      expect(existsSync(join(assetDir, 'dashboard', file)), file).toBe(true);
+
+    // Act: a Lambda-like process imports the bundle and answers three API Gateway events. Every
+    // AWS endpoint is a closed loopback port: none of these requests may need AWS.
+    const event = (path: string) => ({
+      httpMethod: 'GET',
+      path,
+      headers: { Host: 'abc.execute-api.eu-west-1.amazonaws.com' },
+      body: null,
+      isBase64Encoded: false,
+      multiValueQueryStringParameters: null,
+      queryStringParameters: null,
+      requestContext: { path: `/prod${path}`, identity: { sourceIp: '198.51.100.4' } },
+    });
+    const script = `
+      const { handler } = await import(${JSON.stringify(pathToFileURL(join(assetDir, 'index.mjs')).href)});
+      const answers = [];
+      for (const event of ${JSON.stringify(['/login', '/assets/app.js', '/'].map(event))})
+        answers.push(await handler(event));
+      process.stdout.write(JSON.stringify(answers));
+    `;
+    const tables = Object.fromEntries(
+      Object.values(TABLES).map((t) => [t.envVar, `pinebridge-prod-${t.id}`]),
+    );
+    const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], {
+      env: {
+        PATH: process.env.PATH,
+        ...tables,
+        EVENT_BUS_NAME: 'pinebridge-prod',
+        DASHBOARD_SECRET_ID: 'pinebridge-prod/dashboard',
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'not-a-real-key',
+        AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+      },
+    });
+    const [login, appJs, root] = JSON.parse(stdout) as {
+      statusCode: number;
+      headers: Record<string, string>;
+      body: string;
+    }[];
+
+    // Assert
+    expect(login?.statusCode).toBe(200);
+    expect(login?.body).toContain('name="password"');
+    expect(appJs?.statusCode).toBe(200);
+    expect(appJs?.headers['content-type']).toMatch(/^text\/javascript/);
+    // lightweight-charts is inside: the page loads nothing from anywhere else.
+    expect(appJs?.body.length).toBeGreaterThan(100_000);
+    expect(appJs?.body).not.toMatch(/\bimport\s*\(|from\s*["']https?:/);
+    expect(root).toMatchObject({ statusCode: 303, headers: { location: '/prod/login' } });
   });
 });

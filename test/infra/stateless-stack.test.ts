@@ -4,7 +4,7 @@ import { reconcileWindows } from '../../infra/constructs/reconcile-schedules.js'
 import type { StatefulStack } from '../../infra/stacks/stateful-stack.js';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
 import { SIGNAL_EVENT } from '../../shared/adapters/events.js';
-import { adminFunctionName } from '../../shared/config/names.js';
+import { adminFunctionName, dashboardFunctionName } from '../../shared/config/names.js';
 import { TRADE_FLOW_TASK_NAMES } from '../../shared/usecases/tasks.js';
 import {
   asList,
@@ -24,6 +24,16 @@ import {
 /** Deliberately not the defaults (10/20), so the test proves the config is wired through. */
 const THROTTLE = { rateLimit: 3, burstLimit: 7 };
 const ORDER_FUNCTIONS = ['RiskCheck', 'SubmitOrder', 'CheckOrder', 'RecordFailure'];
+/** What infra/dashboard/routes.ts serves behind API Gateway (the local bot's /events is local only). */
+const DASHBOARD_ROUTES = [
+  'GET /',
+  'GET /assets/{file}',
+  'GET /login',
+  'POST /login',
+  'POST /logout',
+  'GET /api/{proxy+}',
+  'POST /api/admin/{action}',
+];
 
 let stateful: StatefulStack;
 let statefulJson: CfnTemplate;
@@ -43,6 +53,7 @@ beforeAll(() => {
 const tableArn = (key: TableKey) => `<${logicalIdOf(stateful.tables[key])}.Arn>`;
 const busArn = () => `<${logicalIdOf(stateful.bus)}.Arn>`;
 const webhookId = () => view.functionId('Webhook');
+const dashboardId = () => view.functionId('Dashboard');
 const taskIds = () => TRADE_FLOW_TASK_NAMES.map((name) => view.functionId(name));
 
 /** Rules on the bus (event patterns), as opposed to schedules. */
@@ -65,17 +76,16 @@ describe('REST API', () => {
     });
   });
 
-  it('exposes POST /webhook and POST /webhook/{secret} to the webhook and GET /health to the health function, nothing else', () => {
+  it('exposes POST /webhook and POST /webhook/{secret} to the webhook, GET /health to the health function and the dashboard routes to the dashboard, nothing else', () => {
     const routes = view.apiRoutes();
 
-    expect(routes.map((r) => r.route).sort()).toEqual([
-      'GET /health',
-      'POST /webhook',
-      'POST /webhook/{secret}',
-    ]);
+    expect(routes.map((r) => r.route).sort()).toEqual(
+      ['GET /health', 'POST /webhook', 'POST /webhook/{secret}', ...DASHBOARD_ROUTES].sort(),
+    );
     expect(view.routeTarget('POST /webhook')).toBe(webhookId());
     expect(view.routeTarget('POST /webhook/{secret}')).toBe(webhookId());
     expect(view.routeTarget('GET /health')).toBe(view.functionId('Health'));
+    for (const route of DASHBOARD_ROUTES) expect(view.routeTarget(route), route).toBe(dashboardId());
     template.allResourcesProperties('AWS::ApiGateway::Method', { Integration: { Type: 'AWS_PROXY' } });
   });
 
@@ -130,9 +140,9 @@ describe('REST API', () => {
 });
 
 describe('Lambda functions', () => {
-  it('there is one function for the webhook, each trade-flow task, the breaker, the reconciler, the operator and /health', () => {
+  it('there is one function for the webhook, each trade-flow task, the breaker, the reconciler, the operator, /health and the web dashboard', () => {
     expect(view.functionNames().sort()).toEqual(
-      ['Admin', 'Breaker', 'Health', 'Reconciler', 'Webhook', ...TRADE_FLOW_TASK_NAMES].sort(),
+      ['Admin', 'Breaker', 'Dashboard', 'Health', 'Reconciler', 'Webhook', ...TRADE_FLOW_TASK_NAMES].sort(),
     );
   });
 
@@ -192,7 +202,7 @@ describe('Lambda functions', () => {
         expect(name, id).not.toMatch(/^PINEBRIDGE_(WEBHOOK_SECRET|ADMIN_TOKEN)/);
         if (/secret|password|passphrase|token|credential/i.test(name)) {
           expect(
-            ['WEBHOOK_SECRET_ID', 'ALPACA_SECRET_ID'],
+            ['WEBHOOK_SECRET_ID', 'ALPACA_SECRET_ID', 'DASHBOARD_SECRET_ID'],
             `${id}: only a secret's id may be passed`,
           ).toContain(name);
           expect(typeof value, `${id}.${name} must be a reference, not a literal`).toBe('object');
@@ -389,6 +399,69 @@ describe('admin function', () => {
   });
 });
 
+describe('web dashboard', () => {
+  it('is named pinebridge-<stage>-dashboard, so its logs are found by name', () => {
+    expect(propsOf(view.resource(dashboardId())).FunctionName).toBe(dashboardFunctionName('dev'));
+  });
+
+  it('reads its login password from the dashboard secret, by reference', () => {
+    const variable = view.variables(dashboardId()).DASHBOARD_SECRET_ID;
+
+    expect(typeof variable).toBe('object');
+    expect(renderValue(variable, statefulJson)).toBe(`<${logicalIdOf(stateful.dashboardSecret)}>`);
+    expect(view.grants(dashboardId(), 'secretsmanager').flatMap((g) => g.resources)).toEqual([
+      `<${logicalIdOf(stateful.dashboardSecret)}>`,
+    ]);
+  });
+
+  it('may do what the operator function does (the stop writes every table and announces on the bus)', () => {
+    const resources = view.dynamoResourcesOf(dashboardId());
+    for (const key of Object.keys(TABLES) as TableKey[]) expect(resources, key).toContain(tableArn(key));
+    expect(view.grants(dashboardId(), 'events').flatMap((g) => g.resources)).toEqual([busArn()]);
+  });
+
+  it('outlives API Gateway’s 29 s: a slow emergency stop finishes even when the browser got a 504', () => {
+    expect(view.lambdaProps(dashboardId()).Timeout).toBeGreaterThan(29);
+  });
+
+  it('password guesses are throttled at the API across every container: POST /login 1 a second, bursts of 5', () => {
+    const [[, stage]] = resourcesOfType(json, 'AWS::ApiGateway::Stage') as [[string, CfnResource]];
+    expect(propsOf(stage).MethodSettings).toContainEqual(
+      expect.objectContaining({
+        HttpMethod: 'POST',
+        ResourcePath: '/~1login',
+        ThrottlingRateLimit: 1,
+        ThrottlingBurstLimit: 5,
+      }),
+    );
+  });
+
+  it('the stack outputs its URL, the API stage root', () => {
+    const outputs = (json as unknown as { Outputs: Record<string, { Value: unknown }> }).Outputs;
+    expect(renderValue(outputs.WebDashboardUrl?.Value)).toMatch(
+      /^https:\/\/<Api\w+>\.execute-api\.<AWS::Region>\.<AWS::URLSuffix>\/<ApiDeploymentStagedev\w+>\/$/,
+    );
+  });
+
+  it('with dashboard.enabled false there is no dashboard function, route or output, and the webhook and /health stay', () => {
+    const app = buildTestApp({ config: { dashboard: { enabled: false } } });
+    const without = new StatelessView(
+      Template.fromStack(app.stateless).toJSON() as CfnTemplate,
+      statefulJson,
+    );
+
+    expect(without.functionNames()).not.toContain('Dashboard');
+    expect(
+      without
+        .apiRoutes()
+        .map((r) => r.route)
+        .sort(),
+    ).toEqual(['GET /health', 'POST /webhook', 'POST /webhook/{secret}']);
+    expect(without.json.Outputs?.WebDashboardUrl).toBeUndefined();
+    expect(app.stateless.dashboardFunction).toBeUndefined();
+  });
+});
+
 describe('schedules', () => {
   /** The rule or schedules that invoke a function. */
   const eventRuleFor = (functionId: string) =>
@@ -511,15 +584,19 @@ describe('schedules', () => {
 });
 
 describe('broker keys', () => {
-  it('no function is given broker keys while the paper broker is configured', () => {
+  it('no function is given broker keys while the paper broker is configured; the webhook and the dashboard read only their own secret', () => {
+    const ownSecret = new Map([
+      [webhookId(), `<${logicalIdOf(stateful.webhookSecret)}>`],
+      [dashboardId(), `<${logicalIdOf(stateful.dashboardSecret)}>`],
+    ]);
     for (const [id] of view.lambdas()) {
       expect(view.variables(id).ALPACA_SECRET_ID, id).toBeUndefined();
-      for (const grant of view.grants(id, 'secretsmanager'))
-        expect(grant.resources, id).toEqual([`<${logicalIdOf(stateful.webhookSecret)}>`]);
+      const read = view.grants(id, 'secretsmanager').flatMap((g) => g.resources);
+      expect(read, id).toEqual(ownSecret.has(id) ? [ownSecret.get(id)] : []);
     }
   });
 
-  it('with broker "alpaca" in live mode only the order functions, the reconciler and the operator (stop) read the live keys', () => {
+  it('with broker "alpaca" in live mode only the order functions, the reconciler and the operator front doors (stop: admin, dashboard) read the live keys', () => {
     const app = buildTestApp({ config: { broker: 'alpaca', alpaca: { mode: 'live' } } });
     const liveStateful = Template.fromStack(app.stateful).toJSON() as CfnTemplate;
     const live = new StatelessView(Template.fromStack(app.stateless).toJSON() as CfnTemplate, liveStateful);
@@ -531,7 +608,7 @@ describe('broker keys', () => {
       .filter((name) =>
         live.grants(live.functionId(name), 'secretsmanager').some((g) => g.resources.includes(liveSecret)),
       );
-    expect(readers.sort()).toEqual(['Admin', 'Reconciler', ...ORDER_FUNCTIONS].sort());
+    expect(readers.sort()).toEqual(['Admin', 'Dashboard', 'Reconciler', ...ORDER_FUNCTIONS].sort());
     for (const name of live.functionNames()) {
       const id = live.functionId(name);
       const variable = live.variables(id).ALPACA_SECRET_ID;

@@ -126,6 +126,7 @@ describe('config defaults', () => {
         allowList: { enabled: true, addresses: ['52.89.214.238', '203.0.113.0/24'] },
         waf: { enabled: true, rateLimit: 120 },
       },
+      dashboard: { enabled: false },
       monitoring: { healthCheck: true, authFailureThreshold: 3, webhookLatencyP99Ms: 1500 },
       workflow: { type: 'EXPRESS', orderPollSeconds: 2, orderTimeoutSeconds: 120 },
     };

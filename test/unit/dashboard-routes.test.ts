@@ -75,6 +75,23 @@ beforeEach(() => {
 });
 
 describe('dashboard routes', () => {
+  it('answers a request without a session cookie without reading the password (no Secrets Manager call in AWS)', async () => {
+    let reads = 0;
+    dashboard = build({
+      password: async () => {
+        reads++;
+        return PASSWORD;
+      },
+    });
+
+    const answers = await Promise.all(
+      ['/', '/login', '/api/status', '/assets/app.js'].map((path) => dashboard.handle(request({ path }))),
+    );
+
+    expect(answers.map((a) => a.statusCode)).toEqual([303, 200, 401, 200]);
+    expect(reads).toBe(0);
+  });
+
   it('sends a visitor without a session to the login, under the API stage, and shows no data', async () => {
     const root = await dashboard.handle(request());
     const api = await dashboard.handle(request({ path: '/api/status' }));
