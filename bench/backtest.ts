@@ -17,6 +17,9 @@
  * script re-runs itself with --expose-gc for that). Grademark is given its SMA
  * columns precomputed outside its timing (it has no incremental indicator), so its figure is the
  * best it can do. Targets: ≥ 2× grademark's candles per second, ≤ 100 bytes of heap per candle.
+ *
+ * Prints its table (docs/PERFORMANCE.md's "Backtest" section is written by hand from it) and
+ * writes the figures to .bench/backtest.json for bench/summary.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -27,6 +30,7 @@ import { type Candles, candlesFrom, parseCandlesCsv } from '../shared/backtest/c
 import { runBacktest } from '../shared/backtest/engine.js';
 import { smaCross } from '../shared/backtest/strategies.js';
 import { parseConfig } from '../shared/config/load.js';
+import { writeFigures } from './figures.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) {
@@ -247,6 +251,13 @@ console.log(
 console.log(
   `speed ${speedup.toFixed(2)}× grademark (target ≥ 2×: ${speedup >= 2 ? 'met' : 'not met'}); heap ${ours.heapPerCandle.toFixed(1)} B/candle (target ≤ 100: ${ours.heapPerCandle <= 100 ? 'met' : 'not met'})`,
 );
+writeFigures('backtest', {
+  candles: COUNT,
+  pinebridgeCandlesPerSecond: rate(ours),
+  grademarkCandlesPerSecond: rate(theirs),
+  speedup,
+  heapBytesPerCandle: ours.heapPerCandle,
+});
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 console.log(
   `machine: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Node ${process.version}; load ${loadavg()

@@ -15,7 +15,8 @@
  *     other functions' setting) is timed too. (zod is imported as a namespace everywhere,
  *     `import * as z from 'zod'`, which lets esbuild drop the parts of zod nothing uses.)
  *
- * Writes the "Webhook bundle and cold start" section of docs/PERFORMANCE.md.
+ * Writes the "Webhook bundle and cold start" section of docs/PERFORMANCE.md and
+ * .bench/cold-start.json (for bench/summary.ts).
  * Run: npx tsx bench/cold-start.ts [runs]
  */
 import { spawn } from 'node:child_process';
@@ -28,6 +29,7 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { BUNDLING } from '../infra/constructs/pinebridge-function.js';
 import { parseConfig } from '../shared/config/load.js';
+import { writeFigures } from './figures.js';
 import { replaceLatestRun, summarize, table } from './stats.js';
 
 const HEADING = '## Webhook bundle and cold start';
@@ -252,4 +254,14 @@ const section = [
 ].join('\n');
 
 writeFileSync(DOC, replaceLatestRun(readFileSync(DOC, 'utf8'), section, HEADING));
-process.stdout.write(`${section}\nFake AWS calls: ${JSON.stringify(calls)}\nWritten to ${DOC}.\n`);
+writeFigures('cold-start', {
+  runs: RUNS,
+  rawBytes: raw,
+  gzipBytes: gzip,
+  bareP50Ms: bareS.p50,
+  webhookP50Ms: summarize(walls.deployed).p50,
+  ratio: lambdaRatio,
+});
+process.stdout.write(
+  `${section}\nFake AWS calls: ${JSON.stringify(calls)}\nWritten to ${DOC} and .bench/cold-start.json.\n`,
+);

@@ -1,7 +1,8 @@
 /**
  * The pure risk engine in-process: time per decision with a realistic portfolio (20 positions,
  * 200 orders in the approved-order memory, a last price per symbol). Writes the "Risk engine"
- * section of docs/PERFORMANCE.md. Target (risk-engine issue): p99 ≤ 50 µs.
+ * section of docs/PERFORMANCE.md and .bench/risk-engine.json (for bench/summary.ts). Target
+ * (risk-engine issue): p99 ≤ 50 µs.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -9,11 +10,14 @@ import { parseConfig } from '../shared/config/load.js';
 import type { Signal } from '../shared/domain/alert.js';
 import { evaluateRisk } from '../shared/domain/risk.js';
 import type { PortfolioSnapshot, Position, RecentOrder } from '../shared/domain/trading.js';
+import { writeFigures } from './figures.js';
 import { replaceLatestRun, summarize, table } from './stats.js';
 
 const HEADING = '## Risk engine (pure, in-process)';
 const DOC = 'docs/PERFORMANCE.md';
 const NOW = new Date('2026-11-24T15:00:00.000Z'); // a Tuesday, 10:00 New York: regular session
+/** Fewer for a quick look (BENCH_RISK_DECISIONS); the recorded figure is 100,000. */
+const DECISIONS = Number(process.env.BENCH_RISK_DECISIONS ?? 100_000);
 
 const symbols = Array.from({ length: 20 }, (_, i) => `SYM${String.fromCharCode(65 + i)}`);
 const config = parseConfig({
@@ -84,7 +88,7 @@ if (!decide().approved) throw new Error(`benchmark decision must be approved: ${
 for (let i = 0; i < 20_000; i++) decide(); // warm-up: JIT
 
 const samples: number[] = [];
-for (let i = 0; i < 100_000; i++) {
+for (let i = 0; i < DECISIONS; i++) {
   const view = fresh();
   const start = process.hrtime.bigint();
   decide(view);
@@ -109,4 +113,5 @@ const section = [
   '',
 ].join('\n');
 writeFileSync(DOC, replaceLatestRun(readFileSync(DOC, 'utf8'), section, HEADING));
+writeFigures('risk-engine', { decisions: s.count, p50Us: s.p50, p99Us: s.p99 });
 process.stdout.write(`${figures}\n`);

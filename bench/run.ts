@@ -1,18 +1,28 @@
 /**
  * `npm run bench`: the whole bot in this process (in-memory DynamoDB Local, the synthesized
  * workflow, the HTTP server) driven over HTTP by clients in a worker thread (bench/client.ts).
- * Writes the figures into the "Latest run" section of docs/PERFORMANCE.md and prints them.
- * Targets are reported, not asserted: the exit code is non-zero only on a malfunction (an answer
- * other than 202, or a signal that does not end filled).
+ *
+ *  1. Closed loop, 1 then 4 clients: webhook acknowledgement and signal-to-fill. Before each, the
+ *     same clients against a bare node:http server in this process, the floor any Node HTTP
+ *     service on this machine starts from.
+ *  2. Open loop: alerts at a fixed offered rate, stepped up until a step loses an alert, fails to
+ *     fill a signal or lets its backlog grow; the highest passing rate is the sustained rate.
+ *
+ * Writes the "Latest run" section of docs/PERFORMANCE.md and .bench/run.json (for bench/summary.ts)
+ * and prints the figures. Targets are reported, not asserted: the exit code is non-zero only on a
+ * malfunction of the closed-loop phases (an answer other than 202, or a signal that does not end
+ * filled); in the open loop, such losses are what the steps measure.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { ClientSetup, FromClient, ToClient } from './client.js';
+import { DOC_PATH, type Latency, type RunFigures, writeFigures } from './figures.js';
 import { LATEST_RUN_HEADING, mib, ms, replaceLatestRun, type Summary, summarize, table } from './stats.js';
 
 // The logger writes a JSON line per request and per task: silence it before its module is first
@@ -29,6 +39,23 @@ const ALERTS_4 = count('BENCH_ALERTS_4', 1000);
 /** Each measured phase stops starting alerts after this long, so a slow machine still ends in ~2 min. */
 const PHASE_BUDGET_MS = count('BENCH_PHASE_SECONDS', 35) * 1000;
 const FILL_TIMEOUT_MS = 30_000;
+/** The open-loop steps; BENCH_SUSTAINED_MAX=0 skips them. */
+const SUSTAINED = {
+  start: count('BENCH_SUSTAINED_START', 5),
+  step: count('BENCH_SUSTAINED_STEP', 5),
+  max: count('BENCH_SUSTAINED_MAX', 60),
+  stepMs: count('BENCH_SUSTAINED_SECONDS', 12) * 1000,
+  /** Every accepted signal of a step must have settled this long after the step's last alert. */
+  settleMs: count('BENCH_SUSTAINED_SETTLE_SECONDS', 30) * 1000,
+  /** Signal-to-fill p99 of the step's last third above this means the backlog is growing. */
+  boundMs: count('BENCH_SUSTAINED_BOUND_MS', 2000),
+  /** No step starts once the steps so far have taken this long (the run stays ~3–4 min). */
+  budgetMs: count('BENCH_SUSTAINED_BUDGET_SECONDS', 120) * 1000,
+  /** TradingView gives up on a webhook after 3 s: a slower 202 is a lost alert. */
+  ackTimeoutMs: count('BENCH_ACK_TIMEOUT_MS', 3000),
+  /** Below this share of the offered rate the load generator, not the bot, set the pace. */
+  minOffered: 0.95,
+};
 const SYMBOL = 'AAPL'; // in the default symbols.allowed
 
 const TARGETS = { ackP50: 5, ackP99: 25, fillP50: 50 } as const;
@@ -36,7 +63,6 @@ const TARGETS = { ackP50: 5, ackP99: 25, fillP50: 50 } as const;
 const rawConfig = BENCH_CONFIG;
 const config = parseConfig(rawConfig, 'bench config');
 
-const docPath = resolve(dirname(fileURLToPath(import.meta.url)), '../docs/PERFORMANCE.md');
 const epochNow = () => performance.timeOrigin + performance.now();
 
 const malfunctions: string[] = [];
@@ -56,25 +82,57 @@ const runtime = await startLocalRuntime({
   port: 0,
 });
 const bootMs = performance.now() - bootStarted;
+const webhookUrl = `${runtime.url}/webhook/${webhookSecret}`;
 
+/**
+ * The baseline: a bare node:http server in this same process (so it shares the machine, the idle
+ * runtime and the load generator with the bot), answering what the webhook answers — a 202 with a
+ * small JSON body carrying a signal id — once it has read the body, and doing nothing else.
+ */
+let bareSequence = 0;
+const bareServer = createServer(async (req, res) => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
+  Buffer.concat(chunks).toString('utf8');
+  res.writeHead(202, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(JSON.stringify({ signalId: `bare-${bareSequence++}` }));
+});
+await new Promise<void>((resolve) => bareServer.listen(0, '127.0.0.1', resolve));
+const bareUrl = `http://127.0.0.1:${(bareServer.address() as AddressInfo).port}/webhook`;
+
+type Done = Extract<FromClient, { type: 'done' }>;
 interface Phase {
   name: string;
-  clients: number;
-  total: number;
+  /** Follow each accepted signal to its fill (not for the bare server: nothing is behind it). */
+  track: boolean;
+  /**
+   * Open loop (the sustained steps): the client does not wait for settles, and lost alerts or
+   * unfilled signals are the step's result rather than malfunctions.
+   */
+  open: boolean;
   startedAt: number;
+  firstSendAt: number;
   acks: number[];
-  fills: number[];
+  fills: { sentAt: number; ms: number }[];
   signalIds: string[];
+  /** Signals whose workflow settled with an output. */
+  settledOk: Set<string>;
+  /** Answers other than a 202 with a signal id, by status (or error name when none came). */
+  failures: Map<string, number>;
   lastFillAt: number;
   notFilled: number;
-  done: () => void;
+  /** Signals sent and not yet settled. */
+  pending: number;
+  idle: (() => void) | undefined;
+  done: (message?: Done) => void;
 }
 interface PhaseResult {
   name: string;
+  server: 'Pinebridge' | 'bare node:http';
   clients: number;
   ack: Summary;
   fill: Summary;
-  /** Filled signals per second of the phase (first POST to last fill). */
+  /** Filled signals (bare: answered requests) per second of the phase, from its start to the last. */
   throughput: number;
   notFilled: number;
   /** CPU milliseconds this Node process used (the bot, and the load generator's thread), per alert. */
@@ -82,12 +140,26 @@ interface PhaseResult {
   /** CPU milliseconds DynamoDB Local (the JVM) used, per alert; undefined where /proc is unavailable. */
   databaseCpuPerAlert: number | undefined;
 }
+interface StepResult {
+  /** Offered alerts per second. */
+  rate: number;
+  sent: number;
+  /** What the load generator actually offered, first to last alert. */
+  offeredRate: number;
+  accepted: number;
+  failures: Map<string, number>;
+  filled: number;
+  /** Accepted signals not `filled` in the store with their workflow settled within the bound, by status. */
+  notFilled: Map<string, number>;
+  ack: Summary;
+  fill: Summary;
+  lastThirdFillP99: number;
+  /** CPU the bot and DynamoDB Local used over the step, as a share of all the machine's cores. */
+  cpuShare: number | undefined;
+  reasons: string[];
+}
 
-const setup: ClientSetup = {
-  webhookUrl: `${runtime.url}/webhook/${webhookSecret}`,
-  symbol: SYMBOL,
-  runId: randomBytes(4).toString('hex'),
-};
+const setup: ClientSetup = { symbol: SYMBOL, runId: randomBytes(4).toString('hex') };
 const worker = new Worker(new URL('./client.ts', import.meta.url), { workerData: setup });
 const toClient = (message: ToClient) => worker.postMessage(message);
 let current: Phase | undefined;
@@ -95,7 +167,11 @@ let current: Phase | undefined;
 /** Settlements seen before the client reported the send (the event can beat the message). */
 const settledEarly = new Map<string, { at: number; output: unknown }>();
 /** Sends waiting for their workflow to settle. */
-const inFlight = new Map<string, { startedAt: number; phase: Phase; timer: NodeJS.Timeout }>();
+const inFlight = new Map<string, { startedAt: number; phase: Phase; timer: NodeJS.Timeout | undefined }>();
+
+const increment = (counts: Map<string, number>, key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+const describeCounts = (counts: Map<string, number>) =>
+  [...counts].map(([key, n]) => `${key} ×${n}`).join(', ');
 
 function completeFill(signalId: string, settledAt: number | undefined, output: unknown): void {
   const sent = inFlight.get(signalId);
@@ -108,12 +184,15 @@ function completeFill(signalId: string, settledAt: number | undefined, output: u
     malfunction(`${signalId}: no workflow execution settled within ${FILL_TIMEOUT_MS} ms`);
   } else if (output === undefined) {
     phase.notFilled++;
-    malfunction(`${signalId}: the workflow execution failed`);
+    if (!phase.open) malfunction(`${signalId}: the workflow execution failed`);
   } else {
-    phase.fills.push(settledAt - sent.startedAt);
+    phase.fills.push({ sentAt: sent.startedAt, ms: settledAt - sent.startedAt });
+    phase.settledOk.add(signalId);
     phase.lastFillAt = Math.max(phase.lastFillAt, settledAt);
   }
-  toClient({ type: 'settled', signalId });
+  if (!phase.open) toClient({ type: 'settled', signalId });
+  phase.pending--;
+  if (phase.pending === 0) phase.idle?.();
 }
 
 runtime.workflow.events.on('settled', (input: Record<string, unknown>, output: unknown) => {
@@ -126,70 +205,113 @@ runtime.workflow.events.on('settled', (input: Record<string, unknown>, output: u
 worker.on('message', (message: FromClient) => {
   const phase = current;
   if (phase === undefined) return;
+  if (message.type === 'done') return phase.done(message);
+  phase.firstSendAt = Math.min(phase.firstSendAt, message.startedAt);
   if (message.type === 'failed') {
-    malfunction(`webhook answered ${message.status}: ${message.body}`);
-  } else if (message.type === 'sent') {
-    phase.acks.push(message.ackMs);
-    phase.signalIds.push(message.signalId);
-    const timer = setTimeout(() => completeFill(message.signalId, undefined, undefined), FILL_TIMEOUT_MS);
-    inFlight.set(message.signalId, { startedAt: message.startedAt, phase, timer });
-    const early = settledEarly.get(message.signalId);
-    if (early) {
-      settledEarly.delete(message.signalId);
-      completeFill(message.signalId, early.at, early.output);
-    }
-  } else if (message.type === 'done') phase.done();
+    increment(
+      phase.failures,
+      message.status === 0 ? message.body.split(':')[0] || 'no answer' : String(message.status),
+    );
+    if (!phase.open) malfunction(`webhook answered ${message.status}: ${message.body}`);
+    return;
+  }
+  phase.acks.push(message.ackMs);
+  if (!phase.track) return;
+  phase.signalIds.push(message.signalId);
+  phase.pending++;
+  // Closed loop: a signal that never settles must not stall its client. Open loop: the step
+  // waits for all its signals at once, up to its bound.
+  const timer = phase.open
+    ? undefined
+    : setTimeout(() => completeFill(message.signalId, undefined, undefined), FILL_TIMEOUT_MS);
+  inFlight.set(message.signalId, { startedAt: message.startedAt, phase, timer });
+  const early = settledEarly.get(message.signalId);
+  if (early) {
+    settledEarly.delete(message.signalId);
+    completeFill(message.signalId, early.at, early.output);
+  }
 });
 worker.on('error', (error) => {
   malfunction(`load generator failed: ${error.message}`);
   current?.done();
 });
 
+function startPhase(name: string, options: { track: boolean; open: boolean }): Promise<Done | undefined> {
+  let done: (message?: Done) => void = () => {};
+  const finished = new Promise<Done | undefined>((r) => {
+    done = r;
+  });
+  current = {
+    name,
+    ...options,
+    startedAt: epochNow(),
+    firstSendAt: Number.POSITIVE_INFINITY,
+    acks: [],
+    fills: [],
+    signalIds: [],
+    settledOk: new Set(),
+    failures: new Map(),
+    lastFillAt: 0,
+    notFilled: 0,
+    pending: 0,
+    idle: undefined,
+    done,
+  };
+  return finished;
+}
+
 /**
- * `clients` concurrent clients share `total` alerts. Each waits for its signal's workflow to
- * settle before sending its next alert: the offered load stays within what the bot can fill, so
- * the figures are latencies, not the length of a queue.
+ * Closed loop: `clients` concurrent clients share `total` alerts. Against the bot each client
+ * waits for its signal's workflow to settle before sending its next alert: the offered load stays
+ * within what the bot can fill, so the figures are latencies, not the length of a queue. Against
+ * the bare server it sends its next request once the answer is read.
  */
 async function runPhase(
   name: string,
+  server: PhaseResult['server'],
   clients: number,
   total: number,
   budgetMs = PHASE_BUDGET_MS,
 ): Promise<PhaseResult> {
-  let done = () => {};
-  const finished = new Promise<void>((r) => {
-    done = r;
-  });
-  const phase: Phase = {
-    name,
-    clients,
-    total,
-    startedAt: epochNow(),
-    acks: [],
-    fills: [],
-    signalIds: [],
-    lastFillAt: 0,
-    notFilled: 0,
-    done,
-  };
-  current = phase;
+  const track = server === 'Pinebridge';
+  const finished = startPhase(name, { track, open: false });
+  const phase = current as Phase;
   const nodeBefore = process.cpuUsage();
   const databaseBefore = databaseCpuMs();
-  toClient({ type: 'phase', phase: name, clients, total, deadline: phase.startedAt + budgetMs });
+  toClient({
+    type: 'phase',
+    phase: name,
+    url: track ? webhookUrl : bareUrl,
+    clients,
+    total,
+    deadline: phase.startedAt + budgetMs,
+    awaitSettle: track,
+  });
   await finished;
-  await runtime.settle();
+  const endedAt = epochNow();
+  if (track) await runtime.settle();
   const node = process.cpuUsage(nodeBefore);
   const databaseAfter = databaseCpuMs();
   current = undefined;
   const alerts = Math.max(1, phase.acks.length);
-  // Outside the clock: every signal must have ended filled in the store, not merely settled.
-  phase.notFilled += await countNotFilled(phase.signalIds);
+  // Outside the clock: every signal must have ended filled in the store, not merely settled. The
+  // store's count replaces the settle-time one, which it includes ("unsettled (…)", already reported).
+  if (track) {
+    phase.notFilled = 0;
+    for (const [status, n] of await storedStatuses(phase.signalIds, phase.settledOk)) {
+      if (status === 'filled') continue;
+      phase.notFilled += n;
+      if (!status.startsWith('unsettled')) malfunction(`${n} signal(s) of ${name} ended ${status}`);
+    }
+  }
+  const answered = track ? phase.fills.length : phase.acks.length;
   return {
     name,
+    server,
     clients,
     ack: summarize(phase.acks),
-    fill: summarize(phase.fills),
-    throughput: phase.fills.length / ((phase.lastFillAt - phase.startedAt) / 1000),
+    fill: summarize(phase.fills.map((f) => f.ms)),
+    throughput: answered / (((track ? phase.lastFillAt : endedAt) - phase.startedAt) / 1000),
     notFilled: phase.notFilled,
     nodeCpuPerAlert: (node.user + node.system) / 1000 / alerts,
     databaseCpuPerAlert:
@@ -199,19 +321,105 @@ async function runPhase(
   };
 }
 
-async function countNotFilled(signalIds: readonly string[]): Promise<number> {
-  let notFilled = 0;
+/**
+ * One open-loop step: round(rate × step length) alerts on a fixed schedule, then up to the bound
+ * for their signals to settle, then the store's word on each.
+ */
+async function runStep(rate: number): Promise<StepResult> {
+  const total = Math.max(2, Math.round((rate * SUSTAINED.stepMs) / 1000));
+  settledEarly.clear();
+  const name = `${rate} alerts/s`;
+  const finished = startPhase(name, { track: true, open: true });
+  const phase = current as Phase;
+  const nodeBefore = process.cpuUsage();
+  const databaseBefore = databaseCpuMs();
+  toClient({
+    type: 'open',
+    phase: name,
+    url: webhookUrl,
+    rate,
+    total,
+    timeoutMs: SUSTAINED.ackTimeoutMs,
+  });
+  const done = await finished;
+  const lastSendAt = done?.lastSendAt ?? epochNow();
+  if (phase.pending > 0) {
+    const idle = new Promise<void>((r) => {
+      phase.idle = r;
+    });
+    const bound = sleep(Math.max(0, lastSendAt + SUSTAINED.settleMs - epochNow()));
+    await Promise.race([idle, bound]);
+  }
+  const wallMs = epochNow() - phase.startedAt;
+  const node = process.cpuUsage(nodeBefore);
+  const databaseAfter = databaseCpuMs();
+  // What has not settled by now is lost to this step; a late settle no longer counts.
+  for (const [signalId, sent] of inFlight) {
+    if (sent.phase !== phase) continue;
+    inFlight.delete(signalId);
+    phase.notFilled++;
+  }
+  current = undefined;
+
+  const notFilled = new Map<string, number>();
+  let filled = 0;
+  for (const [status, n] of await storedStatuses(phase.signalIds, phase.settledOk)) {
+    if (status === 'filled') filled += n;
+    else notFilled.set(status, n);
+  }
+  const sent = phase.acks.length + [...phase.failures.values()].reduce((a, b) => a + b, 0);
+  const offeredRate = (sent - 1) / ((lastSendAt - phase.firstSendAt) / 1000);
+  const lastThird = phase.firstSendAt + ((lastSendAt - phase.firstSendAt) * 2) / 3;
+  const lastThirdFillP99 = summarize(phase.fills.filter((f) => f.sentAt >= lastThird).map((f) => f.ms)).p99;
+  const failed = sent - phase.acks.length;
+  const unfilled = phase.acks.length - filled;
+
+  const reasons: string[] = [];
+  if (failed > 0) reasons.push(`${failed} alert(s) not answered 202 (${describeCounts(phase.failures)})`);
+  if (unfilled > 0) reasons.push(`${unfilled} accepted signal(s) not filled (${describeCounts(notFilled)})`);
+  // No fill at all in the last third is already a failure above, not a latency to report.
+  if (lastThirdFillP99 > SUSTAINED.boundMs || (Number.isNaN(lastThirdFillP99) && reasons.length === 0))
+    reasons.push(`signal-to-fill p99 of the last third ${ms(lastThirdFillP99)} ms > ${SUSTAINED.boundMs} ms`);
+  if (!(offeredRate >= rate * SUSTAINED.minOffered))
+    reasons.push(`the load generator offered only ${offeredRate.toFixed(1)} alerts/s`);
+  return {
+    rate,
+    sent,
+    offeredRate,
+    accepted: phase.acks.length,
+    failures: phase.failures,
+    filled,
+    notFilled,
+    ack: summarize(phase.acks),
+    fill: summarize(phase.fills.map((f) => f.ms)),
+    lastThirdFillP99,
+    cpuShare:
+      databaseBefore === undefined || databaseAfter === undefined
+        ? undefined
+        : ((node.user + node.system) / 1000 + databaseAfter - databaseBefore) / (wallMs * os.cpus().length),
+    reasons,
+  };
+}
+
+/**
+ * Each signal's status in the store, counted; one whose workflow did not settle with an output
+ * (in time) counts as "unsettled (<status>)" whatever the store says.
+ */
+async function storedStatuses(
+  signalIds: readonly string[],
+  settledOk: ReadonlySet<string>,
+): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
   for (let i = 0; i < signalIds.length; i += 25) {
     const batch = signalIds.slice(i, i + 25);
     const records = await Promise.all(batch.map((id) => runtime.deps.signals.get(id)));
     records.forEach((record, j) => {
-      if (record?.status === 'filled') return;
-      notFilled++;
       const reason = record?.reason ? ` (${record.reason})` : '';
-      malfunction(`${batch[j]} ended ${record?.status ?? 'unrecorded'}${reason}`);
+      const status = `${record?.status ?? 'unrecorded'}${record?.status === 'filled' ? '' : reason}`;
+      increment(counts, settledOk.has(batch[j] ?? '') ? status : `unsettled (${status})`);
     });
   }
-  return notFilled;
+  return counts;
 }
 
 /** DynamoDB Local's JVM: the `java` children of this process, when `ps` can tell. */
@@ -254,23 +462,61 @@ function procStat(pid: number): string[] | undefined {
   }
 }
 
+interface Sustained {
+  steps: StepResult[];
+  /** Highest offered rate of a passing step (steps pass in order until the first that fails). */
+  rate: number | undefined;
+  stoppedBy: 'failed' | 'max' | 'budget';
+}
+
+/** Steps up the offered rate until a step fails, the top rate passes or the time budget is spent. */
+async function runSustained(): Promise<Sustained | undefined> {
+  if (SUSTAINED.max <= 0 || SUSTAINED.start > SUSTAINED.max) return undefined;
+  const started = performance.now();
+  const steps: StepResult[] = [];
+  for (let rate = SUSTAINED.start; rate <= SUSTAINED.max; rate += Math.max(1, SUSTAINED.step)) {
+    if (steps.length > 0 && performance.now() - started + SUSTAINED.stepMs > SUSTAINED.budgetMs)
+      return { steps, rate: steps.at(-1)?.rate, stoppedBy: 'budget' };
+    process.stdout.write(`Open loop: ${rate} alerts/s for ${SUSTAINED.stepMs / 1000} s… `);
+    const step = await runStep(rate);
+    steps.push(step);
+    process.stdout.write(
+      step.reasons.length === 0
+        ? `pass (signal-to-fill p99 ${ms(step.fill.p99)} ms)\n`
+        : `fails: ${step.reasons.join('; ')}\n`,
+    );
+    // A failed step may leave a backlog behind; the run ends here and stopping the runtime cuts it.
+    if (step.reasons.length > 0) {
+      const passed = steps.at(-2)?.rate;
+      return { steps, rate: passed, stoppedBy: 'failed' };
+    }
+    await runtime.settle();
+  }
+  return { steps, rate: steps.at(-1)?.rate, stoppedBy: 'max' };
+}
+
+const latency = (s: Summary): Latency => ({ count: s.count, p50: s.p50, p99: s.p99 });
+
 function report(
   warmup: PhaseResult,
   measured: PhaseResult[],
+  sustained: Sustained | undefined,
   elapsedS: number,
-): { text: string; section: string } {
+): { text: string; section: string; figures: RunFigures } {
   const results = measured.filter((p) => p.ack.count > 0);
+  const bot = results.filter((p) => p.server === 'Pinebridge');
+  const bare = (clients: number) => results.find((p) => p.server !== 'Pinebridge' && p.clients === clients);
   const notFilled = [warmup, ...measured].reduce((sum, p) => sum + p.notFilled, 0);
   const memory = process.memoryUsage();
   const jvmRss = databaseRssBytes();
   const loadAfter = os.loadavg();
-  const one = results.find((p) => p.clients === 1);
-  const four = results.find((p) => p.clients === 4);
+  const one = bot.find((p) => p.clients === 1);
+  const four = bot.find((p) => p.clients === 4);
   const rate = (p: PhaseResult) => `${p.throughput.toFixed(1)} alerts/s`;
 
   const figures = table(
     ['Measurement', 'Clients', 'Alerts', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'Throughput'],
-    results.flatMap((p) => [
+    bot.flatMap((p) => [
       [
         'Webhook ack',
         String(p.clients),
@@ -294,6 +540,37 @@ function report(
     ]),
   );
 
+  const times = (a: number, b: number) => `${(a / b).toFixed(1)}×`;
+  const baseline = table(
+    ['Clients', 'Server', 'Requests', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
+    bot.flatMap((p) => {
+      const b = bare(p.clients);
+      const row = (label: string, s: Summary) => [
+        String(p.clients),
+        label,
+        String(s.count),
+        ms(s.p50),
+        ms(s.p90),
+        ms(s.p99),
+        ms(s.max),
+      ];
+      if (b === undefined) return [row('Pinebridge webhook', p.ack)];
+      return [
+        row('Pinebridge webhook', p.ack),
+        row('bare node:http', b.ack),
+        [
+          String(p.clients),
+          '**Pinebridge / bare**',
+          '',
+          times(p.ack.p50, b.ack.p50),
+          times(p.ack.p90, b.ack.p90),
+          times(p.ack.p99, b.ack.p99),
+          times(p.ack.max, b.ack.max),
+        ],
+      ];
+    }),
+  );
+
   const target = (name: string, limit: number, value: number | undefined) => [
     name,
     `≤ ${limit} ms`,
@@ -312,12 +589,14 @@ function report(
 
   const cpu = table(
     [
+      'Server',
       'Clients',
-      'Node CPU per alert (bot + load generator)',
+      'Node CPU per alert (server + load generator)',
       'DynamoDB Local CPU per alert',
       'Wall time per alert',
     ],
     results.map((p) => [
+      p.server,
       String(p.clients),
       `${ms(p.nodeCpuPerAlert)} ms`,
       p.databaseCpuPerAlert === undefined ? 'n/a' : `${ms(p.databaseCpuPerAlert)} ms`,
@@ -334,6 +613,8 @@ function report(
     ],
   );
 
+  const sustainedLines = sustained === undefined ? [] : sustainedSection(sustained);
+
   const cpus = os.cpus();
   const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' / ');
   const section = [
@@ -346,9 +627,9 @@ function report(
     `- Load average (1 / 5 / 15 min) before: ${load(loadBefore)}; after: ${load(loadAfter)}`,
     `- Node: ${process.version}`,
     `- Runtime start (DynamoDB Local, CDK synth, server): ${(bootMs / 1000).toFixed(1)} s; measured phases: ${elapsedS.toFixed(1)} s`,
-    `- Alert: \`{"ticker":"${SYMBOL}","action":"buy","quantity":1,"price":"100","id":…}\`, a new \`id\` each time; warm-up ${warmup.ack.count} alerts (4 clients), not measured`,
-    `- Phases: 1 client, then 4 clients; each up to ${ALERTS_1} / ${ALERTS_4} alerts or ${PHASE_BUDGET_MS / 1000} s, whichever comes first; every client waits for its signal's fill before its next alert`,
-    `- Signals not filled: **${notFilled}**; malfunctions: **${malfunctions.length}**`,
+    `- Alert: \`{"ticker":"${SYMBOL}","action":"buy","quantity":1,"price":"100","id":…}\`, a new \`id\` each time; warm-up ${warmup.ack.count} alerts (4 clients) to the bot and as many to the bare server, not measured`,
+    `- Closed-loop phases: 1 client, then 4 clients, each first against a bare \`node:http\` server and then the bot; each up to ${ALERTS_1} / ${ALERTS_4} alerts or ${PHASE_BUDGET_MS / 1000} s, whichever comes first; every client waits for its signal's fill (bare server: for the answer) before its next alert`,
+    `- Closed-loop signals not filled: **${notFilled}**; malfunctions: **${malfunctions.length}**`,
     '- Config (everything else default):',
     '',
     '```json',
@@ -359,13 +640,20 @@ function report(
     '',
     figures,
     '',
+    '### Webhook ack next to a bare node:http server',
+    '',
+    'The same load generator, client and alert body against a `node:http` server in this process that reads the body and answers 202 with a small JSON body: what any Node HTTP service pays on this machine before doing any work. The ratio row divides the bot by the baseline.',
+    '',
+    baseline,
+    '',
+    ...sustainedLines,
     '### Targets',
     '',
     targets,
     '',
     '### CPU',
     '',
-    `CPU time (user + system) of this Node process (the bot: HTTP server, webhook, workflow engine, tasks, AWS SDK; and the load generator thread) and of the DynamoDB Local JVM, divided by the alerts of the phase. When their sum approaches the wall time per alert × ${os.cpus().length} cores, the run is CPU-bound.`,
+    `CPU time (user + system) of this Node process (the bot or the bare server: HTTP server, webhook, workflow engine, tasks, AWS SDK; and the load generator thread) and of the DynamoDB Local JVM, divided by the alerts of the phase. When their sum approaches the wall time per alert × ${os.cpus().length} cores, the run is CPU-bound.`,
     '',
     cpu,
     '',
@@ -374,30 +662,124 @@ function report(
     memoryTable,
     '',
   ].join('\n');
+  const bySustained = sustainedLines.length > 0 ? `${sustainedLines.join('\n')}\n` : '';
   return {
     section,
-    text: `${figures}\n\n${targets}\n\n${cpu}\n\n${memoryTable}\n\nSignals not filled: ${notFilled}; malfunctions: ${malfunctions.length}\n`,
+    text: `${figures}\n\n${baseline}\n\n${bySustained}${targets}\n\n${cpu}\n\n${memoryTable}\n\nClosed-loop signals not filled: ${notFilled}; malfunctions: ${malfunctions.length}\n`,
+    figures: {
+      phases: bot.map((p) => {
+        const b = bare(p.clients);
+        return {
+          clients: p.clients,
+          ack: latency(p.ack),
+          bare: b === undefined ? null : latency(b.ack),
+          fill: latency(p.fill),
+        };
+      }),
+      sustained:
+        sustained === undefined
+          ? null
+          : {
+              rate: sustained.rate ?? null,
+              stoppedBy: sustained.stoppedBy,
+              failedAt: sustained.stoppedBy === 'failed' ? (sustained.steps.at(-1)?.rate ?? null) : null,
+              stepSeconds: SUSTAINED.stepMs / 1000,
+              steps: sustained.steps.length,
+            },
+      notFilled,
+      malfunctions: malfunctions.length,
+    },
   };
+}
+
+function sustainedSection({ steps, rate, stoppedBy }: Sustained): string[] {
+  const top = steps.at(-1);
+  const verdict =
+    rate === undefined
+      ? `**Sustained with zero loss: none of the steps** (the first, ${top?.rate} alerts/s, failed: ${top?.reasons.join('; ')})`
+      : `**Sustained with zero loss: ${rate} alerts/s** (${
+          stoppedBy === 'failed'
+            ? `the ${top?.rate} alerts/s step failed: ${top?.reasons.join('; ')}`
+            : stoppedBy === 'max'
+              ? `the highest step configured; the bot may sustain more`
+              : `the time budget ended the stepping; the bot may sustain more`
+        })`;
+  const rows = steps.map((s) => [
+    String(s.rate),
+    s.offeredRate.toFixed(1),
+    String(s.sent),
+    String(s.accepted),
+    String(s.sent - s.accepted),
+    String(s.filled),
+    String(s.accepted - s.filled),
+    ms(s.ack.p50),
+    ms(s.ack.p99),
+    ms(s.fill.p50),
+    ms(s.fill.p99),
+    ms(s.lastThirdFillP99),
+    s.cpuShare === undefined ? 'n/a' : `${Math.round(s.cpuShare * 100)} %`,
+    s.reasons.length === 0 ? 'pass' : 'FAIL',
+  ]);
+  return [
+    '### Sustained rate (open loop)',
+    '',
+    `- Steps from ${SUSTAINED.start} alerts/s up by ${SUSTAINED.step} (at most ${SUSTAINED.max}), each ${SUSTAINED.stepMs / 1000} s of alerts sent on a fixed schedule whether or not earlier ones were answered; no step starts after ${SUSTAINED.budgetMs / 1000} s of stepping, and stepping stops at the first step that fails`,
+    `- A step passes when every alert was answered 202 within ${SUSTAINED.ackTimeoutMs / 1000} s${SUSTAINED.ackTimeoutMs === 3000 ? " (TradingView's timeout)" : ''}, every accepted signal ended \`filled\` in the signal store with its workflow settled within ${SUSTAINED.settleMs / 1000} s of the step's last alert, the signal-to-fill p99 of the alerts sent in the step's last third stayed ≤ ${SUSTAINED.boundMs} ms (a growing backlog makes it climb), and the load generator kept ≥ ${SUSTAINED.minOffered * 100} % of the offered rate`,
+    `- ${verdict}`,
+    '',
+    table(
+      [
+        'Offered /s',
+        'Sent /s',
+        'Alerts',
+        '202',
+        'Not 202',
+        'Filled',
+        'Not filled',
+        'Ack p50 ms',
+        'Ack p99 ms',
+        'Fill p50 ms',
+        'Fill p99 ms',
+        'Fill p99 last third',
+        'Bot + DB CPU',
+        'Result',
+      ],
+      rows,
+    ),
+    '',
+    `Bot + DB CPU: the CPU time of this Node process and of DynamoDB Local over the step (until its signals settled), as a share of all ${os.cpus().length} cores.`,
+    '',
+  ];
 }
 
 let exitCode = 0;
 try {
   process.stdout.write(`Runtime up in ${(bootMs / 1000).toFixed(1)} s. Warm-up: ${WARMUP} alerts…\n`);
-  const warmup = await runPhase('warm-up', 4, WARMUP);
+  const warmup = await runPhase('warm-up', 'Pinebridge', 4, WARMUP);
+  await runPhase('bare warm-up', 'bare node:http', 4, WARMUP);
   const benchStarted = performance.now();
   const results: PhaseResult[] = [];
   for (const [clients, total] of [
     [1, ALERTS_1],
     [4, ALERTS_4],
   ] as const) {
+    // The baseline right before the bot, so both meet the same moment of the machine's load.
+    process.stdout.write(`${clients} client(s): ${total} requests to the bare node:http server…\n`);
+    results.push(await runPhase(`bare, ${clients} client(s)`, 'bare node:http', clients, total));
     process.stdout.write(`${clients} client(s): ${total} alerts…\n`);
-    results.push(await runPhase(`${clients} client(s)`, clients, total));
+    results.push(await runPhase(`${clients} client(s)`, 'Pinebridge', clients, total));
   }
-  const { text, section } = report(warmup, results, (performance.now() - benchStarted) / 1000);
-  const existing = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '# Performance\n';
-  mkdirSync(dirname(docPath), { recursive: true });
-  writeFileSync(docPath, replaceLatestRun(existing, section));
-  process.stdout.write(`\n${text}Written to docs/PERFORMANCE.md.\n`);
+  const sustained = await runSustained();
+  const { text, section, figures } = report(
+    warmup,
+    results,
+    sustained,
+    (performance.now() - benchStarted) / 1000,
+  );
+  const existing = existsSync(DOC_PATH) ? readFileSync(DOC_PATH, 'utf8') : '# Performance\n';
+  writeFileSync(DOC_PATH, replaceLatestRun(existing, section));
+  writeFigures('run', figures);
+  process.stdout.write(`\n${text}Written to docs/PERFORMANCE.md and .bench/run.json.\n`);
   if (malfunctions.length > 0) {
     process.stderr.write(`bench: ${malfunctions.length} malfunction(s); these figures are not trustworthy\n`);
     exitCode = 1;
@@ -407,6 +789,8 @@ try {
   exitCode = 1;
 } finally {
   await worker.terminate();
+  bareServer.closeAllConnections();
+  bareServer.close();
   await runtime.stop();
 }
 process.exit(exitCode);
