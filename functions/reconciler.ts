@@ -1,10 +1,12 @@
 import type { Context } from 'aws-lambda';
 import { logger } from '../shared/logger.js';
 import { errorSummary } from '../shared/usecases/accept-signal.js';
-import { type ReconcileReport, reconcile } from '../shared/usecases/reconcile.js';
+import { completePassDue, type ReconcileReport, reconcile } from '../shared/usecases/reconcile.js';
 import { beginInvocation, type LambdaDependencies, lambdaDependencies } from './lambda-deps.js';
 
 let deps: LambdaDependencies | undefined;
+/** When this container last listed open orders completely: its first run does, then hourly. */
+let lastCompletePass: Date | undefined;
 
 /**
  * The scheduled reconciler: settles what a workflow left behind (well after the order timeout, so
@@ -15,9 +17,14 @@ export const handler = async (_event?: unknown, context?: Context): Promise<Reco
   beginInvocation(undefined, context);
   deps ??= lambdaDependencies();
   try {
-    return await reconcile(deps, {
+    const now = deps.clock.now();
+    const complete = completePassDue(lastCompletePass, now);
+    const report = await reconcile(deps, {
       settleAfterMs: (deps.config.workflow.orderTimeoutSeconds + 120) * 1000,
+      complete,
     });
+    if (complete) lastCompletePass = now;
+    return report;
   } catch (error) {
     logger.error('reconciliation failed', { error: errorSummary(error) });
     throw error;

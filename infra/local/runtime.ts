@@ -11,7 +11,7 @@ import { logger } from '../../shared/logger.js';
 import { BrokerAuthError, type Clock, type SignalPublisher } from '../../shared/ports/index.js';
 import { evaluateBreaker } from '../../shared/usecases/breaker.js';
 import { isWriteAction, type OperatorRequest, operate } from '../../shared/usecases/operator.js';
-import { reconcile } from '../../shared/usecases/reconcile.js';
+import { completePassDue, reconcile } from '../../shared/usecases/reconcile.js';
 import { ObservedTradingStateEvents } from '../dashboard/live.js';
 import { createLocalDashboard } from '../dashboard/local.js';
 import { synthesizeFlow } from './definition.js';
@@ -158,10 +158,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     // After a crash or restart nothing may stay in flight: no workflow survived, so settle everything.
     // A broker that does not answer now must not keep the bot down: the scheduled run retries.
-    await reconcile(deps, { settleAfterMs: 0 }).catch((error: unknown) =>
-      logger.warn('reconciliation at start failed; it runs again within a minute', {
-        error: (error as Error).name,
-      }),
+    // Complete (not from the index): orders an older version wrote are found and indexed too.
+    let lastCompletePass: Date | undefined;
+    const startedAt = deps.clock.now();
+    await reconcile(deps, { settleAfterMs: 0, complete: true }).then(
+      () => {
+        lastCompletePass = startedAt;
+      },
+      (error: unknown) =>
+        logger.warn('reconciliation at start failed; it runs again within a minute', {
+          error: (error as Error).name,
+        }),
     );
 
     // As the scheduled rule does in AWS: cool-downs end and trips land even when no alert arrives.
@@ -173,7 +180,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     breakerTimer.unref();
     // And every minute, for what a workflow left behind (well after its order timeout).
     const reconcileTimer = setInterval(() => {
-      reconcile(deps, { settleAfterMs: (config.workflow.orderTimeoutSeconds + 120) * 1000 }).catch(
+      const now = deps.clock.now();
+      const complete = completePassDue(lastCompletePass, now);
+      reconcile(deps, { settleAfterMs: (config.workflow.orderTimeoutSeconds + 120) * 1000, complete }).then(
+        () => {
+          if (complete) lastCompletePass = now;
+        },
         (error: unknown) => logger.error('scheduled reconciliation failed', { error: (error as Error).name }),
       );
     }, options.reconcileIntervalMs ?? 60_000);

@@ -110,10 +110,19 @@ export interface TradingStore {
   /** received → rejected; false when the signal was already decided. */
   reject(signalId: string, denials: Denial[], at: string): Promise<boolean>;
   getOrder(clientOrderId: string): Promise<OrderRecord | undefined>;
-  /** The most recently created orders, newest first. */
+  /**
+   * The most recently created orders, newest first. For reading, not deciding: in DynamoDB it
+   * comes from an index, so a write of the last moments may not show yet.
+   */
   listOrders(limit: number): Promise<OrderRecord[]>;
-  /** Orders not yet final (in flight, or `unknown`). */
-  listOpenOrders(): Promise<OrderRecord[]>;
+  /**
+   * Orders not yet final (in flight, or `unknown`), each as it is now. By default an order
+   * approved in the last moments may be missing (DynamoDB: an eventually consistent index);
+   * `complete` finds every order committed before the call, at a cost that grows with the order
+   * history (DynamoDB: a consistent scan) — for the emergency stop and the reconciler's periodic
+   * complete pass.
+   */
+  listOpenOrders(options?: { complete?: boolean }): Promise<OrderRecord[]>;
   /**
    * Clears an approved order to be sent, atomically with the trading state not being HALTED: the
    * line after which an emergency stop can no longer keep the order from the broker. `halted`: the

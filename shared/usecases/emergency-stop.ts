@@ -78,7 +78,10 @@ export async function emergencyStop(
   const items: StopItem[] = [];
   const at = () => deps.clock.now().toISOString();
 
-  for (const order of await deps.store.listOpenOrders()) {
+  // Complete, not from the index: an order approved and cleared to send just before the halt may be
+  // at the broker, and an eventually consistent index could still be missing it. An order the stop
+  // does not list, it does not cancel.
+  for (const order of await deps.store.listOpenOrders({ complete: true })) {
     const item: StopItem = {
       kind: 'cancel',
       symbol: order.intent.symbol,
@@ -126,7 +129,7 @@ export async function emergencyStop(
 
   const after = await deps.store.snapshot();
   const remaining = {
-    openOrders: (await deps.store.listOpenOrders()).map((o) => o.clientOrderId),
+    openOrders: (await deps.store.listOpenOrders({ complete: true })).map((o) => o.clientOrderId),
     positions: Object.values(after.positions)
       .filter((p) => !dec(p.quantity).isZero())
       .map((p) => ({ symbol: p.symbol, quantity: p.quantity })),

@@ -13,6 +13,19 @@ export interface ReconcileReport {
   mismatches: PositionMismatch[];
 }
 
+/** How often a running reconciler makes a complete pass (see `completePassDue`). */
+export const COMPLETE_PASS_INTERVAL_MS = 60 * 60 * 1000;
+
+/**
+ * Whether a reconciliation should list open orders the complete way (a consistent scan in
+ * DynamoDB) rather than from the index: at the first run of a Lambda container or a local bot —
+ * so the first run after an upgrade finds, and indexes, orders an older version wrote — then
+ * hourly. The index misses only orders approved moments ago, which are not settled anyway; the
+ * complete pass is the safety net for whatever else it might lack.
+ */
+export const completePassDue = (lastCompletePass: Date | undefined, now: Date): boolean =>
+  lastCompletePass === undefined || now.getTime() - lastCompletePass.getTime() >= COMPLETE_PASS_INTERVAL_MS;
+
 /**
  * The reconciler: nothing stays in flight after a crash, a lost execution or a broker outage.
  *
@@ -20,7 +33,8 @@ export interface ReconcileReport {
  *  2. Orders not final, untouched for `settleAfterMs` (no workflow is working on them any more),
  *     are settled by client order id through the same compensation as RecordFailure: adopted
  *     (booked) if the broker has them, cancelled if still open, released if it never saw them.
- *     If the broker cannot be reached they stay `unknown` with their reservation.
+ *     If the broker cannot be reached they stay `unknown` with their reservation. They are
+ *     listed from the index, or completely when `complete` (see `completePassDue`).
  *  3. With a real broker, positions are compared with the broker's; differences are announced
  *     (event, metric) and left for a human — never silently overwritten.
  *  4. A completed run leaves a heartbeat metric; its absence raises an alarm in AWS.
@@ -30,7 +44,7 @@ export interface ReconcileReport {
  */
 export async function reconcile(
   deps: TradeFlowDeps,
-  options: { settleAfterMs: number },
+  options: { settleAfterMs: number; complete?: boolean },
 ): Promise<ReconcileReport> {
   const now = deps.clock.now().getTime();
   const settled = (iso: string) => now - Date.parse(iso) >= options.settleAfterMs;
@@ -46,7 +60,7 @@ export async function reconcile(
     report.republished.push(record.signalId);
   }
 
-  for (const order of await deps.store.listOpenOrders()) {
+  for (const order of await deps.store.listOpenOrders({ complete: options.complete ?? false })) {
     if (!settled(order.updatedAt)) continue;
     const outcome = await recordFailure(
       {

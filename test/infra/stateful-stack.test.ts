@@ -123,6 +123,23 @@ describe('StatefulStack (dev)', () => {
       expect(props.AttributeDefinitions).toContainEqual({ AttributeName: 'receivedAt', AttributeType: 'S' });
     });
 
+    it('orders has the byLifecycle index (partition lifecycle, sort createdAt) projecting all attributes', () => {
+      const props = propsOf(tableFor(json, 'dev', TABLES.orders));
+
+      expect(props.GlobalSecondaryIndexes).toEqual([
+        {
+          IndexName: 'byLifecycle',
+          KeySchema: [
+            { AttributeName: 'lifecycle', KeyType: 'HASH' },
+            { AttributeName: 'createdAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ]);
+      expect(props.AttributeDefinitions).toContainEqual({ AttributeName: 'lifecycle', AttributeType: 'S' });
+      expect(props.AttributeDefinitions).toContainEqual({ AttributeName: 'createdAt', AttributeType: 'S' });
+    });
+
     it('tables without indexes in TABLES have no secondary index', () => {
       for (const [, definition] of definitions.filter(([, d]) => d.indexes.length === 0))
         expect(propsOf(tableFor(json, 'dev', definition)).GlobalSecondaryIndexes).toBeUndefined();

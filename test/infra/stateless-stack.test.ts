@@ -267,6 +267,17 @@ describe('IAM: least privilege', () => {
     }
   });
 
+  it('every function that lists orders or signals may query each index of TABLES, named (no index/*)', () => {
+    const readers = [...taskIds(), view.functionId('Reconciler'), view.functionId('Admin'), dashboardId()];
+    const indexes = (Object.keys(TABLES) as TableKey[]).flatMap((key) =>
+      TABLES[key].indexes.map((index) => `${tableArn(key)}/index/${index.name}`),
+    );
+    expect(indexes).toContain(`${tableArn('orders')}/index/byLifecycle`);
+
+    for (const id of readers)
+      for (const index of indexes) expect(view.dynamoResourcesOf(id), id).toContain(index);
+  });
+
   it('the scheduled breaker may use only the portfolio table', () => {
     const resources = view.dynamoResourcesOf(view.functionId('Breaker'));
 

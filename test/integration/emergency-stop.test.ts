@@ -1,8 +1,9 @@
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LoggedTradingStateEvents } from '../../shared/adapters/events.js';
 import type { ConfigInput } from '../../shared/config/schema.js';
 import { emergencyStop } from '../../shared/usecases/emergency-stop.js';
+import { riskCheck, submitOrder } from '../../shared/usecases/trade-flow.js';
 import { type FakeAlpaca, startFakeAlpaca } from '../fakes/alpaca/server.js';
 import { documentClient } from '../support/dynamo.js';
 import { type FlowHarness, flowHarness } from '../support/flow.js';
@@ -146,6 +147,38 @@ describe('emergency stop (SCENARIOS 41–44)', () => {
     expect(report?.remaining.openOrders).toEqual([]);
     expect(await paperOrders(flow)).toEqual([expect.objectContaining({ status: 'cancelled' })]);
     expect((await flow.deps.signals.get(signalId))?.status).toBe('cancelled');
+  });
+
+  it('an order at the broker that the orders index does not list yet is cancelled all the same: the stop lists open orders completely', async () => {
+    const flow = await flowHarness(config);
+    const signalId = await flow.record({
+      ticker: 'MSFT',
+      action: 'buy',
+      quantity: 2,
+      orderType: 'limit',
+      limitPrice: 380,
+      price: 400,
+    });
+    const approved = await riskCheck({ signalId, symbol: 'MSFT', receivedAt: '' }, flow.deps);
+    if (approved.decision !== 'approved') throw new Error('fixture must be approved');
+    await submitOrder({ signalId, clientOrderId: approved.clientOrderId }, flow.deps);
+    // Resting at the broker; the index (eventually consistent) has not caught up with it yet.
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: flow.tables.orders,
+        Key: { clientOrderId: approved.clientOrderId },
+        UpdateExpression: 'REMOVE lifecycle',
+      }),
+    );
+    expect(await flow.deps.store.listOpenOrders()).toEqual([]);
+
+    const report = await emergencyStop(flow.deps, { flatten: false, ...STOP });
+
+    expect(report.items).toEqual([
+      expect.objectContaining({ kind: 'cancel', symbol: 'MSFT', outcome: 'cancelled', ok: true }),
+    ]);
+    expect(report.complete).toBe(true);
+    expect(await paperOrders(flow)).toEqual([expect.objectContaining({ status: 'cancelled' })]);
   });
 
   it('two stops at once: one transition, one closing order per position, both succeed (SCENARIOS 43)', async () => {

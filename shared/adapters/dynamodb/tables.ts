@@ -22,8 +22,17 @@ export const TABLES = {
     indexes: [{ name: 'byDay', partitionKey: 'day', sortKey: 'receivedAt' }],
     envVar: 'SIGNALS_TABLE',
   },
-  /** Orders by client order id: the intent, the broker's view and what was booked from it. */
-  orders: { id: 'orders', partitionKey: 'clientOrderId', indexes: [], envVar: 'ORDERS_TABLE' },
+  /**
+   * Orders by client order id: the intent, the broker's view and what was booked from it.
+   * `byLifecycle` lists them newest first without a scan: `lifecycle` is `open` until the write
+   * that makes the order final sets it to `final` (see ORDER_LIFECYCLES in trading-store.ts).
+   */
+  orders: {
+    id: 'orders',
+    partitionKey: 'clientOrderId',
+    indexes: [{ name: 'byLifecycle', partitionKey: 'lifecycle', sortKey: 'createdAt' }],
+    envVar: 'ORDERS_TABLE',
+  },
   /** One partition holding the whole book: account, trading state, positions, last prices. */
   portfolio: { id: 'portfolio', partitionKey: 'pk', sortKey: 'sk', indexes: [], envVar: 'PORTFOLIO_TABLE' },
   /** The built-in paper broker's own order book (the venue side). */

@@ -5,7 +5,6 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
-  type ScanCommandInput,
   TransactGetCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -92,6 +91,24 @@ const breakerOf = (item: TradingStateItem | undefined): Breaker => {
   return breaker;
 };
 
+/**
+ * An order's partition in the orders table's `byLifecycle` index (sort key `createdAt`): `open`
+ * while it is not final, `final` from the write that makes it final. Every write to an order item
+ * sets `lifecycle` together with `final`, in the same write, so the two never disagree.
+ *
+ * One index with two partitions rather than two indexes (all orders by time, plus a sparse one
+ * of the open ones): CloudFormation adds one index per table per deployment, and each order
+ * write then updates one index entry, not two.
+ */
+const ORDER_LIFECYCLES = ['open', 'final'] as const;
+type OrderLifecycle = (typeof ORDER_LIFECYCLES)[number];
+const lifecycleOf = (final: boolean): OrderLifecycle => (final ? 'final' : 'open');
+const BY_LIFECYCLE = 'byLifecycle';
+/** How many orders written before the index the complete listing stamps at a time. */
+const STAMP_CONCURRENCY = 16;
+
+const newestFirst = (a: OrderRecord, b: OrderRecord) => (a.createdAt < b.createdAt ? 1 : -1);
+
 const OrderItem = z.object({
   clientOrderId: z.string(),
   signalId: z.string(),
@@ -109,13 +126,21 @@ const OrderItem = z.object({
   submitClaimedAt: z.string().optional(),
   reservedCashRemaining: z.string(),
   final: z.boolean(),
+  /** Absent on orders written before the `byLifecycle` index existed (see scanOpenOrders). */
+  lifecycle: z.enum(ORDER_LIFECYCLES).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
 type OrderItem = z.infer<typeof OrderItem>;
 
 const toOrderRecord = (item: OrderItem): OrderRecord => {
-  const { bookedCommission, reservedCashRemaining: _r, closedQuantity: _q, ...record } = item;
+  const {
+    bookedCommission,
+    reservedCashRemaining: _r,
+    closedQuantity: _q,
+    lifecycle: _lifecycle,
+    ...record
+  } = item;
   return { ...record, commission: bookedCommission };
 };
 
@@ -314,6 +339,7 @@ export class DynamoTradingStore implements TradingStore {
                   closedQuantity: '0',
                   reservedCashRemaining: intent.reservedCash,
                   final: false,
+                  lifecycle: lifecycleOf(false),
                   createdAt: at,
                   updatedAt: at,
                 } satisfies OrderItem,
@@ -424,41 +450,126 @@ export class DynamoTradingStore implements TradingStore {
     return item && toOrderRecord(item);
   }
 
+  /**
+   * The newest `limit` orders, from the `byLifecycle` index: the newest `limit` of each partition,
+   * merged. Its cost follows `limit`, not the order history. An index is eventually consistent: a
+   * write of the last moments may not show yet, and an order just made final may show in both
+   * partitions (the later copy is kept) or, for a moment, in neither. Fine for what reads this
+   * list (the status read, the dashboard, the operator's `orders`), which decides nothing.
+   */
   async listOrders(limit: number): Promise<OrderRecord[]> {
-    return (await this.scanOrders({})).sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1)).slice(0, limit);
+    if (limit <= 0) return [];
+    const [final, open] = await Promise.all([
+      this.queryLifecycle('final', limit),
+      this.queryLifecycle('open', limit),
+    ]);
+    const latest = new Map<string, OrderRecord>();
+    for (const order of [...final, ...open].map(toOrderRecord)) {
+      const seen = latest.get(order.clientOrderId);
+      if (seen === undefined || order.updatedAt > seen.updatedAt) latest.set(order.clientOrderId, order);
+    }
+    return [...latest.values()].sort(newestFirst).slice(0, limit);
   }
 
-  /** Orders not yet final (in flight, or `unknown`), for the reconciler. */
-  async listOpenOrders(): Promise<OrderRecord[]> {
-    return this.scanOrders({
-      FilterExpression: '#final = :false',
-      ExpressionAttributeNames: { '#final': 'final' },
-      ExpressionAttributeValues: { ':false': false },
-    });
+  /**
+   * Orders not yet final (in flight, or `unknown`).
+   *
+   * By default from the `byLifecycle` index, each order then read again consistently: none
+   * returned is final and each is as it is now, but an order approved in the last moments may be
+   * missing (the index is eventually consistent). The reconciler and the operator's view can live
+   * with that: the reconciler settles only orders untouched for minutes, and its periodic
+   * complete pass finds whatever the index lacks.
+   *
+   * `complete` is for the emergency stop, which cannot: an order approved and cleared to send just
+   * before the halt may be at the broker, and an order the stop does not see it does not cancel.
+   * It scans the table with a consistent read, so every order committed before the call is seen —
+   * at a cost that grows with the order history, which only the rare stop and the reconciler's
+   * hourly pass pay.
+   */
+  async listOpenOrders(options: { complete?: boolean } = {}): Promise<OrderRecord[]> {
+    if (options.complete) return this.scanOpenOrders();
+    const listed = await this.queryLifecycle('open');
+    const current = await Promise.all(listed.map((order) => this.readOrder(order.clientOrderId)));
+    return current.flatMap((order) => (order === undefined || order.final ? [] : [toOrderRecord(order)]));
   }
 
-  /** Every page of a scan of the orders table (a scan returns at most 1 MB at a time). */
-  private async scanOrders(
-    filter: Pick<
-      ScanCommandInput,
-      'FilterExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
-    >,
-  ): Promise<OrderRecord[]> {
-    const orders: OrderRecord[] = [];
+  /** One partition of `byLifecycle`, newest first: every page until `limit` orders (all by default). */
+  private async queryLifecycle(
+    lifecycle: OrderLifecycle,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<OrderItem[]> {
+    const orders: OrderItem[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tables.orders,
+          IndexName: BY_LIFECYCLE,
+          KeyConditionExpression: '#lifecycle = :lifecycle',
+          ExpressionAttributeNames: { '#lifecycle': 'lifecycle' },
+          ExpressionAttributeValues: { ':lifecycle': lifecycle },
+          ScanIndexForward: false,
+          ...(Number.isFinite(limit) ? { Limit: limit - orders.length } : {}),
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      orders.push(...(page.Items ?? []).map((item) => OrderItem.parse(item)));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined && orders.length < limit);
+    return orders;
+  }
+
+  /**
+   * Every open order, by a consistent scan of the whole table (a scan returns at most 1 MB at a
+   * time). Orders written before the `byLifecycle` index existed have no `lifecycle`: the scan
+   * returns those too and stamps them, so the index lists them from then on (a one-off cost per
+   * order). Stamping is best effort and never fails the listing: what it misses, the next
+   * complete listing stamps.
+   */
+  private async scanOpenOrders(): Promise<OrderRecord[]> {
+    const open: OrderRecord[] = [];
+    const unindexed: OrderItem[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.db.send(
         new ScanCommand({
           TableName: this.tables.orders,
-          ...filter,
+          FilterExpression: '#final = :false OR attribute_not_exists(#lifecycle)',
+          ExpressionAttributeNames: { '#final': 'final', '#lifecycle': 'lifecycle' },
+          ExpressionAttributeValues: { ':false': false },
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
       );
-      orders.push(...(page.Items ?? []).map((item) => toOrderRecord(OrderItem.parse(item))));
+      for (const item of (page.Items ?? []).map((raw) => OrderItem.parse(raw))) {
+        if (item.lifecycle === undefined) unindexed.push(item);
+        if (!item.final) open.push(toOrderRecord(item));
+      }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return orders;
+    for (let i = 0; i < unindexed.length; i += STAMP_CONCURRENCY)
+      await Promise.all(unindexed.slice(i, i + STAMP_CONCURRENCY).map((item) => this.stampLifecycle(item)));
+    return open;
+  }
+
+  /**
+   * Gives an order written before the index its `lifecycle`, only if it is still unstamped and
+   * as final as it was read: a write since then has stamped it itself (every write does), and an
+   * older version's write that changed `final` leaves it for the next complete listing.
+   */
+  private async stampLifecycle(item: OrderItem): Promise<void> {
+    await this.db
+      .send(
+        new UpdateCommand({
+          TableName: this.tables.orders,
+          Key: { clientOrderId: item.clientOrderId },
+          UpdateExpression: 'SET #lifecycle = :lifecycle',
+          ConditionExpression: 'attribute_not_exists(#lifecycle) AND #final = :final',
+          ExpressionAttributeNames: { '#lifecycle': 'lifecycle', '#final': 'final' },
+          ExpressionAttributeValues: { ':lifecycle': lifecycleOf(item.final), ':final': item.final },
+        }),
+      )
+      .catch(() => undefined);
   }
 
   async claimSubmission(clientOrderId: string, at: string): Promise<SubmissionClaim> {
@@ -470,10 +581,11 @@ export class DynamoTradingStore implements TradingStore {
               Update: {
                 TableName: this.tables.orders,
                 Key: { clientOrderId },
-                UpdateExpression: 'SET submitClaimedAt = if_not_exists(submitClaimedAt, :at)',
+                UpdateExpression:
+                  'SET submitClaimedAt = if_not_exists(submitClaimedAt, :at), #lifecycle = :open',
                 ConditionExpression: '#final = :false',
-                ExpressionAttributeNames: { '#final': 'final' },
-                ExpressionAttributeValues: { ':at': at, ':false': false },
+                ExpressionAttributeNames: { '#final': 'final', '#lifecycle': 'lifecycle' },
+                ExpressionAttributeValues: { ':at': at, ':false': false, ':open': lifecycleOf(false) },
               },
             },
             {
@@ -509,14 +621,20 @@ export class DynamoTradingStore implements TradingStore {
               Update: {
                 TableName: this.tables.orders,
                 Key: { clientOrderId: order.clientOrderId },
-                UpdateExpression: 'SET brokerOrderId = :bid, #status = :status, updatedAt = :at',
+                UpdateExpression:
+                  'SET brokerOrderId = :bid, #status = :status, updatedAt = :at, #lifecycle = :open',
                 ConditionExpression: '#final = :false',
-                ExpressionAttributeNames: { '#status': 'status', '#final': 'final' },
+                ExpressionAttributeNames: {
+                  '#status': 'status',
+                  '#final': 'final',
+                  '#lifecycle': 'lifecycle',
+                },
                 ExpressionAttributeValues: {
                   ':bid': order.brokerOrderId,
                   ':status': order.status,
                   ':at': at,
                   ':false': false,
+                  ':open': lifecycleOf(false),
                 },
               },
             },
@@ -644,9 +762,14 @@ export class DynamoTradingStore implements TradingStore {
                   TableName: this.tables.orders,
                   Key: { clientOrderId: order.clientOrderId },
                   UpdateExpression:
-                    'SET #status = :status, brokerOrderId = :bid, filledQuantity = :filled, bookedQuantity = :filled, bookedCommission = :commission, realizedPnl = :realized, closedQuantity = :closed, averageFillPrice = :avg, reservedCashRemaining = :remaining, #final = :final, updatedAt = :at',
+                    'SET #status = :status, brokerOrderId = :bid, filledQuantity = :filled, bookedQuantity = :filled, bookedCommission = :commission, realizedPnl = :realized, closedQuantity = :closed, averageFillPrice = :avg, reservedCashRemaining = :remaining, #final = :final, #lifecycle = :lifecycle, updatedAt = :at',
                   ConditionExpression: 'bookedQuantity = :booked AND #final = :false',
-                  ExpressionAttributeNames: { '#status': 'status', '#final': 'final' },
+                  // `lifecycle` moves with `final`: the order leaves the open list in this write.
+                  ExpressionAttributeNames: {
+                    '#status': 'status',
+                    '#final': 'final',
+                    '#lifecycle': 'lifecycle',
+                  },
                   ExpressionAttributeValues: {
                     ':status': report.status,
                     ':bid': report.brokerOrderId,
@@ -657,6 +780,7 @@ export class DynamoTradingStore implements TradingStore {
                     ':avg': report.averageFillPrice ?? order.averageFillPrice ?? '0',
                     ':remaining': str(remaining.minus(release)),
                     ':final': final,
+                    ':lifecycle': lifecycleOf(final),
                     ':booked': order.bookedQuantity,
                     ':false': false,
                     ':at': at,
@@ -767,10 +891,19 @@ export class DynamoTradingStore implements TradingStore {
                     Update: {
                       TableName: this.tables.orders,
                       Key: { clientOrderId: order.clientOrderId },
-                      UpdateExpression: 'SET #status = :unknown, updatedAt = :at',
+                      UpdateExpression: 'SET #status = :unknown, updatedAt = :at, #lifecycle = :open',
                       ConditionExpression: '#final = :false',
-                      ExpressionAttributeNames: { '#status': 'status', '#final': 'final' },
-                      ExpressionAttributeValues: { ':unknown': 'unknown', ':at': at, ':false': false },
+                      ExpressionAttributeNames: {
+                        '#status': 'status',
+                        '#final': 'final',
+                        '#lifecycle': 'lifecycle',
+                      },
+                      ExpressionAttributeValues: {
+                        ':unknown': 'unknown',
+                        ':at': at,
+                        ':false': false,
+                        ':open': lifecycleOf(false),
+                      },
                     },
                   },
                   {

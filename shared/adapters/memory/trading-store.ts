@@ -234,7 +234,8 @@ export class MemoryTradingStore implements TradingStore {
       .slice(0, limit);
   }
 
-  async listOpenOrders(): Promise<OrderRecord[]> {
+  /** Always complete: memory has no index to lag behind. */
+  async listOpenOrders(_options: { complete?: boolean } = {}): Promise<OrderRecord[]> {
     return [...this.orders.values()].filter((o) => !o.final).map(toOrderRecord);
   }
 

@@ -1,0 +1,381 @@
+import { randomUUID } from 'node:crypto';
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, inject, it } from 'vitest';
+import { ensureTables, localDynamoClient } from '../../infra/local/dynamodb-local.js';
+import { DynamoSignalStore } from '../../shared/adapters/dynamodb/signal-store.js';
+import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
+import { DynamoTradingStore } from '../../shared/adapters/dynamodb/trading-store.js';
+import { MemorySignalStore } from '../../shared/adapters/memory/signal-store.js';
+import { MemoryTradingStore } from '../../shared/adapters/memory/trading-store.js';
+import type { BrokerOrder, OrderIntent } from '../../shared/domain/trading.js';
+import type { SignalStore, TradingStore } from '../../shared/ports/index.js';
+import { COMPLETE_PASS_INTERVAL_MS, completePassDue, reconcile } from '../../shared/usecases/reconcile.js';
+import { riskCheck } from '../../shared/usecases/trade-flow.js';
+import { aSignal } from '../fixtures/builders.js';
+import { documentClient, freshTables } from '../support/dynamo.js';
+import { flowHarness } from '../support/flow.js';
+
+interface Books {
+  store: TradingStore;
+  signals: SignalStore;
+}
+
+/** The n-th order's time: one second apart, so "newest" has one answer. */
+const timeOf = (n: number) => new Date(Date.UTC(2025, 0, 2, 15, 0, 0) + n * 1000).toISOString();
+
+/** Records a signal and approves its order (buy 1 AAPL), created at timeOf(n); its client order id. */
+async function approveOrder({ store, signals }: Books, n: number): Promise<string> {
+  const signalId = `s${n}-${randomUUID().slice(0, 8)}`;
+  const at = timeOf(n);
+  const recorded = await signals.recordNew({
+    signalId,
+    signal: aSignal({ quantity: '1' }),
+    receivedAt: at,
+    dedupKey: signalId,
+    payloadHash: signalId,
+    dedupExpiresAt: new Date(Date.parse(at) + 60_000),
+  });
+  expect(recorded.kind).toBe('recorded');
+  const intent: OrderIntent = {
+    clientOrderId: `pb-${signalId}`,
+    signalId,
+    symbol: 'AAPL',
+    side: 'buy',
+    quantity: '1',
+    orderType: 'market',
+    timeInForce: 'day',
+    extendedHours: false,
+    referencePrice: '100',
+    reservedCash: '100',
+  };
+  const approved = await store.approve(intent, await store.snapshot(), at, {
+    recentOrders: [],
+    dayTrades: [],
+    openedInSession: undefined,
+  });
+  expect(approved).toBe('approved');
+  return intent.clientOrderId;
+}
+
+const report = (
+  clientOrderId: string,
+  status: BrokerOrder['status'],
+  filledQuantity: string,
+): BrokerOrder => ({
+  clientOrderId,
+  brokerOrderId: `b-${clientOrderId}`,
+  status,
+  filledQuantity,
+  averageFillPrice: '100',
+  commission: '0',
+});
+
+/**
+ * DynamoDB Local tables and the store, with the name of every command the store sends. DynamoDB
+ * Local keeps its indexes in step with the table; `lagIndex()` makes it lag as DynamoDB's may: the
+ * next index query is answered, and every later one is answered as it was.
+ */
+async function dynamoBooks() {
+  const { tables } = await freshTables();
+  const db = documentClient();
+  const sent: string[] = [];
+  let lag: 'none' | 'next' | { answer: unknown } = 'none';
+  db.middlewareStack.add(
+    (next, context) => async (args) => {
+      sent.push(String(context.commandName));
+      const indexQuery = context.commandName === 'QueryCommand' && 'IndexName' in (args.input as object);
+      if (!indexQuery || lag === 'none') return next(args);
+      if (lag === 'next') {
+        const answer = await next(args);
+        lag = { answer };
+        return answer;
+      }
+      return lag.answer as Awaited<ReturnType<typeof next>>;
+    },
+    { step: 'initialize', name: 'recordCommandsAndLagIndex' },
+  );
+  return {
+    store: new DynamoTradingStore(db, tables, '100000', ['AAPL']),
+    signals: new DynamoSignalStore(db, tables.signals),
+    tables,
+    sent,
+    lagIndex: () => {
+      lag = 'next';
+    },
+  };
+}
+
+const memoryBooks = async (): Promise<Books> => {
+  const signals = new MemorySignalStore();
+  return { signals, store: new MemoryTradingStore(signals, '100000') };
+};
+
+describe.each([
+  ['DynamoTradingStore on DynamoDB Local', dynamoBooks],
+  ['MemoryTradingStore', memoryBooks],
+])('order listings: %s', (_name, makeBooks) => {
+  it('listOrders returns exactly the `limit` newest orders, newest first, open and final alike', async () => {
+    const books = await makeBooks();
+    const ids: string[] = [];
+    for (let n = 0; n < 12; n++) ids.push(await approveOrder(books, n));
+    // Every third order stays open; the others end filled or cancelled.
+    for (const [n, id] of ids.entries()) {
+      if (n % 3 === 1) await books.store.applyBrokerOrder(report(id, 'filled', '1'), timeOf(20 + n));
+      if (n % 3 === 2) await books.store.applyBrokerOrder(report(id, 'cancelled', '0'), timeOf(20 + n));
+    }
+    const newestFirst = [...ids].reverse();
+
+    const three = await books.store.listOrders(3);
+    const all = await books.store.listOrders(100);
+
+    expect(three.map((o) => o.clientOrderId)).toEqual(newestFirst.slice(0, 3));
+    expect(three.map((o) => o.final)).toEqual([true, true, false]);
+    expect(all.map((o) => o.clientOrderId)).toEqual(newestFirst);
+    expect(await books.store.listOrders(0)).toEqual([]);
+  });
+
+  it('an order leaves the open list in the write that makes it final; in flight and unknown ones stay', async () => {
+    const books = await makeBooks();
+    const filled = await approveOrder(books, 1);
+    const submitted = await approveOrder(books, 2);
+    const unknown = await approveOrder(books, 3);
+    const pending = await approveOrder(books, 4);
+    const partial = await approveOrder(books, 5);
+    await books.store.markSubmitted(report(submitted, 'new', '0'), timeOf(10));
+    const unknownSignal = (await books.store.getOrder(unknown))?.signalId ?? '';
+    await books.store.markFailed(unknownSignal, 'FAILED: broker unreachable', timeOf(11));
+    await books.store.applyBrokerOrder(report(partial, 'partially_filled', '0.5'), timeOf(12));
+
+    await books.store.applyBrokerOrder(report(filled, 'filled', '1'), timeOf(13));
+    const open = await books.store.listOpenOrders();
+    const complete = await books.store.listOpenOrders({ complete: true });
+
+    expect(open.map((o) => o.clientOrderId).sort()).toEqual([submitted, unknown, pending, partial].sort());
+    expect(open.find((o) => o.clientOrderId === unknown)?.status).toBe('unknown');
+    expect(complete.map((o) => o.clientOrderId).sort()).toEqual(open.map((o) => o.clientOrderId).sort());
+    expect((await books.store.listOrders(1))[0]?.clientOrderId).toBe(partial);
+  });
+});
+
+describe('order listings in DynamoDB: the byLifecycle index', () => {
+  it('listOrders and listOpenOrders query the index and never scan the orders table', async () => {
+    const books = await dynamoBooks();
+    const ids: string[] = [];
+    for (let n = 0; n < 8; n++) ids.push(await approveOrder(books, n));
+    for (const id of ids.slice(0, 6))
+      await books.store.applyBrokerOrder(report(id, 'filled', '1'), timeOf(30));
+    books.sent.length = 0;
+
+    const latest = await books.store.listOrders(3);
+    const open = await books.store.listOpenOrders();
+
+    expect(latest.map((o) => o.clientOrderId)).toEqual([ids[7], ids[6], ids[5]]);
+    expect(open.map((o) => o.clientOrderId).sort()).toEqual([ids[6], ids[7]].sort());
+    expect(books.sent).not.toContain('ScanCommand');
+    expect(books.sent.filter((name) => name === 'QueryCommand')).toHaveLength(3);
+  });
+
+  it('listOrders follows the index across pages (1 MB each) until it has `limit` orders', async () => {
+    const books = await dynamoBooks();
+    const db = documentClient();
+    // 15 final orders of ~100 KB each: about 10 fit in one page of a query.
+    const padding = 'x'.repeat(100_000);
+    for (let n = 0; n < 15; n++) {
+      const signalId = `s${n}`;
+      await db.send(
+        new PutCommand({
+          TableName: books.tables.orders,
+          Item: {
+            clientOrderId: `pb-${signalId}`,
+            signalId,
+            intent: {
+              clientOrderId: `pb-${signalId}`,
+              signalId,
+              symbol: 'AAPL',
+              side: 'buy',
+              quantity: '1',
+              orderType: 'market',
+              timeInForce: 'day',
+              extendedHours: false,
+              referencePrice: '100',
+              reservedCash: '100',
+            },
+            status: 'filled',
+            filledQuantity: '1',
+            bookedQuantity: '1',
+            bookedCommission: '0',
+            reservedCashRemaining: '0',
+            final: true,
+            lifecycle: 'final',
+            createdAt: timeOf(n),
+            updatedAt: timeOf(n),
+            padding,
+          },
+        }),
+      );
+    }
+    books.sent.length = 0;
+
+    const latest = await books.store.listOrders(14);
+
+    expect(latest.map((o) => o.signalId)).toEqual(Array.from({ length: 14 }, (_, i) => `s${14 - i}`));
+    // One query of the (empty) open partition, and more than one page of the final one.
+    expect(books.sent.filter((name) => name === 'QueryCommand').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('every write to an order sets `lifecycle` with `final`, also on an order an older version wrote', async () => {
+    const books = await dynamoBooks();
+    const db = documentClient();
+    const lifecycleOf = async (id: string) =>
+      (await db.send(new GetCommand({ TableName: books.tables.orders, Key: { clientOrderId: id } }))).Item
+        ?.lifecycle;
+    const forget = (id: string) =>
+      db.send(
+        new UpdateCommand({
+          TableName: books.tables.orders,
+          Key: { clientOrderId: id },
+          UpdateExpression: 'REMOVE lifecycle',
+        }),
+      );
+    const filled = await approveOrder(books, 1);
+    const unknown = await approveOrder(books, 2);
+    const cancelled = await approveOrder(books, 3);
+    expect(await lifecycleOf(filled)).toBe('open');
+
+    await forget(filled);
+    await books.store.claimSubmission(filled, timeOf(10));
+    expect(await lifecycleOf(filled)).toBe('open');
+    await forget(filled);
+    await books.store.markSubmitted(report(filled, 'new', '0'), timeOf(11));
+    expect(await lifecycleOf(filled)).toBe('open');
+    await forget(filled);
+    await books.store.applyBrokerOrder(report(filled, 'partially_filled', '0.5'), timeOf(12));
+    expect(await lifecycleOf(filled)).toBe('open');
+    await forget(filled);
+    await books.store.applyBrokerOrder(report(filled, 'filled', '1'), timeOf(13));
+    expect(await lifecycleOf(filled)).toBe('final');
+
+    await forget(unknown);
+    await books.store.markFailed(
+      (await books.store.getOrder(unknown))?.signalId ?? '',
+      'FAILED: test',
+      timeOf(14),
+    );
+    expect(await books.store.getOrder(unknown)).toMatchObject({ status: 'unknown', final: false });
+    expect(await lifecycleOf(unknown)).toBe('open');
+
+    await books.store.applyBrokerOrder(report(cancelled, 'cancelled', '0'), timeOf(15));
+    expect(await lifecycleOf(cancelled)).toBe('final');
+  });
+
+  it('an order a lagging index still lists as open, but final by now, is not returned as open', async () => {
+    const books = await dynamoBooks();
+    const id = await approveOrder(books, 1);
+    books.lagIndex();
+    expect((await books.store.listOpenOrders()).map((o) => o.clientOrderId)).toEqual([id]);
+
+    await books.store.applyBrokerOrder(report(id, 'filled', '1'), timeOf(2));
+
+    expect(await books.store.listOpenOrders()).toEqual([]);
+  });
+
+  it('an order approved after the index last caught up is missing from it, but not from the complete listing', async () => {
+    const books = await dynamoBooks();
+    const earlier = await approveOrder(books, 1);
+    books.lagIndex();
+    await books.store.listOpenOrders();
+
+    const latest = await approveOrder(books, 2);
+
+    expect((await books.store.listOpenOrders()).map((o) => o.clientOrderId)).toEqual([earlier]);
+    expect((await books.store.listOpenOrders({ complete: true })).map((o) => o.clientOrderId).sort()).toEqual(
+      [earlier, latest].sort(),
+    );
+  });
+
+  it('orders an older version wrote (no lifecycle) are found by the complete listing, which indexes them', async () => {
+    const books = await dynamoBooks();
+    const open = await approveOrder(books, 1);
+    const filled = await approveOrder(books, 2);
+    await books.store.applyBrokerOrder(report(filled, 'filled', '1'), timeOf(3));
+    const db = documentClient();
+    for (const id of [open, filled])
+      await db.send(
+        new UpdateCommand({
+          TableName: books.tables.orders,
+          Key: { clientOrderId: id },
+          UpdateExpression: 'REMOVE lifecycle',
+        }),
+      );
+    expect(await books.store.listOrders(10)).toEqual([]);
+    expect(await books.store.listOpenOrders()).toEqual([]);
+
+    const complete = await books.store.listOpenOrders({ complete: true });
+
+    expect(complete.map((o) => o.clientOrderId)).toEqual([open]);
+    expect((await books.store.listOpenOrders()).map((o) => o.clientOrderId)).toEqual([open]);
+    expect((await books.store.listOrders(10)).map((o) => o.clientOrderId)).toEqual([filled, open]);
+    const stamped = await db.send(
+      new GetCommand({ TableName: books.tables.orders, Key: { clientOrderId: filled } }),
+    );
+    expect(stamped.Item?.lifecycle).toBe('final');
+  });
+});
+
+describe('local tables made by an older version', () => {
+  it('ensureTables adds the index an existing orders table lacks (a persisted local data directory)', async () => {
+    const endpoint = inject('dynamoEndpoint');
+    const tables = tableNamesFor(`old-${randomUUID().slice(0, 8)}`);
+    const client = localDynamoClient(endpoint);
+    await client.send(
+      new CreateTableCommand({
+        TableName: tables.orders,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'clientOrderId', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'clientOrderId', KeyType: 'HASH' }],
+      }),
+    );
+
+    await ensureTables(endpoint, tables);
+
+    const described = await client.send(new DescribeTableCommand({ TableName: tables.orders }));
+    client.destroy();
+    expect(described.Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.IndexStatus])).toEqual([
+      ['byLifecycle', 'ACTIVE'],
+    ]);
+  });
+});
+
+describe('the reconciler and the orders index', () => {
+  it('a regular pass settles what the index lists; a complete pass also what it lacks (an older version wrote it)', async () => {
+    const flow = await flowHarness({ risk: { duplicateWindowSeconds: 0 } });
+    const signalId = await flow.record({ ticker: 'AAPL', action: 'buy', quantity: 1, price: 100 });
+    // Approved, then the process died before submitting; written by a version without the index.
+    const approved = await riskCheck({ signalId, symbol: 'AAPL', receivedAt: '' }, flow.deps);
+    if (approved.decision !== 'approved') throw new Error('fixture must be approved');
+    await documentClient().send(
+      new UpdateCommand({
+        TableName: flow.tables.orders,
+        Key: { clientOrderId: approved.clientOrderId },
+        UpdateExpression: 'REMOVE lifecycle',
+      }),
+    );
+
+    const regular = await reconcile(flow.deps, { settleAfterMs: 0 });
+    const complete = await reconcile(flow.deps, { settleAfterMs: 0, complete: true });
+
+    expect(regular.settled).toEqual({});
+    expect(complete.settled).toEqual({ [signalId]: 'failed' });
+    expect(await flow.deps.store.getOrder(approved.clientOrderId)).toMatchObject({ final: true });
+    expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('0');
+  });
+
+  it('a complete pass is due at a container’s first run, then once an hour', () => {
+    const first = new Date('2025-01-02T15:00:00Z');
+
+    expect(completePassDue(undefined, first)).toBe(true);
+    expect(completePassDue(first, new Date(first.getTime() + COMPLETE_PASS_INTERVAL_MS - 1))).toBe(false);
+    expect(completePassDue(first, new Date(first.getTime() + COMPLETE_PASS_INTERVAL_MS))).toBe(true);
+  });
+});
