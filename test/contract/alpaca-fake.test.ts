@@ -640,6 +640,37 @@ describe('fake Alpaca, driven through the official SDK and checked against the O
       expect(fast).toBeLessThan(240);
     });
 
+    it('latency with stale: an answer handled at once arrives after the answer to a later request', async () => {
+      fake.inject({ fault: 'holdFills' });
+      await sdk.orders.market({ symbol: 'AAPL', qty: 1, side: 'buy', clientOrderId: 'pb-stale-1' });
+      const late = fake.inject({
+        fault: { kind: 'latency', ms: 300, stale: true },
+        when: { path: '/v2/orders:by_client_order_id' },
+      });
+
+      const first = sdk.orders.getOrderByClientOrderId({ clientOrderId: 'pb-stale-1' });
+      await vi.waitFor(() => expect(late.fired).toBe(1));
+      fake.fillPending();
+      const second = await sdk.orders.getOrderByClientOrderId({ clientOrderId: 'pb-stale-1' });
+
+      expect(second.status).toBe('filled');
+      expect((await first).status).toBe('accepted');
+    });
+
+    it('a 429 status fault with resetInMs says when the allowance comes back', async () => {
+      fake.inject({
+        fault: { kind: 'status', status: 429, resetInMs: 1_500 },
+        when: { path: '/v2/account' },
+      });
+
+      const error = await rejectionOf(sdk.account.getAccount());
+
+      expect(error).toBeInstanceOf(RateLimitError);
+      const headers = error instanceof ApiError ? error.response.headers : new Headers();
+      expect(headers.get('X-RateLimit-Remaining')).toBe('0');
+      expect(headers.get('X-RateLimit-Reset')).toBe(String(FRIDAY_10AM.getTime() / 1000 + 2));
+    });
+
     it('matches faults by client_order_id and counts them down', async () => {
       const fault = fake.inject({
         fault: { kind: 'status', status: 500 },

@@ -76,10 +76,19 @@ export type FaultName =
   | 'rejectAfterAccept';
 
 export type Fault =
-  /** Delay the response by `ms`, then handle the request normally (or apply the next matching fault). */
-  | { kind: 'latency'; ms: number }
-  /** Answer `status` with an Alpaca error body instead of handling the request; nothing changes. */
-  | { kind: 'status'; status: FaultStatus; code?: number; message?: string }
+  /**
+   * Delay the response by `ms`, then handle the request normally (or apply the next matching fault).
+   * With `stale`, the request is handled at once and only its answer waits: it arrives carrying the
+   * state as it was, after the answers to later requests (an out-of-order report). Keep `ms` below
+   * the client's timeout.
+   */
+  | { kind: 'latency'; ms: number; stale?: boolean }
+  /**
+   * Answer `status` with an Alpaca error body instead of handling the request; nothing changes.
+   * For a 429, `resetInMs` says when the allowance comes back (X-RateLimit-Reset, with
+   * X-RateLimit-Remaining 0, as when it is spent); by default the headers describe the real window.
+   */
+  | { kind: 'status'; status: FaultStatus; code?: number; message?: string; resetInMs?: number }
   /** Handle the request (the order IS recorded) but never answer: the socket is held until the client gives up. */
   | { kind: 'timeoutAfterAccept' }
   /** Destroy the socket before handling: nothing is recorded, the client sees a network error. */
@@ -458,6 +467,10 @@ class FakeAlpacaServer implements FakeAlpaca {
     if (fault.kind === 'status' && !(fault.status in DEFAULT_ERRORS)) {
       throw new RangeError(`status fault must be one of ${Object.keys(DEFAULT_ERRORS).join(', ')}`);
     }
+    if (fault.kind === 'status' && fault.resetInMs !== undefined) {
+      if (fault.status !== 429) throw new RangeError('resetInMs applies to a 429 status fault only');
+      if (!(fault.resetInMs >= 0)) throw new RangeError(`resetInMs must be >= 0, got ${fault.resetInMs}`);
+    }
     if (fault.kind === 'partialFill' && !(Number(fault.qty) > 0)) {
       throw new RangeError(`partialFill qty must be a positive number, got ${fault.qty}`);
     }
@@ -549,6 +562,7 @@ class FakeAlpacaServer implements FakeAlpaca {
       if (!rate.allowed) return this.send(exchange, errorReply(429, DEFAULT_ERRORS[429]));
 
       let withhold = false;
+      let answerDelayMs = 0;
       for (const entry of [...this.faults]) {
         if (!entry.matches(method, path, clientOrderId)) continue;
         const fault = entry.fault;
@@ -560,9 +574,18 @@ class FakeAlpacaServer implements FakeAlpaca {
         entry.consume();
         record.fault = fault.kind;
         if (fault.kind === 'latency') {
-          await sleep(fault.ms);
+          if (fault.stale) answerDelayMs += fault.ms;
+          else await sleep(fault.ms);
         } else if (fault.kind === 'status') {
           const base: AlpacaError = DEFAULT_ERRORS[fault.status];
+          if (fault.resetInMs !== undefined) {
+            const reset = Math.ceil((this.clock().getTime() + fault.resetInMs) / 1000);
+            exchange.rateHeaders = {
+              ...exchange.rateHeaders,
+              'X-RateLimit-Remaining': '0',
+              'X-RateLimit-Reset': String(reset),
+            };
+          }
           return this.send(
             exchange,
             errorReply(fault.status, {
@@ -581,7 +604,9 @@ class FakeAlpacaServer implements FakeAlpaca {
       }
 
       const reply = this.replyTo(exchange);
-      return withhold ? this.hold(exchange, reply) : this.send(exchange, reply);
+      if (withhold) return this.hold(exchange, reply);
+      if (answerDelayMs > 0) await sleep(answerDelayMs);
+      return this.send(exchange, reply);
     } catch (error) {
       record.error = error instanceof Error ? (error.stack ?? error.message) : String(error);
       const reply = errorReply(500, {
