@@ -9,6 +9,13 @@ const Ticker = z
   .string()
   .regex(/^[A-Z0-9.:/-]{1,20}$/, 'must be an upper-case ticker such as "AAPL" or "BTCUSD"');
 
+/**
+ * The highest order-rate limit: the approval memory (every order of the last minute, in the account
+ * item each approval rewrites) must fit DynamoDB's 400 KB item, with room to spare.
+ */
+export const MAX_ORDERS_PER_MINUTE = 2_000;
+const ORDER_RATE_CEILING = `at most ${MAX_ORDERS_PER_MINUTE} orders a minute: the approval memory must fit one DynamoDB item (brokers allow far fewer: Alpaca 200 requests a minute)`;
+
 /** An IPv4 address or CIDR range, e.g. "52.89.214.238" or "52.89.214.0/24". */
 const Ipv4Cidr = z
   .string()
@@ -169,12 +176,16 @@ export const ConfigSchema = z
           .number()
           .int()
           .positive()
+          .max(MAX_ORDERS_PER_MINUTE, ORDER_RATE_CEILING)
           .default(30)
-          .describe('Most orders approved in any 60 s, over all symbols (runaway-strategy guard).'),
+          .describe(
+            `Most orders approved in any 60 s, over all symbols (runaway-strategy guard). At most ${MAX_ORDERS_PER_MINUTE}: ten times Alpaca's 200 requests a minute, and what keeps the approval memory inside one DynamoDB item.`,
+          ),
         maxOrdersPerMinutePerSymbol: z
           .number()
           .int()
           .positive()
+          .max(MAX_ORDERS_PER_MINUTE, ORDER_RATE_CEILING)
           .default(6)
           .describe('Most orders approved in any 60 s for one symbol.'),
         maxSignalAgeSeconds: z

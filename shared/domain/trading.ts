@@ -148,7 +148,19 @@ export interface RecentOrder {
   at: string;
 }
 
-/** Remembers an approved order and forgets those older than `keepSeconds`. */
+/**
+ * Remembers an approved order and forgets what no check can need any more: orders older than
+ * `keepSeconds` (the duplicate window, at least a minute), and, of those older than a minute, all
+ * but the newest two signals' orders per symbol and side.
+ *
+ * The order-rate check counts the last minute's orders, all kept (and held by that very check to
+ * risk.maxOrdersPerMinute). The duplicate check asks only whether an order of another signal on the
+ * same symbol and side lies in its window: the newest two signals answer that exactly as all of
+ * them would (one of the two is not the asking signal, and both are at least as recent as any
+ * forgotten one). So the memory, which lives in the account item every approval rewrites, stays
+ * within the rate limit plus four orders a symbol, whatever the duplicate window — far inside
+ * DynamoDB's 400 KB item limit (test/unit/trading-memory.test.ts).
+ */
 export function rememberOrder(
   recent: readonly RecentOrder[],
   order: RecentOrder,
@@ -156,7 +168,23 @@ export function rememberOrder(
   keepSeconds: number,
 ): RecentOrder[] {
   const horizon = now.getTime() - keepSeconds * 1000;
-  return [...recent.filter((o) => Date.parse(o.at) >= horizon), order];
+  const lastMinute = now.getTime() - 60_000;
+  const olderSignals = new Map<string, string[]>();
+  const kept: RecentOrder[] = [];
+  for (const o of [...recent].reverse()) {
+    const at = Date.parse(o.at);
+    if (at < horizon) continue;
+    if (at < lastMinute) {
+      const key = `${o.symbol} ${o.side}`;
+      const signals = olderSignals.get(key) ?? [];
+      if (!signals.includes(o.signalId)) {
+        if (signals.length >= 2) continue;
+        olderSignals.set(key, [...signals, o.signalId]);
+      }
+    }
+    kept.push(o);
+  }
+  return [...kept.reverse(), order];
 }
 
 export interface LastPrice {

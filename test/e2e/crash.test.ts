@@ -114,8 +114,8 @@ beforeAll(async () => {
       alpaca: { requestsPerMinute: 1000 },
       risk: {
         duplicateWindowSeconds: 0,
-        maxOrdersPerMinute: 10_000,
-        maxOrdersPerMinutePerSymbol: 10_000,
+        maxOrdersPerMinute: 2_000,
+        maxOrdersPerMinutePerSymbol: 2_000,
         maxPositionQuantity: 10_000,
         maxPositionNotional: '10000000',
         maxGrossExposure: '100000000',

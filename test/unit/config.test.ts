@@ -75,6 +75,16 @@ describe('config defaults', () => {
     );
   });
 
+  it('refuses an order-rate limit above 2,000 a minute, naming the key and why', () => {
+    expect(() => parseConfig({ risk: { maxOrdersPerMinute: 2_001 } })).toThrow(
+      /risk\.maxOrdersPerMinute: at most 2000 orders a minute: the approval memory must fit one DynamoDB item/,
+    );
+    expect(() => parseConfig({ risk: { maxOrdersPerMinutePerSymbol: 10_000 } })).toThrow(
+      /risk\.maxOrdersPerMinutePerSymbol: at most 2000/,
+    );
+    expect(parseConfig({ risk: { maxOrdersPerMinute: 2_000 } }).risk.maxOrdersPerMinute).toBe(2_000);
+  });
+
   it('a partial section keeps the defaults of the keys it leaves out', () => {
     const config = parseConfig({ risk: { maxPositionQuantity: 50 } });
 
