@@ -277,7 +277,10 @@ const horizonOf = (ctx: RiskContext, seconds: number): string =>
 interface RecentOrders {
   intent: OrderIntent;
   ctx: Pick<RiskContext, 'snapshot' | 'config'> & { at: number };
-  /** The first order of the duplicate window on the same symbol and side, for another signal. */
+  /**
+   * The first order of the duplicate window on the same symbol and side, for another signal (not
+   * the one a reversal leg follows).
+   */
   twin: RecentOrder | undefined;
   /** Orders approved in the last 60 s, and those of them for the order's symbol. */
   lastMinute: number;
@@ -316,7 +319,9 @@ function recentOrdersOf(intent: OrderIntent, ctx: RiskContext): RecentOrders {
       twinHorizon !== undefined &&
       o.side === intent.side &&
       o.at > twinHorizon &&
-      o.signalId !== intent.signalId
+      o.signalId !== intent.signalId &&
+      // A reversal's opening leg follows its own closing leg on the same side: not a twin.
+      o.signalId !== ctx.signal.followsSignalId
     )
       twin = o;
     if (o.at > minuteHorizon) {

@@ -151,15 +151,16 @@ export interface RecentOrder {
 /**
  * Remembers an approved order and forgets what no check can need any more: orders older than
  * `keepSeconds` (the duplicate window, at least a minute), and, of those older than a minute, all
- * but the newest two signals' orders per symbol and side.
+ * but the newest three signals' orders per symbol and side.
  *
  * The order-rate check counts the last minute's orders, all kept (and held by that very check to
- * risk.maxOrdersPerMinute). The duplicate check asks only whether an order of another signal on the
- * same symbol and side lies in its window: the newest two signals answer that exactly as all of
- * them would (one of the two is not the asking signal, and both are at least as recent as any
- * forgotten one). So the memory, which lives in the account item every approval rewrites, stays
- * within the rate limit plus four orders a symbol, whatever the duplicate window — far inside
- * DynamoDB's 400 KB item limit (test/unit/trading-memory.test.ts).
+ * risk.maxOrdersPerMinute). The duplicate check asks only whether an order on the same symbol and
+ * side lies in its window for a signal other than the asking one and the one it follows (a
+ * reversal leg): the newest three signals answer that exactly as all of them would (one of the
+ * three is neither, and all are at least as recent as any forgotten one). So the memory, which
+ * lives in the account item every approval rewrites, stays within the rate limit plus six orders a
+ * symbol, whatever the duplicate window — far inside DynamoDB's 400 KB item limit
+ * (test/unit/trading-memory.test.ts).
  */
 export function rememberOrder(
   recent: readonly RecentOrder[],
@@ -178,7 +179,7 @@ export function rememberOrder(
       const key = `${o.symbol} ${o.side}`;
       const signals = olderSignals.get(key) ?? [];
       if (!signals.includes(o.signalId)) {
-        if (signals.length >= 2) continue;
+        if (signals.length >= 3) continue;
         olderSignals.set(key, [...signals, o.signalId]);
       }
     }

@@ -250,6 +250,21 @@ describe('reversals: a sell through zero is a close and then an open, one order 
     expect(await paperOrderCount(flow.tables.paperOrders)).toBe(3);
   });
 
+  it('the opening leg is not a duplicate of its own closing leg under the default duplicate window', async () => {
+    const { flow, clock } = await harness({ risk: { allowShort: true } });
+    await trade(flow, clock, order('AAPL', 'buy', 10, 100));
+
+    const reversal = await trade(flow, clock, order('AAPL', 'sell', 25, 100));
+
+    const legs = (await flow.deps.signals.recent(10, clock.now())).filter(
+      (s) => s.signal.followsSignalId === reversal.signalId,
+    );
+    expect(legs).toHaveLength(1);
+    expect(legs[0]).toMatchObject({ status: 'filled', filledQuantity: '15' });
+    expect((await flow.deps.store.snapshot()).positions.AAPL?.quantity).toBe('-15');
+    expect(await paperOrderCount(flow.tables.paperOrders)).toBe(3);
+  });
+
   it('closes the long and sends no short when shorting is off, noting why', async () => {
     const { flow, clock } = await harness({ risk: { duplicateWindowSeconds: 0 } });
     await trade(flow, clock, order('AAPL', 'buy', 10, 100));

@@ -814,6 +814,20 @@ describe('evaluateRisk: duplicative orders and order rate', () => {
     expect(evaluate({ signal: aSignal({ price: '100' }), snapshot }).approved).toBe(true);
   });
 
+  it("does not count a reversal's closing leg as a duplicate of the opening leg that follows it; another signal's order still counts", () => {
+    const closingLeg = { symbol: 'AAPL', side: 'buy' as const, signalId: 'reversal', at: secondsAgo(1) };
+    const openingLeg = aSignal({ price: '100', followsSignalId: 'reversal' });
+
+    const alone = evaluate({ signal: openingLeg, snapshot: withRecent(closingLeg) });
+    const withAnother = evaluate({
+      signal: openingLeg,
+      snapshot: withRecent(closingLeg, { ...closingLeg, signalId: 'another', at: secondsAgo(2) }),
+    });
+
+    expect(alone.approved).toBe(true);
+    expect(codesOf(withAnother)).toEqual(['DUPLICATIVE_ORDER']);
+  });
+
   it('is off with risk.duplicateWindowSeconds 0', () => {
     const snapshot = withRecent({ symbol: 'AAPL', side: 'buy', signalId: 'other', at: secondsAgo(1) });
 

@@ -29,8 +29,32 @@ function anHourOfOrders(everyMs: number, seed: number): RecentOrder[] {
   return orders;
 }
 
+/**
+ * Who asks the duplicate check about a symbol and side: a new signal, and every pairing of the
+ * newest signals on that symbol and side in the memory, older than a minute and within it, as the
+ * asking signal and the signal it follows (a reversal leg) — so that the newest signals kept can
+ * be exactly the asking one and the followed one.
+ */
+function askers(
+  memory: readonly RecentOrder[],
+  symbol: string,
+  side: string,
+): [string, string | undefined][] {
+  const minuteAgo = NOW.getTime() - 60_000;
+  const onKey = memory.filter((o) => o.symbol === symbol && o.side === side);
+  const newest = (orders: RecentOrder[]) => [...new Set(orders.map((o) => o.signalId))].slice(-4);
+  const ids = [
+    ...newest(onKey.filter((o) => Date.parse(o.at) < minuteAgo)),
+    ...newest(onKey.filter((o) => Date.parse(o.at) >= minuteAgo)),
+  ];
+  const pairs: [string, string | undefined][] = [['a-new-signal', undefined]];
+  for (const asking of [...ids, 'a-reversal-leg'])
+    for (const followed of [undefined, ...ids]) if (asking !== followed) pairs.push([asking, followed]);
+  return pairs;
+}
+
 describe('rememberOrder', () => {
-  it('keeps every order of the last minute, and older ones only for the newest two signals per symbol and side', () => {
+  it('keeps every order of the last minute, and older ones only for the newest three signals per symbol and side', () => {
     const recent = anHourOfOrders(5_000, 1);
     const order: RecentOrder = { symbol: 'AAPL', side: 'buy', signalId: 'new', at: NOW.toISOString() };
 
@@ -39,13 +63,13 @@ describe('rememberOrder', () => {
     const lastMinute = recent.filter((o) => Date.parse(o.at) >= NOW.getTime() - 60_000);
     expect(kept.filter((o) => Date.parse(o.at) >= NOW.getTime() - 60_000)).toEqual([...lastMinute, order]);
     const older = kept.filter((o) => Date.parse(o.at) < NOW.getTime() - 60_000);
-    expect(older).toHaveLength(SYMBOLS.length * 2 * 2);
+    expect(older).toHaveLength(SYMBOLS.length * 2 * 3);
     for (const symbol of SYMBOLS)
       for (const side of ['buy', 'sell'] as const) {
         const all = recent.filter(
           (o) => o.symbol === symbol && o.side === side && Date.parse(o.at) < NOW.getTime() - 60_000,
         );
-        expect(older.filter((o) => o.symbol === symbol && o.side === side)).toEqual(all.slice(-2));
+        expect(older.filter((o) => o.symbol === symbol && o.side === side)).toEqual(all.slice(-3));
       }
     expect(kept.at(-1)).toBe(order);
   });
@@ -69,10 +93,10 @@ describe('rememberOrder', () => {
         const now = new Date(NOW.getTime() + laterMs);
         for (const symbol of [...SYMBOLS, 'GOOG'])
           for (const side of ['buy', 'sell'] as const)
-            for (const signalId of ['a-new-signal', ...trimmed.map((o) => o.signalId).slice(-8)]) {
+            for (const [signalId, followsSignalId] of askers(whole, symbol, side)) {
               const intent = anIntent({ symbol, side, signalId });
               const ctx = (recentOrders: RecentOrder[]): RiskContext => ({
-                signal: aSignal({ symbol }),
+                signal: aSignal({ symbol, ...(followsSignalId ? { followsSignalId } : {}) }),
                 signalId,
                 snapshot: aSnapshot({ account: anAccount({ recentOrders }) }),
                 config,
@@ -82,9 +106,10 @@ describe('rememberOrder', () => {
                 [duplicativeOrderCheck, orderRateCheck].map(
                   (check) => check(intent, ctx(recentOrders))?.code,
                 );
-              expect(decide(trimmed), `${seed} +${laterMs} ${symbol} ${side} ${signalId}`).toEqual(
-                decide(whole),
-              );
+              expect(
+                decide(trimmed),
+                `${seed} +${laterMs} ${symbol} ${side} ${signalId} ${followsSignalId}`,
+              ).toEqual(decide(whole));
             }
       }
     }
@@ -119,8 +144,8 @@ describe('rememberOrder', () => {
       memory = rememberOrder(memory, order, at, config.risk.duplicateWindowSeconds);
     }
 
-    expect(memory.length).toBeLessThanOrEqual(MAX_ORDERS_PER_MINUTE + 1 + allowed.length * 2 * 2);
+    expect(memory.length).toBeLessThanOrEqual(MAX_ORDERS_PER_MINUTE + 1 + allowed.length * 2 * 3);
     // JSON is larger than DynamoDB's own size of the same map (it adds quotes, braces, commas).
-    expect(Buffer.byteLength(JSON.stringify(memory))).toBeLessThan(300 * 1024);
+    expect(Buffer.byteLength(JSON.stringify(memory))).toBeLessThan(320 * 1024);
   });
 });
