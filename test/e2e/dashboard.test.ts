@@ -5,7 +5,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDashboardHandler } from '../../functions/dashboard.js';
@@ -17,6 +16,7 @@ import { createDashboard } from '../../infra/dashboard/routes.js';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.js';
 import { parseConfig } from '../../shared/config/load.js';
 import type { Clock } from '../../shared/ports/index.js';
+import { aStageGet } from '../fixtures/builders.js';
 
 const SECRET = `whsec-${randomUUID()}`;
 const ADMIN = `admin-${randomUUID()}`;
@@ -427,17 +427,7 @@ describe('the dashboard function in AWS', () => {
         limiter: new LoginLimiter(),
       }),
     );
-    const get = (path: string) =>
-      handler({
-        httpMethod: 'GET',
-        path,
-        headers: { Host: 'abc.execute-api.eu-west-1.amazonaws.com' },
-        body: null,
-        isBase64Encoded: false,
-        multiValueQueryStringParameters: null,
-        queryStringParameters: null,
-        requestContext: { path: `/prod${path}`, identity: { sourceIp: '198.51.100.4' } },
-      } as unknown as APIGatewayProxyEvent);
+    const get = (path: string) => handler(aStageGet(path));
 
     const [script, login, root] = [await get('/assets/app.js'), await get('/login'), await get('/')];
 

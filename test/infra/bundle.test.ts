@@ -15,6 +15,7 @@ import {
 } from '../../infra/constructs/pinebridge-function.js';
 import { ASSET_NAMES } from '../../infra/dashboard/assets.js';
 import { TABLES } from '../../shared/adapters/dynamodb/tables.js';
+import { aStageGet } from '../fixtures/builders.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -102,20 +103,10 @@ describe('dashboard bundle', () => {
 
     // Act: a Lambda-like process imports the bundle and answers three API Gateway events. Every
     // AWS endpoint is a closed loopback port: none of these requests may need AWS.
-    const event = (path: string) => ({
-      httpMethod: 'GET',
-      path,
-      headers: { Host: 'abc.execute-api.eu-west-1.amazonaws.com' },
-      body: null,
-      isBase64Encoded: false,
-      multiValueQueryStringParameters: null,
-      queryStringParameters: null,
-      requestContext: { path: `/prod${path}`, identity: { sourceIp: '198.51.100.4' } },
-    });
     const script = `
       const { handler } = await import(${JSON.stringify(pathToFileURL(join(assetDir, 'index.mjs')).href)});
       const answers = [];
-      for (const event of ${JSON.stringify(['/login', '/assets/app.js', '/'].map(event))})
+      for (const event of ${JSON.stringify(['/login', '/assets/app.js', '/'].map(aStageGet))})
         answers.push(await handler(event));
       process.stdout.write(JSON.stringify(answers));
     `;

@@ -12,9 +12,13 @@ import type { BrokerOrder, OrderIntent } from '../../shared/domain/trading.js';
 import type { SignalStore, TradingStore } from '../../shared/ports/index.js';
 import { COMPLETE_PASS_INTERVAL_MS, completePassDue, reconcile } from '../../shared/usecases/reconcile.js';
 import { riskCheck } from '../../shared/usecases/trade-flow.js';
-import { aSignal } from '../fixtures/builders.js';
+import { anIntent, aSignal } from '../fixtures/builders.js';
 import { documentClient, freshTables } from '../support/dynamo.js';
 import { flowHarness } from '../support/flow.js';
+
+/** Buy one AAPL at market for this signal (the orders these tests list). */
+const oneShare = (signalId: string): OrderIntent =>
+  anIntent({ clientOrderId: `pb-${signalId}`, signalId, quantity: '1', reservedCash: '100' });
 
 interface Books {
   store: TradingStore;
@@ -37,18 +41,7 @@ async function approveOrder({ store, signals }: Books, n: number): Promise<strin
     dedupExpiresAt: new Date(Date.parse(at) + 60_000),
   });
   expect(recorded.kind).toBe('recorded');
-  const intent: OrderIntent = {
-    clientOrderId: `pb-${signalId}`,
-    signalId,
-    symbol: 'AAPL',
-    side: 'buy',
-    quantity: '1',
-    orderType: 'market',
-    timeInForce: 'day',
-    extendedHours: false,
-    referencePrice: '100',
-    reservedCash: '100',
-  };
+  const intent = oneShare(signalId);
   const approved = await store.approve(intent, await store.snapshot(), at, {
     recentOrders: [],
     dayTrades: [],
@@ -189,18 +182,7 @@ describe('order listings in DynamoDB: the byLifecycle index', () => {
           Item: {
             clientOrderId: `pb-${signalId}`,
             signalId,
-            intent: {
-              clientOrderId: `pb-${signalId}`,
-              signalId,
-              symbol: 'AAPL',
-              side: 'buy',
-              quantity: '1',
-              orderType: 'market',
-              timeInForce: 'day',
-              extendedHours: false,
-              referencePrice: '100',
-              reservedCash: '100',
-            },
+            intent: oneShare(signalId),
             status: 'filled',
             filledQuantity: '1',
             bookedQuantity: '1',
