@@ -1,17 +1,14 @@
+import type { Context } from 'aws-lambda';
 import * as z from 'zod';
-import { configFromEnv, createCoreDependencies, requireEnv } from '../shared/adapters/dependencies.js';
-import { tableNamesFromEnv } from '../shared/adapters/dynamodb/tables.js';
-import { EventBridgePublisher, EventBridgeTradingStateEvents } from '../shared/adapters/events.js';
-import { TradingMetrics } from '../shared/adapters/metrics.js';
 import { logger } from '../shared/logger.js';
 import { errorSummary } from '../shared/usecases/accept-signal.js';
 import { isWriteAction, OperatorRequest, operate } from '../shared/usecases/operator.js';
-import type { TradeFlowDeps } from '../shared/usecases/trade-flow.js';
+import { beginInvocation, type LambdaDependencies, lambdaDependencies } from './lambda-deps.js';
 
 /** Who asked: the CLI sends the caller's IAM identity; it is recorded with every action. */
 const AdminEvent = z.looseObject({ requestedBy: z.string().min(1).max(200).default('operator') });
 
-let deps: TradeFlowDeps | undefined;
+let deps: LambdaDependencies | undefined;
 
 /**
  * The operator's front door in AWS: the emergency stop (HALTED, cancel every open order,
@@ -19,14 +16,13 @@ let deps: TradeFlowDeps | undefined;
  * signals, pnl, export) — the same requests the local bot serves over HTTP. Not behind the API:
  * invoked with IAM (lambda:InvokeFunction), so admin access is never anonymous.
  */
-export const handler = async (event: unknown): Promise<unknown> => {
+export const handler = async (event: unknown, context?: Context): Promise<unknown> => {
+  beginInvocation(undefined, context);
   const { requestedBy, ...fields } = AdminEvent.parse(event);
   const request = OperatorRequest.parse(fields);
-  const bus = requireEnv('EVENT_BUS_NAME');
-  deps ??= createCoreDependencies(configFromEnv(), tableNamesFromEnv(), {
-    publisher: new EventBridgePublisher(bus),
-    events: new EventBridgeTradingStateEvents(bus, new TradingMetrics()),
-  });
+  // The same dependencies as every other function: breaker transitions and broker 429s are
+  // metrics here too, and a function without the broker keys could not quietly fall back.
+  deps ??= lambdaDependencies();
   const source = `${requestedBy} (${request.action})`;
   try {
     const result = await operate(deps, request, source);
