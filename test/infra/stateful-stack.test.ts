@@ -106,39 +106,28 @@ describe('StatefulStack (dev)', () => {
         expect(propsOf(tableFor(json, 'dev', definition)).TimeToLiveSpecification).toBeUndefined();
     });
 
-    it('signals has the byDay index (partition day, sort receivedAt) projecting all attributes', () => {
-      const props = propsOf(tableFor(json, 'dev', TABLES.signals));
+    it.each([
+      ['signals', 'byDay', 'day', 'receivedAt'],
+      ['orders', 'byLifecycle', 'lifecycle', 'createdAt'],
+    ] as const)(
+      '%s has the %s index (partition %s, sort %s) projecting all attributes',
+      (table, index, partition, sort) => {
+        const props = propsOf(tableFor(json, 'dev', TABLES[table]));
 
-      expect(props.GlobalSecondaryIndexes).toEqual([
-        {
-          IndexName: 'byDay',
-          KeySchema: [
-            { AttributeName: 'day', KeyType: 'HASH' },
-            { AttributeName: 'receivedAt', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ]);
-      expect(props.AttributeDefinitions).toContainEqual({ AttributeName: 'day', AttributeType: 'S' });
-      expect(props.AttributeDefinitions).toContainEqual({ AttributeName: 'receivedAt', AttributeType: 'S' });
-    });
-
-    it('orders has the byLifecycle index (partition lifecycle, sort createdAt) projecting all attributes', () => {
-      const props = propsOf(tableFor(json, 'dev', TABLES.orders));
-
-      expect(props.GlobalSecondaryIndexes).toEqual([
-        {
-          IndexName: 'byLifecycle',
-          KeySchema: [
-            { AttributeName: 'lifecycle', KeyType: 'HASH' },
-            { AttributeName: 'createdAt', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ]);
-      expect(props.AttributeDefinitions).toContainEqual({ AttributeName: 'lifecycle', AttributeType: 'S' });
-      expect(props.AttributeDefinitions).toContainEqual({ AttributeName: 'createdAt', AttributeType: 'S' });
-    });
+        expect(props.GlobalSecondaryIndexes).toEqual([
+          {
+            IndexName: index,
+            KeySchema: [
+              { AttributeName: partition, KeyType: 'HASH' },
+              { AttributeName: sort, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ]);
+        expect(props.AttributeDefinitions).toContainEqual({ AttributeName: partition, AttributeType: 'S' });
+        expect(props.AttributeDefinitions).toContainEqual({ AttributeName: sort, AttributeType: 'S' });
+      },
+    );
 
     it('tables without indexes in TABLES have no secondary index', () => {
       for (const [, definition] of definitions.filter(([, d]) => d.indexes.length === 0))

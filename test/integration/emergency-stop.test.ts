@@ -25,18 +25,21 @@ async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 10_000):
   }
 }
 
+/** A limit buy below the market: it rests at the broker until cancelled. */
+const RESTING_MSFT_BUY = {
+  ticker: 'MSFT',
+  action: 'buy',
+  quantity: 2,
+  orderType: 'limit',
+  limitPrice: 380,
+  price: 400,
+};
+
 /** A filled AAPL position of 10 and a resting MSFT limit order, the workflow still polling it. */
 async function openBook(flow: FlowHarness) {
   const filled = await flow.record({ ticker: 'AAPL', action: 'buy', quantity: 10, price: 100 });
   await flow.run(filled);
-  const resting = await flow.record({
-    ticker: 'MSFT',
-    action: 'buy',
-    quantity: 2,
-    orderType: 'limit',
-    limitPrice: 380,
-    price: 400,
-  });
+  const resting = await flow.record(RESTING_MSFT_BUY);
   const polling = flow.run(resting);
   await waitUntil(async () => (await flow.deps.signals.get(resting))?.status === 'submitted');
   return { filled, resting, polling };
@@ -120,14 +123,7 @@ describe('emergency stop (SCENARIOS 41–44)', () => {
 
   it('an order cleared to send just before the stop committed is found at the broker and cancelled, not left open (SCENARIOS 41)', async () => {
     const flow = await flowHarness(config);
-    const signalId = await flow.record({
-      ticker: 'MSFT',
-      action: 'buy',
-      quantity: 2,
-      orderType: 'limit',
-      limitPrice: 380,
-      price: 400,
-    });
+    const signalId = await flow.record(RESTING_MSFT_BUY);
     const submit = flow.deps.broker.submitOrder.bind(flow.deps.broker);
     let stopping: Promise<Awaited<ReturnType<typeof emergencyStop>>> | undefined;
     vi.spyOn(flow.deps.broker, 'submitOrder').mockImplementationOnce(async (intent) => {
@@ -151,14 +147,7 @@ describe('emergency stop (SCENARIOS 41–44)', () => {
 
   it('an order at the broker that the orders index does not list yet is cancelled all the same: the stop lists open orders completely', async () => {
     const flow = await flowHarness(config);
-    const signalId = await flow.record({
-      ticker: 'MSFT',
-      action: 'buy',
-      quantity: 2,
-      orderType: 'limit',
-      limitPrice: 380,
-      price: 400,
-    });
+    const signalId = await flow.record(RESTING_MSFT_BUY);
     const approved = await riskCheck({ signalId, symbol: 'MSFT', receivedAt: '' }, flow.deps);
     if (approved.decision !== 'approved') throw new Error('fixture must be approved');
     await submitOrder({ signalId, clientOrderId: approved.clientOrderId }, flow.deps);
