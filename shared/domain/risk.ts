@@ -57,7 +57,17 @@ export interface RiskContext {
   snapshot: PortfolioSnapshot;
   config: Config;
   now: Date;
+  /**
+   * Where market prices come from. `broker`: the broker's market data (Alpaca's latest trade) puts
+   * the price in `snapshot.prices`; an alert's `price` is only a hint, checked against it, and with
+   * no fresh market price nothing is approved. `alerts` (the default): there is no market data but
+   * what alerts carry (the paper broker, backtests): the alert's price is checked against the last
+   * fresh price, and with none it is taken as the market price (docs/RISK.md, "Prices").
+   */
+  marketData?: MarketData;
 }
+
+export type MarketData = 'broker' | 'alerts';
 
 /** Checks that need only the signal and the portfolio (run before the order is sized). */
 export type SignalCheck = (ctx: RiskContext) => Denial | undefined;
@@ -498,7 +508,10 @@ export const maxExposureCheck: IntentCheck = (intent, ctx) => {
     : undefined;
 };
 
-/** A limit or stop price far from the market is a typo or a bad tick, not a trade. */
+/**
+ * An alert's price, limit or stop far from the market is a typo, a bad tick or a forged alert, not
+ * a trade: `{"price": 1}` for a stock trading at 187.50 must not size a $187,500 order as $1,000.
+ */
 export const priceCollarCheck: SignalCheck = (ctx) => {
   const percent = ctx.config.risk.priceCollarPercent;
   if (percent === 0) return undefined;
@@ -506,20 +519,41 @@ export const priceCollarCheck: SignalCheck = (ctx) => {
   if (market === undefined) return undefined;
   const { signal } = ctx;
   for (const [name, price] of [
+    ['price', signal.price],
     ['limitPrice', signal.limitPrice],
     ['stopPrice', signal.stopPrice],
   ] as const) {
-    if (price === undefined) continue;
-    const away = dec(price).minus(dec(market)).abs().div(dec(market)).times(100);
-    if (away.gt(percent)) {
-      return {
-        code: 'PRICE_COLLAR',
-        detail: `${name} ${price} is ${away.toDecimalPlaces(2).toString()}% from the market price ${market}, beyond risk.priceCollarPercent ${percent}`,
-      };
-    }
+    const denial = price === undefined ? undefined : collarDenial(name, price, market, percent);
+    if (denial !== undefined) return denial;
   }
   return undefined;
 };
+
+function collarDenial(name: string, price: string, market: string, percent: number): Denial | undefined {
+  const away = dec(price).minus(dec(market)).abs().div(dec(market)).times(100);
+  return away.gt(percent)
+    ? {
+        code: 'PRICE_COLLAR',
+        detail: `${name} ${price} is ${away.toDecimalPlaces(2).toString()}% from the market price ${market}, beyond risk.priceCollarPercent ${percent}`,
+      }
+    : undefined;
+}
+
+/**
+ * With no market data but alerts (the paper broker, backtests), an alert's price is the market's
+ * once it is believed: when no fresh price is known, or it is within the collar of the one that is.
+ * The caller then marks the portfolio with it (equity, the loss limits and the breaker see the market
+ * as the alert reports it) and records it for later alerts and resting orders.
+ */
+export function alertPriceBelieved(ctx: RiskContext): boolean {
+  const { signal, config } = ctx;
+  if (ctx.marketData === 'broker' || signal.price === undefined) return false;
+  const market = marketPriceOf(ctx);
+  const percent = config.risk.priceCollarPercent;
+  return (
+    market === undefined || percent === 0 || collarDenial('price', signal.price, market, percent) === undefined
+  );
+}
 
 /** After a bad session, orders may only shrink positions until the next one. */
 export const dailyLossCheck: IntentCheck = (intent, ctx) => {
@@ -647,22 +681,31 @@ export function approvalBookkeeping(intent: OrderIntent, ctx: RiskContext): Appr
   };
 }
 
-/** The market price: the alert's own, else the symbol's last price if it is fresh enough. */
-function marketPriceOf(ctx: RiskContext): string | undefined {
+/**
+ * The market price: the symbol's last known price if it is fresh enough (the broker's latest trade,
+ * or an earlier alert's price that passed the collar). With no market data but alerts, and no fresh
+ * price, the alert's own price is the market's.
+ */
+export function marketPriceOf(ctx: RiskContext): string | undefined {
   const { signal, snapshot, config, now } = ctx;
-  if (signal.price !== undefined) return signal.price;
   const last = snapshot.prices[signal.symbol];
-  if (last === undefined) return undefined;
-  const ageSeconds = (now.getTime() - Date.parse(last.at)) / 1000;
-  return ageSeconds <= config.risk.maxPriceAgeSeconds ? last.price : undefined;
+  if (last !== undefined && (now.getTime() - Date.parse(last.at)) / 1000 <= config.risk.maxPriceAgeSeconds)
+    return last.price;
+  return ctx.marketData === 'broker' ? undefined : signal.price;
 }
 
-/** The price to size and check the order with: the market price, else a limit order's own limit. */
+/**
+ * The price an order is sized and checked at (notional, exposure, buying power): the larger of the
+ * market price and the alert's, so an alert that understates the price cannot pass a limit it would
+ * break. A limit order sent without a price is bounded by its own limit.
+ */
 function referencePriceOf(ctx: RiskContext): string | undefined {
   const { signal } = ctx;
   if (signal.price === undefined && (signal.orderType === 'limit' || signal.orderType === 'stop_limit'))
     return signal.limitPrice;
-  return marketPriceOf(ctx);
+  const market = marketPriceOf(ctx);
+  if (market === undefined || signal.price === undefined) return market;
+  return dec(signal.price).gt(dec(market)) ? signal.price : market;
 }
 
 /**
@@ -691,7 +734,10 @@ export function sizeOrder(ctx: RiskContext): { intent: OrderIntent; notes: Denia
   if (price === undefined) {
     return {
       code: 'NO_FRESH_PRICE',
-      detail: `no price in the alert and no last price for ${signal.symbol} within ${config.risk.maxPriceAgeSeconds}s`,
+      detail:
+        ctx.marketData === 'broker'
+          ? `no market price for ${signal.symbol} from the broker or within risk.maxPriceAgeSeconds ${config.risk.maxPriceAgeSeconds}s${signal.price === undefined ? '' : "; the alert's price is never traded on unchecked"}`
+          : `no price in the alert and no last price for ${signal.symbol} within ${config.risk.maxPriceAgeSeconds}s`,
     };
   }
   // Size against the position as it will be once orders in flight complete, so a second exit

@@ -2,7 +2,13 @@ import * as z from 'zod';
 import type { Config } from '../config/schema.js';
 import type { Signal } from '../domain/alert.js';
 import { canonicalJson, sha256, signalIdOf } from '../domain/ids.js';
-import { approvalBookkeeping, type Denial, evaluateRisk } from '../domain/risk.js';
+import {
+  alertPriceBelieved,
+  approvalBookkeeping,
+  type Denial,
+  evaluateRisk,
+  type MarketData,
+} from '../domain/risk.js';
 import {
   type BROKER_ORDER_STATUSES,
   type BrokerOrder,
@@ -17,7 +23,6 @@ import {
   type Clock,
   type Log,
   type SignalPublisher,
-  type SignalRecord,
   type SignalStore,
   type TradingMetricsSink,
   type TradingStateEvents,
@@ -110,11 +115,14 @@ export const jitter = (attempt: number): Promise<void> =>
  *
  * Primary course:
  *  1. Load the signal; skip it if it is already decided (the event arrived twice).
- *  2. Record the alert's price as the symbol's latest price.
- *  3. Read the portfolio, let the circuit breaker trip or reset on it, and evaluate every check.
- *  4. Approved: commit intent + reservation in one transaction conditioned on the portfolio
+ *  2. Ask the broker's market data for the symbol's latest trade and record it (Alpaca); the
+ *     alert's own price is only a hint, collared against the market before it is believed.
+ *  3. Read the portfolio. With no market data but alerts (the paper broker), an alert's price that
+ *     passes the collar is the market's: mark the portfolio with it and record it.
+ *  4. Let the circuit breaker trip or reset on the portfolio, and evaluate every check.
+ *  5. Approved: commit intent + reservation in one transaction conditioned on the portfolio
  *     version; a conflict (a racing signal or fill) re-reads and re-checks.
- *  5. Denied: return the denials for RecordRejection.
+ *  6. Denied: return the denials for RecordRejection.
  */
 export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<RiskCheckOutput> {
   const { signalId } = SignalEventSchema.parse(input);
@@ -122,22 +130,39 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
   if (record === undefined) throw new Error(`signal ${signalId} is not recorded`);
   if (record.status !== 'received')
     return { decision: 'skipped', signalId, reason: `already ${record.status}` };
-  // The alert's own price is the symbol's latest price (for later alerts and resting orders).
-  // The write need not land before the read: the snapshot is marked with the alert's price anyway,
-  // so equity, the loss limits and the breaker see the market as the alert reports it.
-  const { symbol } = record.signal;
-  const market = await marketPriceOf(record, deps);
-  const priceRecorded =
+  const { symbol, price: alertPrice } = record.signal;
+  const marketData: MarketData = deps.broker.latestPrice === undefined ? 'alerts' : 'broker';
+  let market: LastPrice | undefined;
+  try {
+    market = await brokerPriceOf(symbol, deps);
+  } catch (error) {
+    if (!(error instanceof BrokerAuthError)) throw error;
+    // The broker refused the keys: no order could be placed either. Trading halts until fixed.
+    await haltForBroker(deps, error.message);
+    return { decision: 'rejected', signalId, denials: [{ code: 'BROKER_REJECTED', detail: error.message }] };
+  }
+  // The write need not land before the read: the snapshot is marked with the broker's price anyway.
+  const marketRecorded =
     market === undefined ? Promise.resolve() : deps.store.recordPrice(symbol, market.price, market.at);
+  const alertMarket =
+    marketData === 'alerts' && alertPrice !== undefined
+      ? { price: alertPrice, at: record.signal.time ?? record.receivedAt }
+      : undefined;
+  let alertMarketRecorded = false;
   const started = Date.now();
   for (let attempt = 0; Date.now() - started < APPROVAL_BUDGET_MS; attempt++) {
-    const [read] = await Promise.all([deps.store.snapshot(), priceRecorded]);
-    const snapshot = await evaluateBreaker(
-      deps,
-      market === undefined ? read : withPrice(read, symbol, market),
-    );
+    const [read] = await Promise.all([deps.store.snapshot(), marketRecorded]);
     const now = deps.clock.now();
-    const ctx = { signal: record.signal, signalId, snapshot, config: deps.config, now };
+    const base = { signal: record.signal, signalId, config: deps.config, now, marketData };
+    let marked = market === undefined ? read : withPrice(read, symbol, market);
+    if (alertMarket !== undefined && alertPriceBelieved({ ...base, snapshot: marked })) {
+      // The paper broker's market is what alerts say, once an alert's price is believed.
+      marked = withPrice(marked, symbol, alertMarket);
+      if (!alertMarketRecorded) await deps.store.recordPrice(symbol, alertMarket.price, alertMarket.at);
+      alertMarketRecorded = true;
+    }
+    const snapshot = await evaluateBreaker(deps, marked);
+    const ctx = { ...base, snapshot };
     const decision = evaluateRisk(ctx);
     if (!decision.approved) return { decision: 'rejected', signalId, denials: decision.denials };
     const { intent } = decision;
@@ -160,16 +185,16 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
 }
 
 /**
- * The market price the decision uses: the alert's own, else the broker's latest trade (Alpaca's
- * market data) when it has one. Without either, the last recorded price may still serve.
+ * The broker's latest trade for the symbol (Alpaca's market data), or undefined when the broker has
+ * no market data or cannot answer now (the last recorded price may still be fresh enough). Refused
+ * keys are not "no answer": BrokerAuthError goes through.
  */
-async function marketPriceOf(record: SignalRecord, deps: TradeFlowDeps): Promise<LastPrice | undefined> {
-  const { price, symbol } = record.signal;
-  if (price !== undefined) return { price, at: record.signal.time ?? record.receivedAt };
+async function brokerPriceOf(symbol: string, deps: TradeFlowDeps): Promise<LastPrice | undefined> {
   if (deps.broker.latestPrice === undefined) return undefined;
   try {
     return await deps.broker.latestPrice(symbol);
   } catch (error) {
+    if (error instanceof BrokerAuthError) throw error;
     deps.log.warn('latest price unavailable from the broker', { symbol, error: (error as Error).name });
     return undefined;
   }

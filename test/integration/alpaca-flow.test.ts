@@ -44,6 +44,9 @@ async function alpacaFlow(
   return { flow, fake };
 }
 
+/** Alpaca's trading API down while its market data answers (they are separate services). */
+const TRADING_API = { path: /^\/v2\/(?!stocks\/)/ };
+
 const buy = (ticker: string, quantity: number, price?: number) => ({
   ticker,
   action: 'buy',
@@ -83,6 +86,27 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     });
 
     expect(signal).toMatchObject({ status: 'filled', filledQuantity: '2' });
+  });
+
+  it("denies PRICE_COLLAR an alert whose price understates Alpaca's latest trade: no order, and the alert's price is not recorded", async () => {
+    const { flow, fake } = await alpacaFlow({}, { prices: { AAPL: '187.50' } });
+
+    // $187,500 of real notional dressed up as $1,000.
+    const signal = await trade(flow, buy('AAPL', 1000, 1));
+
+    expect(signal.status).toBe('rejected');
+    expect(signal.reason).toMatch(/^PRICE_COLLAR: price 1 is .*% from the market price 187\.5/);
+    expect(fake.orders).toHaveLength(0);
+    expect((await flow.deps.store.snapshot()).prices.AAPL?.price).toBe('187.5');
+  });
+
+  it('denies NO_FRESH_PRICE when Alpaca has no trade for the symbol, even with a price in the alert (fail closed)', async () => {
+    const { flow, fake } = await alpacaFlow({}, { prices: { MSFT: '400' } });
+
+    const signal = await trade(flow, buy('AAPL', 1, 100));
+
+    expect(signal.reason).toMatch(/^NO_FRESH_PRICE/);
+    expect(fake.orders).toHaveLength(0);
   });
 
   it("403 insufficient buying power: rejected with Alpaca's reason, reservation released, no retry (SCENARIOS 30)", async () => {
@@ -159,7 +183,11 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
   it('Alpaca down: the signal fails, the order stays unknown with its reservation, and the reconciler settles it later (SCENARIOS 37)', async () => {
     const { flow, fake } = await alpacaFlow({ alpaca: { submitBudgetMs: 500 } });
     await flow.deps.store.snapshot(); // the account opens from Alpaca's before the outage
-    const outage = fake.inject({ fault: { kind: 'status', status: 503 }, times: Number.POSITIVE_INFINITY });
+    const outage = fake.inject({
+      fault: { kind: 'status', status: 503 },
+      times: Number.POSITIVE_INFINITY,
+      when: TRADING_API,
+    });
 
     const signal = await trade(flow, buy('AAPL', 2, 100));
 
@@ -188,9 +216,14 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
   });
 
   it('halts trading after three signals in a row fail at the broker (SCENARIOS 37: N in a row)', async () => {
-    const { flow, fake } = await alpacaFlow({ alpaca: { submitBudgetMs: 500 } });
+    const prices = { AAPL: '100', MSFT: '100', GOOG: '100' };
+    const { flow, fake } = await alpacaFlow({ alpaca: { submitBudgetMs: 500 } }, { prices });
     await flow.deps.store.snapshot();
-    fake.inject({ fault: { kind: 'status', status: 503 }, times: Number.POSITIVE_INFINITY });
+    fake.inject({
+      fault: { kind: 'status', status: 503 },
+      times: Number.POSITIVE_INFINITY,
+      when: TRADING_API,
+    });
 
     for (const ticker of ['AAPL', 'MSFT', 'GOOG']) await trade(flow, buy(ticker, 1, 100));
 

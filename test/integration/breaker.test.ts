@@ -103,7 +103,14 @@ describe('circuit breaker through the workflow on DynamoDB Local', () => {
 
   it('halts at the drawdown limit, resets at the exact end of the cool-down, and rebases the high-water mark', async () => {
     const { flow, clock } = await harness({
-      risk: { maxDrawdownPercent: 1, maxDailyLoss: '0', maxDailyLossPercent: 0, drawdownCooldownHours: 24 },
+      risk: {
+        maxDrawdownPercent: 1,
+        maxDailyLoss: '0',
+        maxDailyLossPercent: 0,
+        drawdownCooldownHours: 24,
+        // AAPL falls 11 % in one alert below: wider than the default collar.
+        priceCollarPercent: 20,
+      },
     });
     await trade(flow, clock, order('AAPL', 'buy', 100, 100));
 

@@ -149,7 +149,7 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
       quantity: 2,
       orderType: 'limit',
       limitPrice: 90,
-      price: 100,
+      price: 95,
     });
 
     await flow.run(signalId);
@@ -173,7 +173,7 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
       quantity: 1,
       orderType: 'limit',
       limitPrice: 90,
-      price: 100,
+      price: 95,
     });
     const running = flow.run(limitId);
     // A later alert on the same symbol carries a price below the limit.
@@ -189,6 +189,21 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
     expect(limit?.status).toBe('filled');
     expect(limit?.averageFillPrice).toBe('89');
     expect((await flow.deps.store.snapshot()).positions.QQQ?.quantity).toBe('2');
+  });
+
+  it("paper: an alert's price beyond the collar of the last price is denied PRICE_COLLAR and never becomes the market", async () => {
+    const flow = await flowHarness({ risk: { duplicateWindowSeconds: 0 } });
+    const first = await flow.record(buy('AAPL', 1, 187.5));
+    await flow.run(first);
+
+    const forged = await flow.record(buy('AAPL', 1000, 1), new Date(Date.now() + 1000));
+    await flow.run(forged);
+
+    expect((await flow.deps.signals.get(forged))?.reason).toMatch(/^PRICE_COLLAR: price 1 is /);
+    const snapshot = await flow.deps.store.snapshot();
+    expect(snapshot.prices.AAPL?.price).toBe('187.5');
+    expect(snapshot.positions.AAPL?.quantity).toBe('1');
+    expect(await itemsOf(flow.tables.paperOrders)).toHaveLength(1);
   });
 
   it('records a failure when SubmitOrder faults, and keeps the reservation while the outcome is unknown', async () => {

@@ -931,6 +931,75 @@ describe('evaluateRisk: price collar', () => {
   });
 });
 
+describe("evaluateRisk: the alert's price is a hint, never trusted past the market", () => {
+  // AAPL last traded at 187.50; a forged or mistyped alert says 1.
+  const market = aSnapshot({ prices: { AAPL: { price: '187.50', at: secondsAgo(5) } } });
+  const lowball = aSignal({ quantity: '1000', price: '1' });
+  const tight = parseConfig({});
+
+  it.each(['broker', 'alerts'] as const)(
+    'denies PRICE_COLLAR an alert price far from the %s market price, whatever the order limit',
+    (marketData) => {
+      const decision = evaluateRisk({
+        signal: lowball,
+        signalId: SIGNAL_ID,
+        snapshot: market,
+        config: tight,
+        now: NOW,
+        marketData,
+      });
+
+      expect(codesOf(decision)).toContain('PRICE_COLLAR');
+      expect(denialsOf(decision)[0]?.detail).toMatch(/^price 1 is 99\.47% from the market price 187\.50/);
+    },
+  );
+
+  it('with the collar off, checks notional at the market price, not the lower alert price', () => {
+    const config = parseConfig({ risk: { priceCollarPercent: 0 } });
+
+    const decision = evaluateRisk({
+      signal: lowball,
+      signalId: SIGNAL_ID,
+      snapshot: market,
+      config,
+      now: NOW,
+      marketData: 'broker',
+    });
+
+    expect(codesOf(decision)).toContain('MAX_ORDER_NOTIONAL');
+  });
+
+  it('sizes and checks at the larger of the alert price and the market price', () => {
+    const within = (price: string) =>
+      approvedIntent(
+        evaluate({ signal: aSignal({ price }), snapshot: market, config: roomy() }),
+      ).referencePrice;
+
+    expect(within('180')).toBe('187.50');
+    expect(within('195')).toBe('195');
+  });
+
+  it('with broker market data and no fresh market price, denies NO_FRESH_PRICE even when the alert has a price', () => {
+    const decision = evaluateRisk({
+      signal: aSignal({ price: '187.50' }),
+      signalId: SIGNAL_ID,
+      snapshot: aSnapshot(),
+      config: roomy(),
+      now: NOW,
+      marketData: 'broker',
+    });
+
+    expect(codesOf(decision)).toEqual(['NO_FRESH_PRICE']);
+    expect(denialsOf(decision)[0]?.detail).toMatch(/never traded on unchecked/);
+  });
+
+  it('with alerts as the only market data and no known price, takes the alert price as the market (docs/RISK.md)', () => {
+    const intent = approvedIntent(evaluate({ signal: aSignal({ price: '187.50' }), config: roomy() }));
+
+    expect(intent.referencePrice).toBe('187.50');
+  });
+});
+
 describe('evaluateRisk: daily loss and drawdown', () => {
   const TODAY = '2024-03-15';
   /** Flat portfolio whose equity is `cash`; the session began at 100,000, the high-water mark 100,000. */

@@ -14,12 +14,17 @@ interface Item {
 
 /**
  * The paper broker with its order book in memory: the same fill model (`executePaper`) and the same
- * rules as PaperBroker — a market order executes at its reference price, an order that rests is
- * executed against the latest recorded price each time it is looked at, and a repeated client order
+ * rules as PaperBroker — an order executes against the latest recorded price (a market order
+ * without one at the price it was checked at), an order that rests each time it is looked at, and a repeated client order
  * id returns the order already there.
  */
 export class MemoryPaperBroker implements Broker {
   readonly name = 'paper';
+  private async marketPrice(intent: OrderIntent): Promise<string | undefined> {
+    const last = await this.prices.lastPrice(intent.symbol);
+    return last ?? (intent.orderType === 'market' ? intent.referencePrice : undefined);
+  }
+
   private readonly book = new Map<string, Item>();
 
   constructor(
@@ -32,7 +37,7 @@ export class MemoryPaperBroker implements Broker {
     if (existing !== undefined) return existing.order;
     const execution = executePaper(
       intent,
-      intent.orderType === 'market' ? intent.referencePrice : await this.prices.lastPrice(intent.symbol),
+      await this.marketPrice(intent),
       this.terms,
     );
     const order: BrokerOrder = {
@@ -51,7 +56,7 @@ export class MemoryPaperBroker implements Broker {
   async getOrder(clientOrderId: string): Promise<BrokerOrder | undefined> {
     const item = this.book.get(clientOrderId);
     if (item === undefined || item.order.status !== 'new') return item?.order;
-    const execution = executePaper(item.intent, await this.prices.lastPrice(item.intent.symbol), this.terms);
+    const execution = executePaper(item.intent, await this.marketPrice(item.intent), this.terms);
     if (execution.status !== 'filled' || execution.fillPrice === undefined) return item.order;
     return this.transition(item, {
       status: 'filled',

@@ -38,7 +38,7 @@ export class PaperBroker implements Broker {
   async submitOrder(intent: OrderIntent): Promise<BrokerOrder> {
     const execution = executePaper(
       intent,
-      intent.orderType === 'market' ? intent.referencePrice : await this.marketPrice(intent),
+      await this.marketPrice(intent),
       this.terms,
     );
     const order: z.infer<typeof PaperOrderItem> = {
@@ -93,9 +93,14 @@ export class PaperBroker implements Broker {
     await this.db.send(new GetCommand({ TableName: this.tableName, Key: { clientOrderId: '__ping__' } }));
   }
 
-  /** The latest price an alert carried; never the order's own limit, which would fill it at once. */
+  /**
+   * The market: the latest recorded price (an alert's once it passed the collar); never the order's
+   * own limit, which would fill it at once. A market order with none recorded fills at the price it
+   * was checked at.
+   */
   private async marketPrice(intent: OrderIntent): Promise<string | undefined> {
-    return this.prices.lastPrice(intent.symbol);
+    const last = await this.prices.lastPrice(intent.symbol);
+    return last ?? (intent.orderType === 'market' ? intent.referencePrice : undefined);
   }
 
   private async read(clientOrderId: string) {
