@@ -1,7 +1,8 @@
 import type { Signal } from '../domain/alert.js';
 import { dec } from '../domain/money.js';
 import { approvalBookkeeping, sizeOrder } from '../domain/risk.js';
-import type { BrokerOrder } from '../domain/trading.js';
+import { clientOrderIdOf } from '../domain/ids.js';
+import { type BrokerOrder, type PortfolioSnapshot, TERMINAL_SIGNAL_STATUSES } from '../domain/trading.js';
 import type { OrderRecord } from '../ports/index.js';
 import { haltTrading } from './breaker.js';
 import { isFinal, recordDerivedSignal, type TradeFlowDeps } from './trade-flow.js';
@@ -63,7 +64,8 @@ async function lookUp(deps: TradeFlowDeps, order: OrderRecord): Promise<BrokerOr
  *  2. Every open order is cancelled at the broker and the outcome booked (a fill that won the race
  *     is booked as a fill).
  *  3. With `flatten`, every position is closed by a market order of its own, recorded like any
- *     order (one per position: a second stop at the same time finds it already placed).
+ *     order (one per position: a second stop at the same time waits for it; a stop run again
+ *     after it ended without closing places the next one).
  *  4. What remains open is read back and reported item by item.
  *
  * When the broker cannot be reached the state is still HALTED; the report says what failed and
@@ -158,16 +160,54 @@ export async function emergencyStop(
   };
 }
 
+/** How many closing orders one halt may place per symbol, each after the one before has ended. */
+const FLATTEN_ATTEMPTS = 20;
+/** How long a stop waits for a concurrent stop's closing order to end before reporting it open. */
+const CONCURRENT_FLATTEN_WAIT_MS = 15_000;
+
 /**
  * Closes one position with a market order, recorded as a signal and an order like any other, so
- * the fill is booked once and the audit trail shows it. The dedup key names the halt it belongs
- * to: two stops racing for the same halt place one order.
+ * the fill is booked once and the audit trail shows it. The dedup key names the halt and the
+ * attempt: two stops racing for the same halt place one order (the second waits for the first's
+ * outcome and reports it), and a stop run again after an attempt has ended (the runbook's "run
+ * the same command again" once the broker is back) places a new closing order for what is still
+ * held. Never reported ok without a filled closing order or a position already flat.
  */
 async function flattenPosition(deps: TradeFlowDeps, symbol: string, haltedSince: string): Promise<StopItem> {
-  const receivedAt = deps.clock.now().toISOString();
-  const snapshot = await deps.store.snapshot();
+  const item: StopItem = { kind: 'flatten', symbol, clientOrderId: '', outcome: '', ok: false };
+  for (let attempt = 1; attempt <= FLATTEN_ATTEMPTS; attempt++) {
+    const receivedAt = deps.clock.now().toISOString();
+    const snapshot = await deps.store.snapshot();
+    const signal = closingSignal(snapshot, symbol);
+    const { signalId, fresh } = await recordDerivedSignal(
+      deps.signals,
+      signal,
+      `flatten#${symbol}#${haltedSince}#${attempt}`,
+      receivedAt,
+    );
+    if (fresh) return placeClosingOrder(deps, signal, signalId, item);
+    const earlier = await settledSignal(deps, signalId);
+    if (earlier === undefined || !TERMINAL_SIGNAL_STATUSES.includes(earlier.status)) {
+      item.clientOrderId = clientOrderIdOf(signalId);
+      item.outcome = `a concurrent stop's closing order is still ${earlier?.status ?? 'unrecorded'}`;
+      return item;
+    }
+    if (earlier.status === 'filled' && (await isFlat(deps, symbol))) {
+      item.clientOrderId = clientOrderIdOf(signalId);
+      item.outcome = 'filled';
+      item.ok = true;
+      return item;
+    }
+    // That attempt has ended and the position is still there: the next attempt closes it.
+  }
+  item.outcome = `failed: ${FLATTEN_ATTEMPTS} closing orders in this halt did not close it`;
+  return item;
+}
+
+/** A market exit of the whole position, priced at the last known price for the audit trail. */
+function closingSignal(snapshot: PortfolioSnapshot, symbol: string): Signal {
   const last = snapshot.prices[symbol]?.price ?? snapshot.positions[symbol]?.averageCost ?? '0';
-  const signal: Signal = {
+  return {
     symbol,
     action: 'exit',
     quantityType: 'fixed_quantity',
@@ -177,27 +217,43 @@ async function flattenPosition(deps: TradeFlowDeps, symbol: string, haltedSince:
     extendedHours: false,
     comment: 'emergency stop: flatten',
   };
-  const { signalId, fresh } = await recordDerivedSignal(
-    deps.signals,
-    signal,
-    `flatten#${symbol}#${haltedSince}`,
-    receivedAt,
-  );
-  const item: StopItem = { kind: 'flatten', symbol, clientOrderId: '', outcome: '', ok: false };
-  if (!fresh) {
-    item.outcome = 'already placed by a concurrent stop';
-    item.ok = true;
-    return item;
+}
+
+const isFlat = async (deps: TradeFlowDeps, symbol: string): Promise<boolean> =>
+  dec((await deps.store.snapshot()).positions[symbol]?.quantity ?? '0').isZero();
+
+/** The signal once it has ended, or as it is when a concurrent stop is still working on it. */
+async function settledSignal(deps: TradeFlowDeps, signalId: string) {
+  const deadline = Date.now() + CONCURRENT_FLATTEN_WAIT_MS;
+  for (;;) {
+    const record = await deps.signals.get(signalId);
+    if (record !== undefined && TERMINAL_SIGNAL_STATUSES.includes(record.status)) return record;
+    if (Date.now() >= deadline) return record;
+    await pause(100);
   }
+}
+
+async function placeClosingOrder(
+  deps: TradeFlowDeps,
+  signal: Signal,
+  signalId: string,
+  item: StopItem,
+): Promise<StopItem> {
   try {
     const now = deps.clock.now();
+    const snapshot = await deps.store.snapshot();
     // Sized like an exit (what is held once orders in flight complete), bypassing the checks:
     // HALTED denies new risk, and closing is exactly what the stop is for.
     const sized = sizeOrder({ signal, signalId, snapshot, config: deps.config, now });
     if ('code' in sized) {
-      item.outcome = `${sized.code}: ${sized.detail}`;
-      item.ok = sized.code === 'NOTHING_TO_CLOSE';
       await deps.store.reject(signalId, [sized], now.toISOString());
+      const flat = dec(snapshot.positions[signal.symbol]?.quantity ?? '0').isZero();
+      item.ok = flat;
+      item.outcome = flat
+        ? 'already flat'
+        : sized.code === 'NOTHING_TO_CLOSE'
+          ? `failed: an earlier closing order is still unresolved (its fate at the broker is unknown); ${signal.symbol} ${snapshot.positions[signal.symbol]?.quantity} held`
+          : `${sized.code}: ${sized.detail}`;
       return item;
     }
     const { intent } = sized;

@@ -229,6 +229,66 @@ describe('emergency stop (SCENARIOS 41–44)', () => {
     expect(flow.deps.events.unknownOrders).toEqual([]);
   });
 
+  it('run again once Alpaca is back, a stop whose flatten failed places the closing order and reports it, not a no-op "ok"', async () => {
+    fake = await startFakeAlpaca({ prices: { AAPL: '100' } });
+    const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
+    const flow = await flowHarness(
+      { ...config, broker: 'alpaca', alpaca: { submitBudgetMs: 500, requestTimeoutMs: 300 } },
+      undefined,
+      {
+        alpaca: {
+          credentials: { get: async () => keys, refresh: async () => keys },
+          tradingUrl: fake.url,
+          dataUrl: fake.url,
+        },
+      },
+    );
+    await flow.run(await flow.record({ ticker: 'AAPL', action: 'buy', quantity: 5, price: 100 }));
+    const outage = fake.inject({ fault: { kind: 'status', status: 503 }, times: Number.POSITIVE_INFINITY });
+    const first = await emergencyStop(flow.deps, { flatten: true, ...STOP });
+    expect(first.complete).toBe(false);
+    outage.cancel();
+
+    const again = await emergencyStop(flow.deps, { flatten: true, ...STOP });
+
+    expect(again.halted.changed).toBe(false);
+    expect(again.items.filter((i) => i.kind === 'flatten')).toEqual([
+      expect.objectContaining({ symbol: 'AAPL', outcome: 'filled', ok: true }),
+    ]);
+    expect(again.complete).toBe(true);
+    expect(fake.orders.map((o) => o.side)).toEqual(['buy', 'sell']);
+    expect(fake.positions).toEqual([]);
+    expect((await flow.deps.store.snapshot()).positions.AAPL?.quantity).toBe('0');
+  });
+
+  it('a stop run again while the earlier closing order is still unresolved does not report the position closed', async () => {
+    fake = await startFakeAlpaca({ prices: { AAPL: '100' } });
+    const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
+    const flow = await flowHarness(
+      { ...config, broker: 'alpaca', alpaca: { submitBudgetMs: 500, requestTimeoutMs: 300 } },
+      undefined,
+      {
+        alpaca: {
+          credentials: { get: async () => keys, refresh: async () => keys },
+          tradingUrl: fake.url,
+          dataUrl: fake.url,
+        },
+      },
+    );
+    await flow.run(await flow.record({ ticker: 'AAPL', action: 'buy', quantity: 5, price: 100 }));
+    fake.inject({ fault: { kind: 'status', status: 503 }, times: Number.POSITIVE_INFINITY });
+    await emergencyStop(flow.deps, { flatten: true, ...STOP });
+
+    const again = await emergencyStop(flow.deps, { flatten: true, ...STOP });
+
+    expect(again.complete).toBe(false);
+    expect(again.items.filter((i) => i.kind === 'flatten')).toEqual([
+      expect.objectContaining({ symbol: 'AAPL', ok: false }),
+    ]);
+    expect(again.remaining.positions).toEqual([{ symbol: 'AAPL', quantity: '5' }]);
+    expect(fake.orders.map((o) => o.side)).toEqual(['buy']);
+  });
+
   it('flattens through Alpaca: one closing order, the position gone there and here', async () => {
     fake = await startFakeAlpaca({ prices: { AAPL: '100' } });
     const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
