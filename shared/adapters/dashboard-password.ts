@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod';
-import { SecretUnavailableError } from './secrets.js';
+import { fieldsAtFault, parseSecretJson, SecretUnavailableError } from './secrets.js';
 
 const DashboardSecret = z.object({
   password: z.string().min(16, 'the dashboard password must be at least 16 characters'),
@@ -23,17 +23,11 @@ export class SecretsManagerDashboardPassword {
   async get(): Promise<string> {
     if (this.cached && this.cached.until > Date.now()) return this.cached.value;
     const result = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
-    let raw: unknown;
-    try {
-      raw = JSON.parse(result.SecretString ?? '');
-    } catch {
-      raw = undefined;
-    }
-    const parsed = DashboardSecret.safeParse(raw);
+    const parsed = DashboardSecret.safeParse(parseSecretJson(result.SecretString));
     // Never the value in an error: only where the secret is wrong.
     if (!parsed.success) {
       throw new SecretUnavailableError(
-        `dashboard secret ${this.secretId} must be JSON {"password": "…"} of at least 16 characters (problem at ${parsed.error.issues.map((i) => i.path.join('.') || 'the top level').join(', ')})`,
+        `dashboard secret ${this.secretId} must be JSON {"password": "…"} of at least 16 characters (problem at ${fieldsAtFault(parsed.error)})`,
       );
     }
     this.cached = { value: parsed.data.password, until: Date.now() + this.ttlMs };

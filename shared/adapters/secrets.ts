@@ -13,6 +13,37 @@ export class SecretUnavailableError extends Error {
   override readonly name = 'SecretUnavailableError';
 }
 
+/**
+ * A previous webhook secret sent without `previousValidUntil` is accepted this long after the
+ * rotation that made it previous, never for ever: a leaked old secret must stop working.
+ */
+export const PREVIOUS_SECRET_GRACE_MS = 24 * 3_600_000;
+
+/**
+ * Parses secret material as JSON without ever letting it reach an error message: JSON.parse's
+ * SyntaxError quotes the text it choked on, which for a secret stored as plain text is the secret.
+ */
+export function parseSecretJson(text: string | undefined): unknown {
+  try {
+    return JSON.parse(text ?? '{}');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where a secret is malformed, by field name only: zod's messages may quote the value. */
+export const fieldsAtFault = (error: z.ZodError): string =>
+  error.issues.map((i) => i.path.join('.') || 'the top level (it must be a JSON object)').join(', ');
+
+/** The deadline of a previous secret: its own, else the grace period from the rotation. */
+function withDeadline(secrets: z.infer<typeof WebhookSecretsSchema>, rotatedAt: Date): WebhookSecrets {
+  if (secrets.previous === undefined || secrets.previousValidUntil !== undefined) return secrets;
+  return {
+    ...secrets,
+    previousValidUntil: new Date(rotatedAt.getTime() + PREVIOUS_SECRET_GRACE_MS).toISOString(),
+  };
+}
+
 /** Webhook secrets from Secrets Manager (JSON `{current, previous?, previousValidUntil?}`), cached briefly. */
 export class SecretsManagerWebhookSecrets implements WebhookSecretSource {
   private cached: { value: WebhookSecrets; until: number } | undefined;
@@ -26,21 +57,31 @@ export class SecretsManagerWebhookSecrets implements WebhookSecretSource {
   async get(): Promise<WebhookSecrets> {
     if (this.cached && this.cached.until > Date.now()) return this.cached.value;
     const result = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
-    const parsed = WebhookSecretsSchema.safeParse(JSON.parse(result.SecretString ?? '{}'));
+    const parsed = WebhookSecretsSchema.safeParse(parseSecretJson(result.SecretString));
     // Never include the secret's value in an error: say only which field is wrong.
     if (!parsed.success) {
       throw new SecretUnavailableError(
-        `webhook secret ${this.secretId} is malformed at ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
+        `webhook secret ${this.secretId} must be JSON {"current": "…"} (docs/DEPLOYMENT.md); problem at ${fieldsAtFault(parsed.error)}`,
       );
     }
-    this.cached = { value: parsed.data, until: Date.now() + this.ttlMs };
-    return parsed.data;
+    // The version holding a previous secret was written by the rotation that made it previous.
+    const value = withDeadline(parsed.data, result.CreatedDate ?? new Date());
+    this.cached = { value, until: Date.now() + this.ttlMs };
+    return value;
   }
 }
 
 /** Webhook secrets from the environment (local mode; `.env`). */
 export class EnvWebhookSecrets implements WebhookSecretSource {
-  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+  /** When this process first read the secrets: the latest a rotation in its environment can be. */
+  private readonly readSince: Date;
+
+  constructor(
+    private readonly env: NodeJS.ProcessEnv = process.env,
+    now: Date = new Date(),
+  ) {
+    this.readSince = now;
+  }
 
   async get(): Promise<WebhookSecrets> {
     const parsed = WebhookSecretsSchema.safeParse({
@@ -50,10 +91,10 @@ export class EnvWebhookSecrets implements WebhookSecretSource {
     });
     if (!parsed.success) {
       throw new SecretUnavailableError(
-        `PINEBRIDGE_WEBHOOK_SECRET is missing or invalid (${parsed.error.issues.map((i) => i.path.join('.')).join(', ')})`,
+        `PINEBRIDGE_WEBHOOK_SECRET is missing or invalid (${fieldsAtFault(parsed.error)})`,
       );
     }
-    return parsed.data;
+    return withDeadline(parsed.data, this.readSince);
   }
 }
 
@@ -89,16 +130,10 @@ export class SecretsManagerAlpacaCredentials implements AlpacaCredentialSource {
 
   private async read(): Promise<AlpacaCredentials> {
     const result = await this.client.send(new GetSecretValueCommand({ SecretId: this.secretId }));
-    let raw: unknown;
-    try {
-      raw = JSON.parse(result.SecretString ?? '{}');
-    } catch {
-      raw = undefined;
-    }
-    const parsed = AlpacaKeysSchema.safeParse(raw);
+    const parsed = AlpacaKeysSchema.safeParse(parseSecretJson(result.SecretString));
     if (!parsed.success) {
       throw new SecretUnavailableError(
-        `Alpaca keys secret ${this.secretId} must be JSON {"keyId": "…", "secretKey": "…"} (docs/BROKERS.md); problem at ${parsed.error.issues.map((i) => i.path.join('.') || 'the top level').join(', ')}`,
+        `Alpaca keys secret ${this.secretId} must be JSON {"keyId": "…", "secretKey": "…"} (docs/BROKERS.md); problem at ${fieldsAtFault(parsed.error)}`,
       );
     }
     return parsed.data;

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { handler } from '../../functions/webhook.js';
 import { API_SDK_LIMITS } from '../../shared/adapters/api-clients.js';
 import { parseConfig } from '../../shared/config/load.js';
+import { leakedPiece } from '../support/leaks.js';
 
 /**
  * The deployed webhook entry (functions/webhook.ts `handler`) with its own AWS SDK clients, against
@@ -13,7 +14,7 @@ import { parseConfig } from '../../shared/config/load.js';
  */
 
 const SECRET = 'lambda-handler-secret-0123456789';
-type Mode = 'answer' | 'silent-dynamodb';
+type Mode = 'answer' | 'silent-dynamodb' | 'plain-text-secret';
 
 let server: Server;
 let mode: Mode = 'answer';
@@ -35,6 +36,8 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': contentType });
       res.end(JSON.stringify(value));
     };
+    if (target === 'secretsmanager.GetSecretValue' && mode === 'plain-text-secret')
+      return answer('application/x-amz-json-1.1', { SecretString: SECRET });
     if (target === 'secretsmanager.GetSecretValue')
       return answer('application/x-amz-json-1.1', { SecretString: JSON.stringify({ current: SECRET }) });
     if (target === 'DynamoDB_20120810.TransactWriteItems') {
@@ -113,6 +116,27 @@ describe('the deployed webhook handler with its own SDK clients', () => {
     ]);
     for (const request of requests.slice(1)) expect(request.body).not.toContain(SECRET);
     expect(metrics).toEqual(['SignalsReceived', 'SignalsAccepted', 'WebhookLatency']);
+  });
+
+  it('with the secret stored as plain text instead of JSON, refuses the request and logs no piece of the secret', async () => {
+    mode = 'plain-text-secret';
+    const written: string[] = [];
+    for (const stream of [process.stdout, process.stderr])
+      vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        written.push(String(chunk));
+        return true;
+      });
+
+    // A fresh container: the module-level secret cache of the tests before must not answer.
+    vi.resetModules();
+    process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
+    const fresh = await import('../../functions/webhook.js');
+    const result = await fresh.handler(alert('lambda-plain'));
+
+    expect(result.statusCode).toBeGreaterThanOrEqual(500);
+    expect(written.join('')).toMatch(/must be JSON/);
+    expect(leakedPiece(`${written.join('')}\n${result.body}`, SECRET)).toBeUndefined();
+    process.env.POWERTOOLS_LOG_LEVEL = saved.POWERTOOLS_LOG_LEVEL;
   });
 
   it('answers 503 (TradingView re-sends) when DynamoDB never answers: the SDK deadline ends each of its two attempts', async () => {

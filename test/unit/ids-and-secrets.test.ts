@@ -3,10 +3,18 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
 import { brokerKindOf } from '../../shared/adapters/dependencies.js';
 import { EventBridgePublisher, EventBridgeTradingStateEvents } from '../../shared/adapters/events.js';
-import { EnvAlpacaCredentials, SecretsManagerAlpacaCredentials } from '../../shared/adapters/secrets.js';
+import { SecretsManagerDashboardPassword } from '../../shared/adapters/dashboard-password.js';
+import {
+  EnvAlpacaCredentials,
+  EnvWebhookSecrets,
+  PREVIOUS_SECRET_GRACE_MS,
+  SecretsManagerAlpacaCredentials,
+  SecretsManagerWebhookSecrets,
+} from '../../shared/adapters/secrets.js';
 import { parseConfig } from '../../shared/config/load.js';
 import { canonicalJson, clientOrderIdOf, dedupKeyOf, signalIdOf } from '../../shared/domain/ids.js';
 import type { WebhookSecrets } from '../../shared/ports/index.js';
+import { leakedPiece } from '../support/leaks.js';
 import { matchSecret, secretsMatch } from '../../shared/usecases/accept-signal.js';
 
 describe('canonicalJson', () => {
@@ -161,6 +169,69 @@ describe('matchSecret', () => {
 
   it('refuses a wrong secret during a rotation too', () => {
     expect(matchSecret('pb-neither', rotating('2024-03-16T00:00:00.000Z'), NOW)).toBeUndefined();
+  });
+});
+
+describe('secret material that is not what Pinebridge expects', () => {
+  const secretsClient = (secretString: string, createdDate?: Date) =>
+    ({
+      send: async () => ({ SecretString: secretString, ...(createdDate ? { CreatedDate: createdDate } : {}) }),
+    }) as unknown as SecretsManagerClient;
+  // A secret stored as plain text, or as broken JSON: JSON.parse's SyntaxError would quote it.
+  const PLAIN = 'Zq8rT3vW9xK2mN7sHb4yQ6cJ1dF5gL0p';
+  const stored = [PLAIN, `{"current":"${PLAIN}"`, `{"current":${PLAIN}}`, `["${PLAIN}"]`, `"${PLAIN}"`];
+  const sources = {
+    'webhook secret': (text: string) => new SecretsManagerWebhookSecrets('pinebridge-dev/webhook', secretsClient(text)),
+    'Alpaca keys': (text: string) => new SecretsManagerAlpacaCredentials('pinebridge-dev/alpaca-live', secretsClient(text)),
+    'dashboard password': (text: string) =>
+      new SecretsManagerDashboardPassword('pinebridge-dev/dashboard', secretsClient(text)),
+  };
+
+  it.each(Object.entries(sources))(
+    'the %s source names the secret and the problem, never any 8 characters of the value',
+    async (_name, source) => {
+      for (const text of stored) {
+        const error = await source(text)
+          .get()
+          .then(
+            () => undefined,
+            (e: unknown) => e as Error,
+          );
+
+        expect(error?.name).toBe('SecretUnavailableError');
+        expect(error?.message).toMatch(/pinebridge-dev\//);
+        expect(leakedPiece(`${error?.message}\n${error?.stack}`, PLAIN)).toBeUndefined();
+      }
+    },
+  );
+
+  it('a previous webhook secret without a deadline expires a bounded time after the rotation (the version written)', async () => {
+    const rotatedAt = new Date('2026-12-01T10:00:00.000Z');
+    const source = new SecretsManagerWebhookSecrets(
+      'pinebridge-dev/webhook',
+      secretsClient(JSON.stringify({ current: 'pb-current-Zq8rT3vW9xK2mN7s', previous: PLAIN }), rotatedAt),
+    );
+
+    const secrets = await source.get();
+
+    expect(secrets.previousValidUntil).toBe(new Date(rotatedAt.getTime() + PREVIOUS_SECRET_GRACE_MS).toISOString());
+    const after = new Date(rotatedAt.getTime() + PREVIOUS_SECRET_GRACE_MS);
+    expect(matchSecret(PLAIN, secrets, new Date(after.getTime() - 1))).toBe('previous');
+    expect(matchSecret(PLAIN, secrets, after)).toBeUndefined();
+  });
+
+  it("locally, a previous secret without a deadline expires a bounded time after the bot read it; one with a deadline keeps it", async () => {
+    const started = new Date('2026-12-01T10:00:00.000Z');
+    const env = { PINEBRIDGE_WEBHOOK_SECRET: 'pb-current-Zq8rT3vW9xK2mN7s', PINEBRIDGE_WEBHOOK_SECRET_PREVIOUS: PLAIN };
+
+    const open = await new EnvWebhookSecrets(env, started).get();
+    const dated = await new EnvWebhookSecrets(
+      { ...env, PINEBRIDGE_WEBHOOK_SECRET_PREVIOUS_UNTIL: '2026-12-10T00:00:00.000Z' },
+      started,
+    ).get();
+
+    expect(open.previousValidUntil).toBe('2026-12-02T10:00:00.000Z');
+    expect(dated.previousValidUntil).toBe('2026-12-10T00:00:00.000Z');
   });
 });
 
