@@ -217,7 +217,7 @@ export interface Broker {
    * BrokerAuthError when the broker refuses the keys, BrokerUnavailableError when the order's
    * fate could not be established.
    */
-  submitOrder(intent: OrderIntent): Promise<BrokerOrder>;
+  submitOrder(intent: OrderIntent, guard?: SubmitGuard): Promise<BrokerOrder>;
   /** Looks an order up by client order id; undefined when the broker has never seen it. */
   getOrder(clientOrderId: string): Promise<BrokerOrder | undefined>;
   cancelOrder(clientOrderId: string): Promise<BrokerOrder>;
@@ -228,6 +228,15 @@ export interface Broker {
   /** The broker's own account and positions (a real broker; the reconciler compares them with ours). */
   account?(): Promise<{ cash: string; equity: string; buyingPower: string }>;
   positions?(): Promise<{ symbol: string; quantity: string; averageCost: string }[]>;
+}
+
+/**
+ * Asked before every request that would send an order (the first and every re-send after a 429 or
+ * a lost answer): false means trading is HALTED and nothing more may be sent. A broker whose
+ * submit is a single immediate request need not ask (SubmitOrder's claim covers it).
+ */
+export interface SubmitGuard {
+  maySend(): Promise<boolean>;
 }
 
 /** The broker refused the credentials (HTTP 401), or they belong to the other mode (paper/live). */

@@ -1,3 +1,4 @@
+import type { Config } from '../config/schema.js';
 import type { Signal } from '../domain/alert.js';
 import { dec } from '../domain/money.js';
 import { approvalBookkeeping, sizeOrder } from '../domain/risk.js';
@@ -27,9 +28,19 @@ export interface StopReport {
 }
 
 const ATTEMPTS = 3;
-/** How long a stop waits for an order that was being sent as it halted to show at the broker. */
-const IN_FLIGHT_WAIT_MS = 3_000;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * How long a stop waits for an order that was cleared to send as it halted to show at the broker
+ * (or to be booked as never sent). The submit re-checks HALTED before every request, so what is
+ * left in flight is one request: at most the submit budget plus a request and a lookup with
+ * Alpaca; a few seconds for the paper broker, whose submit is one write.
+ */
+export function inFlightWaitMs(config: Config): number {
+  return config.broker === 'alpaca'
+    ? config.alpaca.submitBudgetMs + 2 * config.alpaca.requestTimeoutMs
+    : 3_000;
+}
 
 /** A broker action tried a few times (a stop must get through a blip), then reported as failed. */
 async function withRetries<T>(action: () => Promise<T>): Promise<T> {
@@ -45,13 +56,18 @@ async function withRetries<T>(action: () => Promise<T>): Promise<T> {
 
 /**
  * The broker's view of an open order. One cleared to send before the halt (SubmitOrder's claim)
- * may still be on its way there: look again for a little while before concluding it is not.
+ * may still be on its way there: look again until the in-flight wait ends, or until the workflow
+ * has booked it final itself (its submit saw HALTED and sent nothing).
  */
-async function lookUp(deps: TradeFlowDeps, order: OrderRecord): Promise<BrokerOrder | undefined> {
-  const deadline = Date.now() + (order.submitClaimedAt === undefined ? 0 : IN_FLIGHT_WAIT_MS);
+async function lookUp(
+  deps: TradeFlowDeps,
+  order: OrderRecord,
+): Promise<BrokerOrder | 'booked' | undefined> {
+  const deadline = Date.now() + (order.submitClaimedAt === undefined ? 0 : inFlightWaitMs(deps.config));
   for (;;) {
     const known = await withRetries(() => deps.broker.getOrder(order.clientOrderId));
     if (known !== undefined || Date.now() >= deadline) return known;
+    if ((await deps.store.getOrder(order.clientOrderId))?.final) return 'booked';
     await pause(100);
   }
 }
@@ -93,6 +109,14 @@ export async function emergencyStop(
     };
     try {
       const known = await lookUp(deps, order);
+      if (known === 'booked') {
+        // The workflow booked it final meanwhile: its submit saw HALTED and sent nothing.
+        const booked = await deps.store.getOrder(order.clientOrderId);
+        item.outcome = booked?.status ?? 'cancelled';
+        item.ok = true;
+        items.push(item);
+        continue;
+      }
       if (known === undefined && order.submitClaimedAt !== undefined) {
         // Cleared to send before the halt and not at the broker yet: it may still arrive, so it
         // is not booked as cancelled. It keeps its reservation; the reconciler settles it.

@@ -24,6 +24,7 @@ import {
   type Log,
   type SignalPublisher,
   type SignalStore,
+  type SubmitGuard,
   type TradingMetricsSink,
   type TradingStateEvents,
   type TradingStore,
@@ -259,7 +260,7 @@ export async function submitOrder(input: unknown, deps: TradeFlowDeps): Promise<
   }
   let order: BrokerOrder;
   try {
-    order = await deps.broker.submitOrder(record.intent);
+    order = await deps.broker.submitOrder(record.intent, notAfterHalt(deps));
     deps.metrics?.orderSubmitted();
   } catch (error) {
     if (!(error instanceof BrokerAuthError)) throw error;
@@ -279,13 +280,24 @@ export async function submitOrder(input: unknown, deps: TradeFlowDeps): Promise<
   return orderState(ref, order, deps, deadline);
 }
 
-/** CheckOrder: the AwaitFill poll. Past the deadline an open order is cancelled. */
+/** Re-checked before every request that would send an order: none goes out once HALTED. */
+const notAfterHalt = (deps: TradeFlowDeps): SubmitGuard => ({
+  maySend: async () => (await deps.store.snapshot()).tradingState !== 'HALTED',
+});
+
+/**
+ * CheckOrder: the AwaitFill poll. An open order is cancelled past its deadline, and at once when
+ * trading is HALTED (an emergency stop that could not cancel it, or a breaker halt, leaves nothing
+ * resting at the broker for the workflow to keep polling).
+ */
 export async function checkOrder(input: unknown, deps: TradeFlowDeps): Promise<OrderState> {
   const state = OrderStateSchema.parse(input);
   const ref = { signalId: state.signalId, clientOrderId: state.clientOrderId };
   let order = (await deps.broker.getOrder(state.clientOrderId)) ?? state.order;
-  if (!isFinal(order.status) && deps.clock.now().getTime() >= Date.parse(state.deadline)) {
-    order = await deps.broker.cancelOrder(state.clientOrderId);
+  if (!isFinal(order.status)) {
+    const expired = deps.clock.now().getTime() >= Date.parse(state.deadline);
+    if (expired || (await deps.store.snapshot()).tradingState === 'HALTED')
+      order = await deps.broker.cancelOrder(state.clientOrderId);
   }
   return orderState(ref, order, deps, state.deadline);
 }

@@ -2,6 +2,7 @@ import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LoggedTradingStateEvents } from '../../shared/adapters/events.js';
 import type { ConfigInput } from '../../shared/config/schema.js';
+import { haltTrading } from '../../shared/usecases/breaker.js';
 import { emergencyStop } from '../../shared/usecases/emergency-stop.js';
 import { riskCheck, submitOrder } from '../../shared/usecases/trade-flow.js';
 import { type FakeAlpaca, startFakeAlpaca } from '../fakes/alpaca/server.js';
@@ -287,6 +288,60 @@ describe('emergency stop (SCENARIOS 41–44)', () => {
     ]);
     expect(again.remaining.positions).toEqual([{ symbol: 'AAPL', quantity: '5' }]);
     expect(fake.orders.map((o) => o.side)).toEqual(['buy']);
+  });
+
+  it('a stop committing while the submit backs off after a 429: nothing is re-sent, the signal ends cancelled, the stop completes (SCENARIOS 41)', async () => {
+    fake = await startFakeAlpaca({ prices: { AAPL: '100' } });
+    const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
+    const flow = await flowHarness({ ...config, broker: 'alpaca' }, undefined, {
+      alpaca: {
+        credentials: { get: async () => keys, refresh: async () => keys },
+        tradingUrl: fake.url,
+        dataUrl: fake.url,
+      },
+    });
+    // Alpaca's allowance comes back in 2 s: well inside the 8 s submit budget, so the submit waits.
+    fake.inject({
+      fault: { kind: 'status', status: 429, resetInMs: 2_000 },
+      when: { method: 'POST', path: '/v2/orders' },
+    });
+    const signalId = await flow.record({ ticker: 'AAPL', action: 'buy', quantity: 5, price: 100 });
+    const running = flow.run(signalId);
+    const posts = () => fake?.requests.filter((r) => r.method === 'POST' && r.path === '/v2/orders') ?? [];
+    await waitUntil(async () => posts().length === 1);
+
+    const report = await emergencyStop(flow.deps, { flatten: false, ...STOP });
+    await running;
+
+    expect(posts().map((r) => r.status)).toEqual([429]);
+    expect(fake.orders).toHaveLength(0);
+    const signal = await flow.deps.signals.get(signalId);
+    expect(signal).toMatchObject({ status: 'cancelled' });
+    expect(signal?.reason).toMatch(/TRADING_HALTED: not sent/);
+    expect(report.complete).toBe(true);
+    expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('0');
+  });
+
+  it('an order resting at the broker when trading halts is cancelled by the next poll, not left to fill', async () => {
+    fake = await startFakeAlpaca({ prices: { MSFT: '400' } });
+    const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
+    const flow = await flowHarness({ ...config, broker: 'alpaca' }, undefined, {
+      alpaca: {
+        credentials: { get: async () => keys, refresh: async () => keys },
+        tradingUrl: fake.url,
+        dataUrl: fake.url,
+      },
+    });
+    const signalId = await flow.record(RESTING_MSFT_BUY);
+    const running = flow.run(signalId);
+    await waitUntil(async () => (await flow.deps.signals.get(signalId))?.status === 'submitted');
+
+    // A halt that does not go through the stop's cancel pass (the breaker, or a stop that failed to cancel).
+    await haltTrading(flow.deps, 'drawdown', 'breaker');
+    await running;
+
+    expect(await flow.deps.signals.get(signalId)).toMatchObject({ status: 'cancelled' });
+    expect(fake.orders.map((o) => o.status)).toEqual(['canceled']);
   });
 
   it('flattens through Alpaca: one closing order, the position gone there and here', async () => {

@@ -15,6 +15,7 @@ import {
   BrokerUnavailableError,
   type Clock,
   type Log,
+  type SubmitGuard,
 } from '../../ports/index.js';
 
 export type AlpacaMode = 'paper' | 'live';
@@ -91,7 +92,11 @@ const reportOf = (order: trading.Order, clientOrderId: string): BrokerOrder => (
 });
 
 /** A refusal that never reached the market: booked as rejected, its reservation released. */
-const refused = (clientOrderId: string, status: 'rejected' | 'expired', reason: string): BrokerOrder => ({
+const refused = (
+  clientOrderId: string,
+  status: 'rejected' | 'expired' | 'cancelled',
+  reason: string,
+): BrokerOrder => ({
   clientOrderId,
   brokerOrderId: 'not-accepted',
   status,
@@ -209,7 +214,7 @@ export class AlpacaBroker implements Broker {
     return this.verified;
   }
 
-  async submitOrder(intent: OrderIntent): Promise<BrokerOrder> {
+  async submitOrder(intent: OrderIntent, guard?: SubmitGuard): Promise<BrokerOrder> {
     await this.verify();
     const { clock, submitBudgetMs } = this.options;
     const deadline = clock.now().getTime() + submitBudgetMs;
@@ -224,7 +229,18 @@ export class AlpacaBroker implements Broker {
       ...(intent.limitPrice !== undefined ? { limitPrice: intent.limitPrice } : {}),
       ...(intent.stopPrice !== undefined ? { stopPrice: intent.stopPrice } : {}),
     } as trading.PostOrderRequest;
+    // Whether an earlier request of this loop may have reached Alpaca (its answer was lost).
+    let maybeSent = false;
     for (let attempt = 1; ; attempt++) {
+      if (guard !== undefined && !(await guard.maySend())) {
+        // An emergency stop committed: nothing more is sent. A request whose answer was lost may
+        // still have placed the order, so its fate is left to the stop and the reconciler.
+        if (maybeSent)
+          throw new BrokerUnavailableError(
+            `order ${intent.clientOrderId}: trading is HALTED, not re-sent; an earlier request's answer was lost`,
+          );
+        return refused(intent.clientOrderId, 'cancelled', 'TRADING_HALTED: not sent; trading is HALTED');
+      }
       try {
         const order = await this.call((c) => c.orders.postOrder({ postOrderRequest: body }));
         return reportOf(order, intent.clientOrderId);
@@ -249,6 +265,7 @@ export class AlpacaBroker implements Broker {
           const status = (error as ApiError).status;
           return refused(intent.clientOrderId, 'rejected', `Alpaca ${status}: ${(error as Error).message}`);
         }
+        maybeSent = true;
         const found = await this.lookup(intent.clientOrderId);
         if (found !== undefined) return found;
         if (isUniqueViolation(error) || attempt >= 3 || clock.now().getTime() > deadline) {
