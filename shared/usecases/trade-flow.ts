@@ -386,8 +386,9 @@ async function breakerAfter(deps: TradeFlowDeps, what: string): Promise<void> {
 /**
  * RecordFailure: the compensation branch after a fault in or after SubmitOrder. The order's
  * fate is unknown, so ask the broker: adopt what it has (cancelling an order still open), and
- * release the reservation only when the broker has never seen the order. If even that lookup
- * fails, the signal ends failed and the order stays `unknown`, keeping its reservation.
+ * release the reservation only when the order was never cleared to send. An order that was
+ * (SubmitOrder's claim) and is not found, or whose lookup fails, stays `unknown` with its
+ * reservation and the signal ends failed: the reconciler settles it.
  */
 export async function recordFailure(
   input: unknown,
@@ -396,10 +397,15 @@ export async function recordFailure(
   const { signalId, clientOrderId, error } = RecordFailureInputSchema.parse(input);
   const reason = `${error.Error}: ${typeof error.Cause === 'string' ? error.Cause.slice(0, 300) : 'task failed'}`;
   const at = () => deps.clock.now().toISOString();
-  if (clientOrderId !== undefined && (await deps.store.getOrder(clientOrderId)) !== undefined) {
+  const recorded = clientOrderId === undefined ? undefined : await deps.store.getOrder(clientOrderId);
+  if (clientOrderId !== undefined && recorded !== undefined) {
     try {
       let order = await deps.broker.getOrder(clientOrderId);
       if (order !== undefined && !isFinal(order.status)) order = await deps.broker.cancelOrder(clientOrderId);
+      // Cleared to send and not found: the request may still land (a lookup miss proves nothing
+      // about a request in flight). The order stays unknown with its reservation; the reconciler
+      // settles it once the broker's answer is final.
+      if (order === undefined && recorded.submitClaimedAt !== undefined) throw new Error('claimed, not found');
       const report: BrokerOrder = order ?? {
         clientOrderId,
         brokerOrderId: 'never-submitted',

@@ -1,9 +1,12 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LocalWorkflow } from '../../infra/local/workflow.js';
 import { createCoreDependencies } from '../../shared/adapters/dependencies.js';
 import { parseConfig } from '../../shared/config/load.js';
 import { haltTrading, resetBreaker } from '../../shared/usecases/breaker.js';
+import type { OrderIntent } from '../../shared/domain/trading.js';
+import { BrokerUnavailableError } from '../../shared/ports/index.js';
+import { reconcile } from '../../shared/usecases/reconcile.js';
 import { riskCheck } from '../../shared/usecases/trade-flow.js';
 import { documentClient } from '../support/dynamo.js';
 import { definition, flowHarness, silentLog } from '../support/flow.js';
@@ -226,6 +229,36 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
     const order = await flow.deps.store.getOrder(`pb-${signalId}`);
     expect(order?.status).toBe('unknown');
     expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('1000');
+  });
+});
+
+describe('a submission whose answer was lost', () => {
+  it('cleared to send, faulted and not found: stays unknown with its reservation, and the late-landing order is adopted by the reconciler', async () => {
+    const flow = await flowHarness();
+    const { broker } = flow.deps;
+    const send = broker.submitOrder.bind(broker);
+    let lost: OrderIntent | undefined;
+    vi.spyOn(broker, 'submitOrder').mockImplementationOnce(async (intent) => {
+      lost = intent;
+      throw new BrokerUnavailableError('the answer was lost');
+    });
+    const signalId = await flow.record(buy('SPY', 2, 500));
+
+    await flow.run(signalId);
+
+    expect((await flow.deps.signals.get(signalId))?.status).toBe('failed');
+    expect((await flow.deps.store.getOrder(`pb-${signalId}`))?.status).toBe('unknown');
+    expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('1000');
+    // The request reaches the broker after all.
+    if (lost === undefined) throw new Error('the order was never sent');
+    await send(lost);
+
+    await reconcile(flow.deps, { settleAfterMs: 0 });
+
+    const snapshot = await flow.deps.store.snapshot();
+    expect(snapshot.positions.SPY).toMatchObject({ quantity: '2', pendingQuantity: '0' });
+    expect(snapshot.account.reservedCash).toBe('0');
+    expect((await flow.deps.store.getOrder(`pb-${signalId}`))?.final).toBe(true);
   });
 });
 
