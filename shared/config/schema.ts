@@ -192,8 +192,18 @@ export const ConfigSchema = z
           .number()
           .int()
           .positive()
-          .default(60)
-          .describe('An alert whose "time" is older than this is denied STALE_SIGNAL.'),
+          .default(90)
+          .describe(
+            'An alert whose "time" is older than this is denied STALE_SIGNAL. 90 s covers a TradingView delivery delayed at peak load (tens of seconds), its three re-sends 5 s apart, and clock skew (docs/RISK.md).',
+          ),
+        maxQueueSeconds: z
+          .number()
+          .int()
+          .positive()
+          .default(120)
+          .describe(
+            'A signal not decided this long after Pinebridge received it (a backlog, a replay from the dead-letter queue, a republish by the reconciler) is denied STALE_SIGNAL, whether or not the alert carries a "time".',
+          ),
         maxFutureSkewSeconds: z
           .number()
           .int()

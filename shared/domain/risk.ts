@@ -65,6 +65,8 @@ export interface RiskContext {
    * fresh price, and with none it is taken as the market price (docs/RISK.md, "Prices").
    */
   marketData?: MarketData;
+  /** When Pinebridge recorded the signal (the webhook's receipt): bounds its age without `time`. */
+  receivedAt?: string;
 }
 
 export type MarketData = 'broker' | 'alerts';
@@ -211,8 +213,21 @@ export const buyingPowerCheck: IntentCheck = (intent, ctx) => {
     : undefined;
 };
 
-/** An alert that says when it fired must be recent, and not from the future. */
-export const staleSignalCheck: SignalCheck = ({ signal, config, now }) => {
+/**
+ * A signal is decided while it is fresh: one that waited too long since Pinebridge received it (a
+ * backlog, a dead-letter replay, a republish after a crash) is refused whether or not the alert
+ * says when it fired; one that does say must be recent, and not from the future.
+ */
+export const staleSignalCheck: SignalCheck = ({ signal, config, now, receivedAt }) => {
+  if (receivedAt !== undefined) {
+    const queuedSeconds = (now.getTime() - Date.parse(receivedAt)) / 1000;
+    if (queuedSeconds > config.risk.maxQueueSeconds) {
+      return {
+        code: 'STALE_SIGNAL',
+        detail: `received ${queuedSeconds.toFixed(1)}s ago and not decided until now, more than risk.maxQueueSeconds ${config.risk.maxQueueSeconds}`,
+      };
+    }
+  }
   if (signal.time === undefined) return undefined;
   const ageSeconds = (now.getTime() - Date.parse(signal.time)) / 1000;
   if (ageSeconds > config.risk.maxSignalAgeSeconds) {

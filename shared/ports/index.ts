@@ -64,6 +64,11 @@ export interface SignalStore {
    * simulated time looks back from its own now, not the machine's).
    */
   recent(limit: number, now: Date): Promise<SignalRecord[]>;
+  /**
+   * Every signal still undecided (`received`) that arrived before `receivedBefore`, oldest first,
+   * however many newer signals there are: what the reconciler must finish.
+   */
+  undecided(receivedBefore: string): Promise<SignalRecord[]>;
   /** Every signal received on a UTC day (YYYY-MM-DD), oldest first: record keeping and audit. */
   receivedOn(day: string): Promise<SignalRecord[]>;
 }

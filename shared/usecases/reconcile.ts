@@ -29,7 +29,8 @@ export const completePassDue = (lastCompletePass: Date | undefined, now: Date): 
 /**
  * The reconciler: nothing stays in flight after a crash, a lost execution or a broker outage.
  *
- *  1. Signals still `received` after `settleAfterMs` are published again.
+ *  1. Signals still `received` after `settleAfterMs` are published again, however many newer
+ *     signals there are (RiskCheck then decides them, `STALE_SIGNAL` past risk.maxQueueSeconds).
  *  2. Orders not final, untouched for `settleAfterMs` (no workflow is working on them any more),
  *     are settled by client order id through the same compensation as RecordFailure: adopted
  *     (booked) if the broker has them, cancelled if still open, released if it never saw them.
@@ -50,8 +51,15 @@ export async function reconcile(
   const settled = (iso: string) => now - Date.parse(iso) >= options.settleAfterMs;
   const report: ReconcileReport = { republished: [], settled: {}, unresolved: [], mismatches: [] };
 
-  for (const record of await deps.signals.recent(500, deps.clock.now())) {
-    if (record.status !== 'received' || !settled(record.receivedAt)) continue;
+  const settledBefore = new Date(now - options.settleAfterMs).toISOString();
+  const stuck = new Map((await deps.signals.undecided(settledBefore)).map((r) => [r.signalId, r]));
+  if (options.complete) {
+    // Signals recorded before the byUndecided index existed are not in it: the newest of the last
+    // days are looked at too, as before.
+    for (const record of await deps.signals.recent(500, deps.clock.now()))
+      if (record.status === 'received' && settled(record.receivedAt)) stuck.set(record.signalId, record);
+  }
+  for (const record of stuck.values()) {
     await deps.publisher.publish({
       signalId: record.signalId,
       symbol: record.signal.symbol,

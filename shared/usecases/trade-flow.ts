@@ -154,7 +154,14 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
   for (let attempt = 0; Date.now() - started < APPROVAL_BUDGET_MS; attempt++) {
     const [read] = await Promise.all([deps.store.snapshot(), marketRecorded]);
     const now = deps.clock.now();
-    const base = { signal: record.signal, signalId, config: deps.config, now, marketData };
+    const base = {
+      signal: record.signal,
+      signalId,
+      config: deps.config,
+      now,
+      marketData,
+      receivedAt: record.receivedAt,
+    };
     let marked = market === undefined ? read : withPrice(read, symbol, market);
     if (alertMarket !== undefined && alertPriceBelieved({ ...base, snapshot: marked })) {
       // The paper broker's market is what alerts say, once an alert's price is believed.

@@ -7,6 +7,7 @@ import {
   parseConfig,
   parseConfigText,
 } from '../../shared/config/load.js';
+import { allowListEnabled } from '../../shared/config/schema.js';
 
 /** Runs fn, expects a ConfigError, and returns its message. */
 function configErrorOf(fn: () => unknown): string {
@@ -50,7 +51,8 @@ describe('config defaults', () => {
       duplicateWindowSeconds: 10,
       maxOrdersPerMinute: 30,
       maxOrdersPerMinutePerSymbol: 6,
-      maxSignalAgeSeconds: 60,
+      maxSignalAgeSeconds: 90,
+      maxQueueSeconds: 120,
       maxFutureSkewSeconds: 5,
       priceCollarPercent: 10,
       maxDailyLoss: '3000',
@@ -62,6 +64,14 @@ describe('config defaults', () => {
       dayTrades: { enabled: true, maxDayTrades: 3, windowDays: 5, minEquity: '25000' },
     });
     expect(config.symbols.quantityDecimals).toBe(0);
+  });
+
+  it('the webhook’s source allow-list is on by default for prod and off for dev, unless the config says', () => {
+    expect(parseConfig({}).api.allowList.enabled).toBeUndefined();
+    expect(allowListEnabled(parseConfig({}), 'prod')).toBe(true);
+    expect(allowListEnabled(parseConfig({}), 'dev')).toBe(false);
+    expect(allowListEnabled(parseConfig({ api: { allowList: { enabled: false } } }), 'prod')).toBe(false);
+    expect(allowListEnabled(parseConfig({ api: { allowList: { enabled: true } } }), 'dev')).toBe(true);
   });
 
   it('defaultConfig() and the text "{}" give the same configuration as parseConfig({})', () => {
@@ -113,6 +123,7 @@ describe('config defaults', () => {
         maxOrdersPerMinute: 12,
         maxOrdersPerMinutePerSymbol: 3,
         maxSignalAgeSeconds: 30,
+        maxQueueSeconds: 60,
         maxFutureSkewSeconds: 2,
         priceCollarPercent: 3,
         maxDailyLoss: '500',
@@ -134,7 +145,7 @@ describe('config defaults', () => {
       api: {
         throttle: { rateLimit: 5, burstLimit: 10 },
         allowList: { enabled: true, addresses: ['52.89.214.238', '203.0.113.0/24'] },
-        waf: { enabled: true, rateLimit: 120 },
+        waf: { enabled: true, rateLimit: 120, dashboardRateLimit: 600 },
       },
       dashboard: { enabled: false },
       monitoring: { healthCheck: true, authFailureThreshold: 3, webhookLatencyP99Ms: 1500 },

@@ -608,18 +608,52 @@ describe('evaluateRisk: signal age', () => {
   const at = (secondsFromNow: number) => new Date(NOW.getTime() + secondsFromNow * 1000).toISOString();
 
   it.each([
-    [-60, 'approved'],
-    [-60.001, 'STALE_SIGNAL'],
+    [-90, 'approved'],
+    [-90.001, 'STALE_SIGNAL'],
     [5, 'approved'],
     [5.001, 'STALE_SIGNAL'],
-  ])('an alert fired at now%+ss is %s (60 s max age, 5 s future skew)', (offset, expected) => {
+  ])('an alert fired at now%+ss is %s (90 s max age, 5 s future skew)', (offset, expected) => {
     const decision = evaluate({ signal: aSignal({ time: at(offset), price: '100' }) });
 
     expect(decision.approved ? 'approved' : codesOf(decision)[0]).toBe(expected);
   });
 
-  it('does not apply to an alert without a time', () => {
+  it('does not apply the alert-time rule to an alert without a time', () => {
     expect(evaluate({ signal: aSignal({ price: '100' }) }).approved).toBe(true);
+  });
+
+  it.each([
+    [120, 'approved'],
+    [120.001, 'STALE_SIGNAL'],
+  ])(
+    'a signal received %ss ago and decided only now is %s, with or without a time (risk.maxQueueSeconds 120)',
+    (ago, expected) => {
+      for (const signal of [aSignal({ price: '100' }), aSignal({ price: '100', time: at(-1) })]) {
+        const decision = evaluateRisk({
+          signal,
+          signalId: SIGNAL_ID,
+          snapshot: aSnapshot(),
+          config: roomy(),
+          now: NOW,
+          receivedAt: at(-ago),
+        });
+
+        expect(decision.approved ? 'approved' : codesOf(decision)[0]).toBe(expected);
+      }
+    },
+  );
+
+  it('names how long the signal waited and the key', () => {
+    const decision = evaluateRisk({
+      signal: aSignal({ price: '100' }),
+      signalId: SIGNAL_ID,
+      snapshot: aSnapshot(),
+      config: roomy(),
+      now: NOW,
+      receivedAt: at(-420),
+    });
+
+    expect(denialsOf(decision)[0]?.detail).toMatch(/received 420\.0s ago .*risk\.maxQueueSeconds 120/);
   });
 });
 

@@ -29,6 +29,9 @@ const DedupItemSchema = z.object({ signalId: z.string(), payloadHash: z.string()
 
 export const parseSignalItem = (item: unknown): SignalRecord => SignalItemSchema.parse(item) as SignalRecord;
 
+/** The `undecided` attribute's one value: the sparse byUndecided index's single partition. */
+export const UNDECIDED = 'received';
+
 const dedupPk = (dedupKey: string) => `dedup#${sha256(dedupKey).toString('hex')}`;
 
 export class DynamoSignalStore implements SignalStore {
@@ -69,6 +72,7 @@ export class DynamoSignalStore implements SignalStore {
                   receivedAt: input.receivedAt,
                   updatedAt: input.receivedAt,
                   day: input.receivedAt.slice(0, 10),
+                  undecided: UNDECIDED,
                 },
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
@@ -112,6 +116,26 @@ export class DynamoSignalStore implements SignalStore {
       records.push(...(result.Items ?? []).map(parseSignalItem));
     }
     return records;
+  }
+
+  async undecided(receivedBefore: string): Promise<SignalRecord[]> {
+    const records: SignalRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'byUndecided',
+          KeyConditionExpression: 'undecided = :undecided AND receivedAt < :before',
+          ExpressionAttributeValues: { ':undecided': UNDECIDED, ':before': receivedBefore },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      records.push(...(page.Items ?? []).map(parseSignalItem));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    // The index is eventually consistent: a signal decided a moment ago may still be listed.
+    return records.filter((r) => r.status === 'received');
   }
 
   async receivedOn(day: string): Promise<SignalRecord[]> {

@@ -14,12 +14,19 @@ export interface TableDefinition {
 }
 
 export const TABLES = {
-  /** Signals as received and decided, plus dedup markers (`dedup#…`, expiring through TTL). */
+  /**
+   * Signals as received and decided, plus dedup markers (`dedup#…`, expiring through TTL).
+   * `byUndecided` is sparse: `undecided` is set when a signal is recorded and removed by the write
+   * that decides it, so the reconciler finds every stuck signal however many newer ones there are.
+   */
   signals: {
     id: 'signals',
     partitionKey: 'pk',
     ttlAttribute: 'ttl',
-    indexes: [{ name: 'byDay', partitionKey: 'day', sortKey: 'receivedAt' }],
+    indexes: [
+      { name: 'byDay', partitionKey: 'day', sortKey: 'receivedAt' },
+      { name: 'byUndecided', partitionKey: 'undecided', sortKey: 'receivedAt' },
+    ],
     envVar: 'SIGNALS_TABLE',
   },
   /**

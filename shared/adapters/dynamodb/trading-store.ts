@@ -312,7 +312,7 @@ export class DynamoTradingStore implements TradingStore {
               Update: {
                 TableName: this.tables.signals,
                 Key: { pk: intent.signalId },
-                UpdateExpression: `SET #status = :approved, clientOrderId = :coid, updatedAt = :at${notes.length > 0 ? ', denials = :notes' : ''}`,
+                UpdateExpression: `SET #status = :approved, clientOrderId = :coid, updatedAt = :at${notes.length > 0 ? ', denials = :notes' : ''} REMOVE undecided`,
                 ConditionExpression: '#status = :received',
                 ExpressionAttributeNames: { '#status': 'status' },
                 ExpressionAttributeValues: {
@@ -419,7 +419,8 @@ export class DynamoTradingStore implements TradingStore {
         new UpdateCommand({
           TableName: this.tables.signals,
           Key: { pk: signalId },
-          UpdateExpression: 'SET #status = :rejected, reason = :reason, denials = :denials, updatedAt = :at',
+          UpdateExpression:
+            'SET #status = :rejected, reason = :reason, denials = :denials, updatedAt = :at REMOVE undecided',
           ConditionExpression: '#status = :received',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
@@ -871,7 +872,7 @@ export class DynamoTradingStore implements TradingStore {
               Update: {
                 TableName: this.tables.signals,
                 Key: { pk: signalId },
-                UpdateExpression: 'SET #status = :failed, reason = :reason, updatedAt = :at',
+                UpdateExpression: 'SET #status = :failed, reason = :reason, updatedAt = :at REMOVE undecided',
                 // A fill is never overwritten; a broker rejection or cancel found while compensating
                 // is. A signal already failed is not failed (and counted) twice.
                 ConditionExpression: 'attribute_exists(pk) AND #status <> :filled AND #status <> :failed',

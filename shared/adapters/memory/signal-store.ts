@@ -66,6 +66,12 @@ export class MemorySignalStore implements SignalStore {
       .slice(0, limit);
   }
 
+  async undecided(receivedBefore: string): Promise<SignalRecord[]> {
+    return [...this.records.values()]
+      .filter((r) => r.status === 'received' && r.receivedAt < receivedBefore)
+      .sort((a, b) => (a.receivedAt < b.receivedAt ? -1 : a.receivedAt > b.receivedAt ? 1 : 0));
+  }
+
   async receivedOn(day: string): Promise<SignalRecord[]> {
     return [...this.records.values()]
       .filter((r) => r.receivedAt.slice(0, 10) === day)
