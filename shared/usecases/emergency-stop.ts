@@ -1,4 +1,3 @@
-import type { Config } from '../config/schema.js';
 import type { Signal } from '../domain/alert.js';
 import { dec } from '../domain/money.js';
 import { approvalBookkeeping, sizeOrder } from '../domain/risk.js';
@@ -6,7 +5,7 @@ import { clientOrderIdOf } from '../domain/ids.js';
 import { type BrokerOrder, type PortfolioSnapshot, TERMINAL_SIGNAL_STATUSES } from '../domain/trading.js';
 import type { OrderRecord } from '../ports/index.js';
 import { haltTrading } from './breaker.js';
-import { isFinal, recordDerivedSignal, type TradeFlowDeps } from './trade-flow.js';
+import { inFlightWaitMs, isFinal, recordDerivedSignal, type TradeFlowDeps } from './trade-flow.js';
 
 export interface StopItem {
   kind: 'cancel' | 'flatten';
@@ -29,18 +28,6 @@ export interface StopReport {
 
 const ATTEMPTS = 3;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * How long a stop waits for an order that was cleared to send as it halted to show at the broker
- * (or to be booked as never sent). The submit re-checks HALTED before every request, so what is
- * left in flight is one request: at most the submit budget plus a request and a lookup with
- * Alpaca; a few seconds for the paper broker, whose submit is one write.
- */
-export function inFlightWaitMs(config: Config): number {
-  return config.broker === 'alpaca'
-    ? config.alpaca.submitBudgetMs + 2 * config.alpaca.requestTimeoutMs
-    : 3_000;
-}
 
 /** A broker action tried a few times (a stop must get through a blip), then reported as failed. */
 async function withRetries<T>(action: () => Promise<T>): Promise<T> {

@@ -91,6 +91,18 @@ export interface TradeFlowDeps {
   metrics?: TradingMetricsSink;
 }
 
+/**
+ * How long after SubmitOrder's claim a request for the order may still reach the broker: the
+ * submit re-checks HALTED before every request, so what can be in flight is at most the submit
+ * budget plus a request and a lookup with Alpaca; a few seconds for the paper broker, whose
+ * submit is one write. Until then, the broker not showing the order proves nothing.
+ */
+export function inFlightWaitMs(config: Config): number {
+  return config.broker === 'alpaca'
+    ? config.alpaca.submitBudgetMs + 2 * config.alpaca.requestTimeoutMs
+    : 3_000;
+}
+
 /** Raised for a fault the workflow may retry (before any broker call). */
 export class TransientStoreError extends Error {
   override readonly name = 'TransientStoreError';
@@ -409,10 +421,13 @@ export async function recordFailure(
     try {
       let order = await deps.broker.getOrder(clientOrderId);
       if (order !== undefined && !isFinal(order.status)) order = await deps.broker.cancelOrder(clientOrderId);
-      // Cleared to send and not found: the request may still land (a lookup miss proves nothing
-      // about a request in flight). The order stays unknown with its reservation; the reconciler
-      // settles it once the broker's answer is final.
-      if (order === undefined && recorded.submitClaimedAt !== undefined) throw new Error('claimed, not found');
+      // Cleared to send and not found: while a request may still be on its way, a lookup miss
+      // proves nothing. The order stays unknown with its reservation; the reconciler settles it
+      // (adopted if it landed, released if not) once no request can land any more.
+      if (order === undefined && recorded.submitClaimedAt !== undefined) {
+        const claimedMs = deps.clock.now().getTime() - Date.parse(recorded.submitClaimedAt);
+        if (claimedMs < inFlightWaitMs(deps.config)) throw new Error('cleared to send, not found yet');
+      }
       const report: BrokerOrder = order ?? {
         clientOrderId,
         brokerOrderId: 'never-submitted',

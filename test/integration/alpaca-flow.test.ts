@@ -204,6 +204,9 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     const other = await trade(flow, buy('MSFT', 1, 400));
     expect(blocked.reason).toMatch(/^RECONCILIATION_PENDING: order pb-/);
     expect(other.status).toBe('filled');
+    // Past the window in which its submission could still land (the 500 ms submit budget, a
+    // 300 ms request and a 300 ms lookup), not finding it at Alpaca is conclusive.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
 
     const report = await reconcile(flow.deps, { settleAfterMs: 0 });
 
