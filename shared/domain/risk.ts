@@ -566,7 +566,9 @@ export function alertPriceBelieved(ctx: RiskContext): boolean {
   const market = marketPriceOf(ctx);
   const percent = config.risk.priceCollarPercent;
   return (
-    market === undefined || percent === 0 || collarDenial('price', signal.price, market, percent) === undefined
+    market === undefined ||
+    percent === 0 ||
+    collarDenial('price', signal.price, market, percent) === undefined
   );
 }
 

@@ -1,7 +1,7 @@
 import type { Signal } from '../domain/alert.js';
+import { clientOrderIdOf } from '../domain/ids.js';
 import { dec } from '../domain/money.js';
 import { approvalBookkeeping, sizeOrder } from '../domain/risk.js';
-import { clientOrderIdOf } from '../domain/ids.js';
 import { type BrokerOrder, type PortfolioSnapshot, TERMINAL_SIGNAL_STATUSES } from '../domain/trading.js';
 import type { OrderRecord } from '../ports/index.js';
 import { haltTrading } from './breaker.js';
@@ -46,10 +46,7 @@ async function withRetries<T>(action: () => Promise<T>): Promise<T> {
  * may still be on its way there: look again until the in-flight wait ends, or until the workflow
  * has booked it final itself (its submit saw HALTED and sent nothing).
  */
-async function lookUp(
-  deps: TradeFlowDeps,
-  order: OrderRecord,
-): Promise<BrokerOrder | 'booked' | undefined> {
+async function lookUp(deps: TradeFlowDeps, order: OrderRecord): Promise<BrokerOrder | 'booked' | undefined> {
   const deadline = Date.now() + (order.submitClaimedAt === undefined ? 0 : inFlightWaitMs(deps.config));
   for (;;) {
     const known = await withRetries(() => deps.broker.getOrder(order.clientOrderId));

@@ -13,7 +13,11 @@ describe('the reconciler and signals left undecided', () => {
     // More than the 500 newest signals the reconciler used to look at, each decided.
     const decidedNewer = async (i: number) => {
       const newer = await flow.record(buy('MSFT', 1, 400), new Date(now.getTime() - 300_000 + i * 100));
-      await flow.deps.store.reject(newer, [{ code: 'SYMBOL_NOT_ALLOWED', detail: 'test' }], now.toISOString());
+      await flow.deps.store.reject(
+        newer,
+        [{ code: 'SYMBOL_NOT_ALLOWED', detail: 'test' }],
+        now.toISOString(),
+      );
     };
     for (let i = 0; i < 520; i += 20)
       await Promise.all(Array.from({ length: 20 }, (_, j) => decidedNewer(i + j)));

@@ -1,9 +1,9 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
+import { SecretsManagerDashboardPassword } from '../../shared/adapters/dashboard-password.js';
 import { brokerKindOf } from '../../shared/adapters/dependencies.js';
 import { EventBridgePublisher, EventBridgeTradingStateEvents } from '../../shared/adapters/events.js';
-import { SecretsManagerDashboardPassword } from '../../shared/adapters/dashboard-password.js';
 import {
   EnvAlpacaCredentials,
   EnvWebhookSecrets,
@@ -14,8 +14,8 @@ import {
 import { parseConfig } from '../../shared/config/load.js';
 import { canonicalJson, clientOrderIdOf, dedupKeyOf, signalIdOf } from '../../shared/domain/ids.js';
 import type { WebhookSecrets } from '../../shared/ports/index.js';
-import { leakedPiece } from '../support/leaks.js';
 import { matchSecret, secretsMatch } from '../../shared/usecases/accept-signal.js';
+import { leakedPiece } from '../support/leaks.js';
 
 describe('canonicalJson', () => {
   it('is independent of key order at every level', () => {
@@ -175,14 +175,19 @@ describe('matchSecret', () => {
 describe('secret material that is not what Pinebridge expects', () => {
   const secretsClient = (secretString: string, createdDate?: Date) =>
     ({
-      send: async () => ({ SecretString: secretString, ...(createdDate ? { CreatedDate: createdDate } : {}) }),
+      send: async () => ({
+        SecretString: secretString,
+        ...(createdDate ? { CreatedDate: createdDate } : {}),
+      }),
     }) as unknown as SecretsManagerClient;
   // A secret stored as plain text, or as broken JSON: JSON.parse's SyntaxError would quote it.
   const PLAIN = 'Zq8rT3vW9xK2mN7sHb4yQ6cJ1dF5gL0p';
   const stored = [PLAIN, `{"current":"${PLAIN}"`, `{"current":${PLAIN}}`, `["${PLAIN}"]`, `"${PLAIN}"`];
   const sources = {
-    'webhook secret': (text: string) => new SecretsManagerWebhookSecrets('pinebridge-dev/webhook', secretsClient(text)),
-    'Alpaca keys': (text: string) => new SecretsManagerAlpacaCredentials('pinebridge-dev/alpaca-live', secretsClient(text)),
+    'webhook secret': (text: string) =>
+      new SecretsManagerWebhookSecrets('pinebridge-dev/webhook', secretsClient(text)),
+    'Alpaca keys': (text: string) =>
+      new SecretsManagerAlpacaCredentials('pinebridge-dev/alpaca-live', secretsClient(text)),
     'dashboard password': (text: string) =>
       new SecretsManagerDashboardPassword('pinebridge-dev/dashboard', secretsClient(text)),
   };
@@ -214,15 +219,20 @@ describe('secret material that is not what Pinebridge expects', () => {
 
     const secrets = await source.get();
 
-    expect(secrets.previousValidUntil).toBe(new Date(rotatedAt.getTime() + PREVIOUS_SECRET_GRACE_MS).toISOString());
+    expect(secrets.previousValidUntil).toBe(
+      new Date(rotatedAt.getTime() + PREVIOUS_SECRET_GRACE_MS).toISOString(),
+    );
     const after = new Date(rotatedAt.getTime() + PREVIOUS_SECRET_GRACE_MS);
     expect(matchSecret(PLAIN, secrets, new Date(after.getTime() - 1))).toBe('previous');
     expect(matchSecret(PLAIN, secrets, after)).toBeUndefined();
   });
 
-  it("locally, a previous secret without a deadline expires a bounded time after the bot read it; one with a deadline keeps it", async () => {
+  it('locally, a previous secret without a deadline expires a bounded time after the bot read it; one with a deadline keeps it', async () => {
     const started = new Date('2026-12-01T10:00:00.000Z');
-    const env = { PINEBRIDGE_WEBHOOK_SECRET: 'pb-current-Zq8rT3vW9xK2mN7s', PINEBRIDGE_WEBHOOK_SECRET_PREVIOUS: PLAIN };
+    const env = {
+      PINEBRIDGE_WEBHOOK_SECRET: 'pb-current-Zq8rT3vW9xK2mN7s',
+      PINEBRIDGE_WEBHOOK_SECRET_PREVIOUS: PLAIN,
+    };
 
     const open = await new EnvWebhookSecrets(env, started).get();
     const dated = await new EnvWebhookSecrets(

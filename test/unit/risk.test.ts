@@ -1005,9 +1005,8 @@ describe("evaluateRisk: the alert's price is a hint, never trusted past the mark
 
   it('sizes and checks at the larger of the alert price and the market price', () => {
     const within = (price: string) =>
-      approvedIntent(
-        evaluate({ signal: aSignal({ price }), snapshot: market, config: roomy() }),
-      ).referencePrice;
+      approvedIntent(evaluate({ signal: aSignal({ price }), snapshot: market, config: roomy() }))
+        .referencePrice;
 
     expect(within('180')).toBe('187.50');
     expect(within('195')).toBe('195');

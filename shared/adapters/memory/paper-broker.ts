@@ -35,11 +35,7 @@ export class MemoryPaperBroker implements Broker {
   async submitOrder(intent: OrderIntent): Promise<BrokerOrder> {
     const existing = this.book.get(intent.clientOrderId);
     if (existing !== undefined) return existing.order;
-    const execution = executePaper(
-      intent,
-      await this.marketPrice(intent),
-      this.terms,
-    );
+    const execution = executePaper(intent, await this.marketPrice(intent), this.terms);
     const order: BrokerOrder = {
       clientOrderId: intent.clientOrderId,
       brokerOrderId: `paper-${intent.clientOrderId}`,

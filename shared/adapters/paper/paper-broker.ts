@@ -36,11 +36,7 @@ export class PaperBroker implements Broker {
   ) {}
 
   async submitOrder(intent: OrderIntent): Promise<BrokerOrder> {
-    const execution = executePaper(
-      intent,
-      await this.marketPrice(intent),
-      this.terms,
-    );
+    const execution = executePaper(intent, await this.marketPrice(intent), this.terms);
     const order: z.infer<typeof PaperOrderItem> = {
       clientOrderId: intent.clientOrderId,
       brokerOrderId: `paper-${intent.clientOrderId}`,
