@@ -51,6 +51,72 @@ export function lambdaDependencies(env: NodeJS.ProcessEnv = process.env): Lambda
 }
 
 /**
+ * A read found no book: nothing has opened it yet (a fresh deployment). A read-only function may
+ * not open it; the admin function (or the first risk check) does.
+ */
+export class BookNotOpenError extends Error {
+  override readonly name = 'BookNotOpenError';
+}
+
+/** A read-only function was asked to publish or announce something. */
+export class ReadOnlyFunctionError extends Error {
+  override readonly name = 'ReadOnlyFunctionError';
+}
+
+const refused = (what: string) => (): Promise<never> =>
+  Promise.reject(
+    new ReadOnlyFunctionError(
+      `${process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'this function'} only reads; it may not ${what}`,
+    ),
+  );
+
+/**
+ * The dependencies of a function that only reads (the web dashboard): the stores — whose snapshot
+ * never opens the book (BookNotOpenError) — and nothing that publishes or announces. With Alpaca
+ * the keys are withheld, and the broker can only be pinged, through `brokerPing` (a function that
+ * holds them); the built-in paper broker is pinged directly (its order book is a table).
+ */
+export function readOnlyDependencies(
+  brokerPing: () => Promise<void>,
+  env: NodeJS.ProcessEnv = process.env,
+): TradeFlowDeps {
+  const config = configFromEnv(env);
+  const alpaca = config.broker === 'alpaca';
+  const deps = createCoreDependencies(config, tableNamesFromEnv(env), {
+    publisher: { publish: refused('publish signals') },
+    events: {
+      transitioned: refused('announce a trading-state change'),
+      positionsMismatched: refused('announce a position mismatch'),
+      orderUnknown: refused('announce an unknown order'),
+      stopIncomplete: refused('announce an incomplete stop'),
+    },
+    startingCash: () =>
+      Promise.reject(
+        new BookNotOpenError('the book is not open yet: the first risk check or operator request opens it'),
+      ),
+    ...(alpaca ? { alpaca: { credentials: withheldKeys } } : {}),
+    env,
+  });
+  if (!alpaca) return deps;
+  const keysWithheld = (): Promise<never> =>
+    Promise.reject(
+      new BrokerKeysWithheldError(
+        `${process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'this function'} is not granted the broker keys`,
+      ),
+    );
+  return {
+    ...deps,
+    broker: {
+      name: deps.broker.name,
+      ping: brokerPing,
+      submitOrder: keysWithheld,
+      getOrder: keysWithheld,
+      cancelOrder: keysWithheld,
+    },
+  };
+}
+
+/**
  * Starts an invocation's log context: the Lambda context, and the signal id (when the input
  * carries one) as the correlation id, so every line of one signal can be found across functions.
  */

@@ -42,8 +42,10 @@ export interface WebhookFirewallProps {
   prefix: string;
   /** Bodies larger than this are blocked with 413 (the webhook's own cap, enforced earlier). */
   maxBodyBytes: number;
-  /** Requests one address may make in 5 minutes before WAF answers 429. */
+  /** Requests to POST /webhook one address may make in 5 minutes before WAF answers 429. */
   rateLimit: number;
+  /** The same for everything else (dashboard, login, /health), counted apart from the webhook. */
+  dashboardRateLimit: number;
   /** When given, POST /webhook from any other address is blocked with 403 (an IP set). */
   allowedAddresses?: readonly string[];
   /** Log retention of the web ACL's log group. */
@@ -56,7 +58,8 @@ const DEFAULT_BODY_INSPECTION_BYTES = 16 * 1024;
 
 /**
  * An AWS WAF web ACL in front of the API stage: an optional IP-set rule (TradingView's
- * addresses only, for the webhook), a body-size rule and a rate-based rule. Sampled requests
+ * addresses only, for the webhook), a body-size rule and two per-address rate-based rules (the
+ * webhook's, and everything else's). Sampled requests
  * are off and the URI path and query string are redacted from the logs: the path may carry the
  * webhook secret.
  */
@@ -76,6 +79,15 @@ export class WebhookFirewall extends Construct {
       block: { customResponse: { responseCode } },
     });
     const rules: CfnWebACL.RuleProperty[] = [];
+    // POST /webhook and /webhook/{secret}: WAF sees the path with the stage in front.
+    const webhookPath: CfnWebACL.StatementProperty = {
+      byteMatchStatement: {
+        fieldToMatch: { uriPath: {} },
+        positionalConstraint: 'STARTS_WITH',
+        searchString: `/${props.stageName}/webhook`,
+        textTransformations: [{ priority: 0, type: 'NONE' }],
+      },
+    };
 
     if (props.allowedAddresses !== undefined) {
       this.ipSet = new CfnIPSet(this, 'AllowedAddresses', {
@@ -93,14 +105,7 @@ export class WebhookFirewall extends Construct {
         statement: {
           andStatement: {
             statements: [
-              {
-                byteMatchStatement: {
-                  fieldToMatch: { uriPath: {} },
-                  positionalConstraint: 'STARTS_WITH',
-                  searchString: `/${props.stageName}/webhook`,
-                  textTransformations: [{ priority: 0, type: 'NONE' }],
-                },
-              },
+              webhookPath,
               { notStatement: { statement: { ipSetReferenceStatement: { arn: this.ipSet.attrArn } } } },
             ],
           },
@@ -122,19 +127,30 @@ export class WebhookFirewall extends Construct {
         },
       },
     });
+    // Two per-address counters, so neither kind of traffic can use up the other's: a flood of
+    // POST /webhook from one address is refused without touching what the trader's own address
+    // may still ask of the dashboard (its stop included), and the other way round.
+    const perAddress = (limit: number, scopeDownStatement: CfnWebACL.StatementProperty) => ({
+      rateBasedStatement: { limit, aggregateKeyType: 'IP', evaluationWindowSec: 300, scopeDownStatement },
+    });
     rules.push({
-      name: 'RateLimit',
+      name: 'WebhookRateLimit',
       priority: 2,
       action: block(429),
-      visibilityConfig: visibility('rate-limit'),
-      statement: {
-        rateBasedStatement: { limit: props.rateLimit, aggregateKeyType: 'IP', evaluationWindowSec: 300 },
-      },
+      visibilityConfig: visibility('webhook-rate-limit'),
+      statement: perAddress(props.rateLimit, webhookPath),
+    });
+    rules.push({
+      name: 'DashboardRateLimit',
+      priority: 3,
+      action: block(429),
+      visibilityConfig: visibility('dashboard-rate-limit'),
+      statement: perAddress(props.dashboardRateLimit, { notStatement: { statement: webhookPath } }),
     });
 
     this.webAcl = new CfnWebACL(this, 'WebAcl', {
       name: `${props.prefix}-api`,
-      description: 'Pinebridge API: TradingView sources, body size and rate limits',
+      description: 'Pinebridge API: TradingView sources, body size and per-address rate limits',
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
       visibilityConfig: visibility('api'),

@@ -10,7 +10,30 @@ export interface DashboardFunctionProps {
   environment: Record<string, string>;
   /** The login password's secret, JSON `{"password": "…"}` (the stateful stack generates it). */
   password: ISecret;
+  /**
+   * The name of the IAM-invoked admin function: the dashboard asks it for stop, resume and
+   * reset-breaker, and for whatever needs the broker keys, which the dashboard never holds.
+   */
+  adminFunctionName: string;
 }
+
+/**
+ * The dashboard's own API Gateway budgets (steady requests a second, burst), one token bucket per
+ * method, apart from the webhook's: one trader's page, its few assets and its polling (two
+ * requests every 10 s per open page), and the operator's actions. Keys are API Gateway stage
+ * method paths (`/<resource path>/<METHOD>`; `//GET` is the root).
+ */
+export const DASHBOARD_THROTTLES = {
+  '//GET': { throttlingRateLimit: 2, throttlingBurstLimit: 10 },
+  '/assets/{file}/GET': { throttlingRateLimit: 5, throttlingBurstLimit: 20 },
+  '/login/GET': { throttlingRateLimit: 2, throttlingBurstLimit: 10 },
+  // Password guessing across Lambda containers (each also limits failures per address).
+  '/login/POST': { throttlingRateLimit: 1, throttlingBurstLimit: 5 },
+  '/logout/POST': { throttlingRateLimit: 1, throttlingBurstLimit: 5 },
+  '/api/{proxy+}/GET': { throttlingRateLimit: 5, throttlingBurstLimit: 20 },
+  // Stop, resume, reset-breaker: rare, and never behind anything else's queue.
+  '/api/admin/{action}/POST': { throttlingRateLimit: 1, throttlingBurstLimit: 5 },
+} as const satisfies Record<string, { throttlingRateLimit: number; throttlingBurstLimit: number }>;
 
 /**
  * The web dashboard in AWS (functions/dashboard.ts): the same routes, login and operator requests
@@ -25,19 +48,22 @@ export class DashboardFunction extends PinebridgeFunction {
       stage: props.stage,
       invokedBy: 'api',
       functionName: dashboardFunctionName(props.stage),
-      // API Gateway answers 504 after 29 s; an emergency stop that takes longer still finishes
-      // (its outcome shows on the next poll), as it would through the CLI.
+      // API Gateway answers 504 after 29 s; an emergency stop that takes longer still finishes in
+      // the admin function (its outcome shows on the next poll), as it would through the CLI.
       timeout: Duration.seconds(60),
-      description: 'Web dashboard: login, status views, emergency stop and resume behind the API',
+      description:
+        'Web dashboard: login and status views behind the API; stop, resume and reset-breaker through the admin function',
       environment: props.environment,
       afterBundling: (inputDir, outputDir) => [dashboardAssetsCommand(inputDir, outputDir)],
     });
     this.bindSecret(props.password, 'DASHBOARD_SECRET_ID');
+    this.bindInvoke(props.adminFunctionName, 'ADMIN_FUNCTION_NAME');
   }
 
   /**
    * Routes what infra/dashboard/routes.ts serves to this function: the page, its assets, login
-   * and logout, the status views and the three admin actions. Nothing else of the API reaches it.
+   * and logout, the status views and the three admin actions (each with its DASHBOARD_THROTTLES
+   * budget). Nothing else of the API reaches it.
    */
   addRoutes(api: RestApi): void {
     const integration = new LambdaIntegration(this);

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -10,6 +10,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { TableDefinition } from '../../shared/adapters/dynamodb/tables.js';
 import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../shared/adapters/metrics.js';
+import type { ItemAction } from './table-access.js';
 
 /**
  * Who calls the function, which decides what a failed invocation needs: a synchronous caller
@@ -40,36 +41,6 @@ export interface PinebridgeFunctionProps
    */
   afterBundling?: (inputDir: string, outputDir: string) => string[];
 }
-
-/**
- * DynamoDB access a function may be given, narrowest first: `get` reads single items,
- * `insert` adds items and reads them back (never updates, deletes or scans), `read` adds
- * queries and scans, `readWrite` everything the trading stores do.
- */
-export type TableAccess = 'get' | 'insert' | 'read' | 'readWrite';
-
-const TABLE_ACTIONS: Record<TableAccess, readonly string[]> = {
-  get: ['dynamodb:GetItem'],
-  insert: ['dynamodb:GetItem', 'dynamodb:PutItem'],
-  read: [
-    'dynamodb:GetItem',
-    'dynamodb:BatchGetItem',
-    'dynamodb:Query',
-    'dynamodb:Scan',
-    'dynamodb:ConditionCheckItem',
-  ],
-  readWrite: [
-    'dynamodb:GetItem',
-    'dynamodb:BatchGetItem',
-    'dynamodb:Query',
-    'dynamodb:Scan',
-    'dynamodb:ConditionCheckItem',
-    'dynamodb:PutItem',
-    'dynamodb:UpdateItem',
-    'dynamodb:DeleteItem',
-    'dynamodb:BatchWriteItem',
-  ],
-};
 
 const DLQ_REASON: Record<InvokedBy, string> = {
   api: 'Invoked synchronously by API Gateway: the caller gets the error (TradingView re-sends on a 5xx); a DLQ only applies to asynchronous invocations.',
@@ -186,22 +157,34 @@ export class PinebridgeFunction extends NodejsFunction {
   }
 
   /**
-   * Adds the table-name environment variable and the least-privilege grant together: the item
-   * actions of `access` on this table, and for `read`/`readWrite` its named indexes (no
-   * `index/*` wildcard; `get` and `insert` never query, so they get no index).
+   * Adds the table-name environment variable and the least-privilege grant together: `actions`
+   * on this table, and `dynamodb:Query` on each index named (never `index/*`, and nothing but
+   * Query on an index). With no actions and no index only the name is given: a function whose
+   * dependencies name every table may call none of this one's.
    */
-  bindTable(table: ITableV2, definition: TableDefinition, access: TableAccess): this {
+  bindTable(
+    table: ITableV2,
+    definition: TableDefinition,
+    access: { actions: readonly ItemAction[]; indexes?: readonly string[] },
+  ): this {
     this.addEnvironment(definition.envVar, table.tableName);
-    const queries = access === 'read' || access === 'readWrite';
-    this.addToRolePolicy(
-      new PolicyStatement({
-        actions: [...TABLE_ACTIONS[access]],
-        resources: [
-          table.tableArn,
-          ...(queries ? definition.indexes.map((index) => `${table.tableArn}/index/${index.name}`) : []),
-        ],
-      }),
-    );
+    const known = new Set(definition.indexes.map((index) => index.name));
+    const unknown = (access.indexes ?? []).filter((name) => !known.has(name));
+    if (unknown.length > 0) throw new Error(`${definition.id} has no index ${unknown.join(', ')}`);
+    if (access.actions.length > 0)
+      this.addToRolePolicy(
+        new PolicyStatement({
+          actions: access.actions.map((action) => `dynamodb:${action}`),
+          resources: [table.tableArn],
+        }),
+      );
+    if ((access.indexes ?? []).length > 0)
+      this.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: (access.indexes ?? []).map((name) => `${table.tableArn}/index/${name}`),
+        }),
+      );
     return this;
   }
 
@@ -209,6 +192,25 @@ export class PinebridgeFunction extends NodejsFunction {
   bindBus(bus: IEventBus): this {
     this.addEnvironment('EVENT_BUS_NAME', bus.eventBusName);
     bus.grantPutEventsTo(this);
+    return this;
+  }
+
+  /**
+   * A function's name in `envVar` and `lambda:InvokeFunction` on exactly that function (its
+   * unqualified ARN: no version, no alias, no wildcard), together. By name, not by reference: the
+   * admin function this serves refers to the API, whose routes refer to this function.
+   */
+  bindInvoke(functionName: string, envVar: string): this {
+    this.addEnvironment(envVar, functionName);
+    const functionArn = Stack.of(this).formatArn({
+      service: 'lambda',
+      resource: 'function',
+      resourceName: functionName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.addToRolePolicy(
+      new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [functionArn] }),
+    );
     return this;
   }
 

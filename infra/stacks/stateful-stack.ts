@@ -1,13 +1,28 @@
-import { Aws, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import {
+  ArnFormat,
+  Aws,
+  Duration,
+  Names,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Validations,
+} from 'aws-cdk-lib';
 import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus, EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
-import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
+import {
+  EventBus,
+  EventField,
+  type IRuleTarget,
+  Rule,
+  type RuleTargetConfig,
+  RuleTargetInput,
+} from 'aws-cdk-lib/aws-events';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Topic } from 'aws-cdk-lib/aws-sns';
+import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
 import {
@@ -17,6 +32,44 @@ import {
   TRADING_STATE_EVENT,
 } from '../../shared/adapters/events.js';
 import { dashboardSecretName, resourcePrefix, webhookSecretName } from '../../shared/config/names.js';
+
+/** The rules that publish to the alert topic, named `<prefix>-<name>` on the stage's bus. */
+export const NOTIFICATION_RULES = {
+  tradingState: 'trading-state',
+  brokerAttention: 'broker-attention',
+} as const;
+
+/**
+ * An EventBridge rule target that delivers to the alert topic, with a dead-letter queue and
+ * retries, like aws-events-targets' SnsTopic — without the unconditioned `events.amazonaws.com`
+ * publish grant SnsTopic adds to the topic's policy (the stack grants it only to its own rules).
+ */
+class AlertTopicTarget implements IRuleTarget {
+  constructor(
+    private readonly topic: ITopic,
+    private readonly props: { message: RuleTargetInput; deadLetterQueue: IQueue; retryAttempts: number },
+  ) {}
+
+  bind(rule: Parameters<IRuleTarget['bind']>[0]): RuleTargetConfig {
+    // What EventBridge cannot deliver goes to the queue, which accepts it from this rule only.
+    this.props.deadLetterQueue.addToResourcePolicy(
+      new PolicyStatement({
+        sid: `AllowEventRule${Names.nodeUniqueId(rule.node)}`,
+        principals: [new ServicePrincipal('events.amazonaws.com')],
+        actions: ['sqs:SendMessage'],
+        resources: [this.props.deadLetterQueue.queueArn],
+        conditions: { ArnEquals: { 'aws:SourceArn': rule.ruleRef.ruleArn } },
+      }),
+    );
+    return {
+      arn: this.topic.topicArn,
+      input: this.props.message,
+      targetResource: this.topic,
+      deadLetterConfig: { arn: this.props.deadLetterQueue.queueArn },
+      retryPolicy: { maximumRetryAttempts: this.props.retryAttempts },
+    };
+  }
+}
 
 export interface StatefulStackProps extends StackProps {
   stage: 'dev' | 'prod';
@@ -76,13 +129,55 @@ export class StatefulStack extends Stack {
       enableKeyRotation: true,
       removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
-    alertKey.grant(new ServicePrincipal('events.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    const topicName = `${prefix}-alerts`;
     this.alertTopic = new Topic(this, 'Alerts', {
-      topicName: `${prefix}-alerts`,
+      topicName,
       displayName: 'Pinebridge alerts',
       masterKey: alertKey,
       enforceSSL: true,
     });
+    // Only this account's two notification rules (on this stage's bus) may publish. Their ARNs
+    // and the topic's are built from their names: the key's policy cannot refer to the topic or
+    // the rules, which refer to the key.
+    const events = new ServicePrincipal('events.amazonaws.com');
+    const ruleArn = (ruleName: string) =>
+      this.formatArn({ service: 'events', resource: 'rule', resourceName: `${prefix}/${ruleName}` });
+    const fromOurRules = {
+      StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+      ArnEquals: {
+        'aws:SourceArn': Object.values(NOTIFICATION_RULES).map((name) => ruleArn(`${prefix}-${name}`)),
+      },
+    };
+    this.alertTopic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'EventBridgeRulesPublish',
+        principals: [events],
+        actions: ['sns:Publish'],
+        resources: [this.alertTopic.topicArn],
+        conditions: fromOurRules,
+      }),
+    );
+    // AWS does not support aws:SourceAccount / aws:SourceArn in a key policy for EventBridge
+    // publishing to an encrypted topic (SNS developer guide, key management): with them every
+    // alert would be refused. The key serves EventBridge only for this topic's messages instead
+    // (SNS binds each data key to its topic's ARN), and the topic's policy above names the rules.
+    alertKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'EventBridgeRulesEncrypt',
+        principals: [events],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: {
+            'kms:EncryptionContext:aws:sns:topicArn': this.formatArn({
+              service: 'sns',
+              resource: topicName,
+              arnFormat: ArnFormat.NO_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
     // CloudWatch alarms publish too. The topic has its own policy (SSL only), so CloudWatch must be
     // named in it and in the key's policy — only for this account's `<prefix>-*` alarms.
     const fromOurAlarms = {
@@ -129,6 +224,7 @@ export class StatefulStack extends Stack {
         new EmailSubscription(props.notificationEmail, { deadLetterQueue: this.notificationDeadLetters }),
       );
     new Rule(this, 'TradingStateChanged', {
+      ruleName: `${prefix}-${NOTIFICATION_RULES.tradingState}`,
       eventBus: this.bus,
       description: 'Every circuit-breaker trip and reset, to the alert topic',
       eventPattern: {
@@ -136,7 +232,7 @@ export class StatefulStack extends Stack {
         detailType: [TRADING_STATE_EVENT.detailType],
       },
       targets: [
-        new SnsTopic(this.alertTopic, {
+        new AlertTopicTarget(this.alertTopic, {
           ...deliver,
           message: RuleTargetInput.fromText(
             `Pinebridge trading state ${EventField.fromPath('$.detail.from')} -> ${EventField.fromPath('$.detail.to')} at ${EventField.fromPath('$.detail.at')} (${EventField.fromPath('$.detail.source')}): ${EventField.fromPath('$.detail.reason')}`,
@@ -146,6 +242,7 @@ export class StatefulStack extends Stack {
     });
 
     new Rule(this, 'BrokerAttention', {
+      ruleName: `${prefix}-${NOTIFICATION_RULES.brokerAttention}`,
       eventBus: this.bus,
       description:
         'Orders of unknown fate, positions that differ from the broker and incomplete emergency stops, to the alert topic',
@@ -158,7 +255,7 @@ export class StatefulStack extends Stack {
         ],
       },
       targets: [
-        new SnsTopic(this.alertTopic, {
+        new AlertTopicTarget(this.alertTopic, {
           ...deliver,
           message: RuleTargetInput.fromText(
             `Pinebridge ${EventField.detailType} (reconcile before trading on): ${EventField.fromPath('$.detail')}`,

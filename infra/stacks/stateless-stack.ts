@@ -20,17 +20,18 @@ import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
 import { SIGNAL_EVENT } from '../../shared/adapters/events.js';
 import { adminFunctionName, dashboardSecretName, resourcePrefix } from '../../shared/config/names.js';
-import type { Config } from '../../shared/config/schema.js';
+import { allowListEnabled, type Config } from '../../shared/config/schema.js';
 import {
   TRADE_FLOW_TASK_NAMES,
   TRADE_FLOW_TASKS,
   type TradeFlowTaskName,
 } from '../../shared/usecases/tasks.js';
 import { WebhookFirewall, webhookAllowListPolicy } from '../constructs/api-protection.js';
-import { DashboardFunction } from '../constructs/dashboard-function.js';
+import { DASHBOARD_THROTTLES, DashboardFunction } from '../constructs/dashboard-function.js';
 import { Monitoring } from '../constructs/monitoring.js';
 import { PinebridgeFunction } from '../constructs/pinebridge-function.js';
 import { ReconcileSchedules } from '../constructs/reconcile-schedules.js';
+import { FUNCTION_TABLES, type FunctionName, grantedActions } from '../constructs/table-access.js';
 import { TradeFlow } from '../constructs/trade-flow.js';
 
 export interface StatelessStackProps extends StackProps {
@@ -60,6 +61,18 @@ export const ORDER_TASKS: readonly TradeFlowTaskName[] = [
   'RecordFailure',
 ];
 
+/**
+ * The trade-flow tasks that put events on the bus: RiskCheck and SubmitOrder (breaker trips, a
+ * halt on refused keys), RecordFill (a reversal's second leg, the breaker) and RecordFailure
+ * (an order of unknown fate, the breaker). RecordRejection only books; CheckOrder only asks.
+ */
+export const PUBLISHING_TASKS: readonly TradeFlowTaskName[] = [
+  'RiskCheck',
+  'SubmitOrder',
+  'RecordFill',
+  'RecordFailure',
+];
+
 /** The only signal fields the workflow is started with: ids and times, never an alert or a secret. */
 const EXECUTION_INPUT_FIELDS = ['signalId', 'symbol', 'receivedAt'] as const;
 
@@ -86,9 +99,27 @@ export class StatelessStack extends Stack {
     const readsBrokerKeys = (fn: PinebridgeFunction) => {
       if (alpacaSecret !== undefined) fn.bindSecret(alpacaSecret, 'ALPACA_SECRET_ID');
     };
-    const bindAllTables = (fn: PinebridgeFunction) => {
-      for (const key of Object.keys(TABLES) as TableKey[])
-        fn.bindTable(tables[key], TABLES[key], 'readWrite');
+    // In AWS the broker is Alpaca only when the config says so (no APCA_* keys in a function's
+    // environment): otherwise the built-in paper broker, whose order book is a table.
+    const broker = config.broker === 'alpaca' ? 'alpaca' : 'paper';
+    /**
+     * Every table's name (the trading functions' dependencies build every store) and exactly the
+     * access FUNCTION_TABLES lists for this function: a table it never calls gets its name only.
+     */
+    const bindTradingTables = (fn: PinebridgeFunction, name: FunctionName) => {
+      for (const key of Object.keys(TABLES) as TableKey[]) {
+        const grant = FUNCTION_TABLES[name][key];
+        fn.bindTable(tables[key], TABLES[key], {
+          actions: grant === undefined ? [] : grantedActions(grant, broker),
+          indexes: grant?.indexes ?? [],
+        });
+      }
+    };
+    /** The one table the API's own functions (webhook, /health) read through their API clients. */
+    const bindSignalsOnly = (fn: PinebridgeFunction, name: 'Webhook' | 'Health') => {
+      const grant = FUNCTION_TABLES[name].signals;
+      if (grant === undefined) throw new Error(`${name} is granted no signals access`);
+      fn.bindTable(tables.signals, TABLES.signals, { actions: grantedActions(grant, broker) });
     };
 
     // The webhook answers TradingView inside 3 s: a short timeout and tight SDK deadlines
@@ -103,9 +134,9 @@ export class StatelessStack extends Stack {
       description: 'Authenticates, validates, records and publishes TradingView alerts',
       environment,
     })
-      .bindTable(tables.signals, TABLES.signals, 'insert')
       .bindBus(props.bus)
       .bindSecret(props.webhookSecret, 'WEBHOOK_SECRET_ID');
+    bindSignalsOnly(webhook, 'Webhook');
     // Optional: initialized instances, so no alert meets a cold start (the API then calls the alias).
     const webhookTarget: IFunction =
       config.webhook.provisionedConcurrency > 0
@@ -123,9 +154,11 @@ export class StatelessStack extends Stack {
           description: `Trade flow task ${name}`,
           environment,
         });
-        bindAllTables(fn);
-        // Breaker transitions and a reversal's second leg go on the bus.
-        fn.bindBus(props.bus);
+        bindTradingTables(fn, name);
+        // Breaker transitions, a reversal's second leg and unknown orders go on the bus.
+        if (PUBLISHING_TASKS.includes(name)) fn.bindBus(props.bus);
+        // lambdaDependencies names the bus; these tasks never put anything on it.
+        else fn.addEnvironment('EVENT_BUS_NAME', props.bus.eventBusName);
         if (ORDER_TASKS.includes(name)) readsBrokerKeys(fn);
         return [name, fn];
       }),
@@ -183,11 +216,8 @@ export class StatelessStack extends Stack {
       timeout: Duration.seconds(30),
       description: 'Evaluates the circuit breaker every minute (trips, cool-down resets, session roll-over)',
       environment,
-    })
-      .bindTable(tables.portfolio, TABLES.portfolio, 'readWrite')
-      .bindBus(props.bus);
-    for (const key of ['signals', 'orders', 'paperOrders'] as const)
-      breaker.addEnvironment(TABLES[key].envVar, tables[key].tableName);
+    }).bindBus(props.bus);
+    bindTradingTables(breaker, 'Breaker');
     const breakerSchedule = new Rule(this, 'BreakerSchedule', {
       description: 'Runs the circuit-breaker evaluation every minute',
       schedule: Schedule.rate(Duration.minutes(1)),
@@ -209,14 +239,11 @@ export class StatelessStack extends Stack {
       description: 'Emergency stop (halt, cancel, flatten), resume and reset-breaker; IAM-invoked only',
       environment,
     });
-    // What an operator's request needs: the emergency stop writes every table, cancels and
-    // flattens at the broker, and announces the transition on the bus.
-    const grantOperator = (fn: PinebridgeFunction) => {
-      fn.bindBus(props.bus);
-      bindAllTables(fn);
-      readsBrokerKeys(fn);
-    };
-    grantOperator(this.adminFunction);
+    // What an operator's request needs: the emergency stop halts, cancels and flattens at the
+    // broker, books every outcome, and announces the transition on the bus.
+    this.adminFunction.bindBus(props.bus);
+    bindTradingTables(this.adminFunction, 'Admin');
+    readsBrokerKeys(this.adminFunction);
 
     // What a lost execution or a broker outage left behind is settled, and positions compared:
     // every minute while orders can be placed, every 15 minutes otherwise (New York time).
@@ -229,7 +256,7 @@ export class StatelessStack extends Stack {
         'Settles orders left in flight or unknown, republishes undecided signals, compares positions',
       environment,
     }).bindBus(props.bus);
-    bindAllTables(reconciler);
+    bindTradingTables(reconciler, 'Reconciler');
     readsBrokerKeys(reconciler);
     new ReconcileSchedules(this, 'ReconcileSchedules', {
       reconciler,
@@ -247,39 +274,52 @@ export class StatelessStack extends Stack {
       memorySize: 256,
       description: 'GET /health: answers 200 when the database answers',
       environment: {},
-    }).bindTable(tables.signals, TABLES.signals, 'get');
+    });
+    bindSignalsOnly(health, 'Health');
 
-    // The web dashboard: the operator requests behind a password login (docs/DASHBOARD.md).
+    // The web dashboard behind a password login (docs/DASHBOARD.md). Internet-facing, so it holds
+    // no broker keys and writes nothing: it reads the views itself and asks the admin function for
+    // stop, resume and reset-breaker (and for the broker's health, which takes the keys).
     if (config.dashboard.enabled) {
       this.dashboardFunction = new DashboardFunction(this, 'Dashboard', {
         stage,
         environment,
         password: props.dashboardSecret,
+        adminFunctionName: adminFunctionName(stage),
       });
-      grantOperator(this.dashboardFunction);
+      bindTradingTables(this.dashboardFunction, 'Dashboard');
     }
 
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
       retention: prod ? RetentionDays.THREE_MONTHS : RetentionDays.ONE_MONTH,
       removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
+    // POST /webhook only from TradingView's addresses (resource policy, 403 before any code):
+    // on in prod unless the config turns it off, off in dev unless it turns it on.
     const allowList = config.api.allowList;
+    const allowListOn = allowListEnabled(config, stage);
+    const webhookThrottle = {
+      throttlingRateLimit: config.api.throttle.rateLimit,
+      throttlingBurstLimit: config.api.throttle.burstLimit,
+    };
     this.api = new RestApi(this, 'Api', {
       restApiName: `${prefix}-api`,
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
-      // Optional: POST /webhook only from TradingView's addresses (resource policy, 403 before any code).
-      ...(allowList.enabled ? { policy: webhookAllowListPolicy(allowList.addresses) } : {}),
+      ...(allowListOn ? { policy: webhookAllowListPolicy(allowList.addresses) } : {}),
       deployOptions: {
         stageName: stage,
-        throttlingRateLimit: config.api.throttle.rateLimit,
-        throttlingBurstLimit: config.api.throttle.burstLimit,
-        // Uptime checkers call /health about once every 2 s; nobody may crowd out the webhook with it.
+        // API Gateway keeps a token bucket per method. The stage's default (api.throttle) is the
+        // webhook's budget, named on its two methods too; every other method has a budget of its
+        // own below, so a flood of alerts cannot take the dashboard's stop with it (nor the other
+        // way round). Each bucket is shared by all callers of its method: per-address limits
+        // are WAF's (api.waf).
+        ...webhookThrottle,
         methodOptions: {
+          '/webhook/POST': webhookThrottle,
+          '/webhook/{secret}/POST': webhookThrottle,
+          // Uptime checkers call /health about once every 2 s; nobody may crowd out the webhook with it.
           '/health/GET': { throttlingRateLimit: 2, throttlingBurstLimit: 10 },
-          // Password guessing across Lambda containers (each also limits failures per address).
-          ...(config.dashboard.enabled
-            ? { '/login/POST': { throttlingRateLimit: 1, throttlingBurstLimit: 5 } }
-            : {}),
+          ...(config.dashboard.enabled ? DASHBOARD_THROTTLES : {}),
         },
         // Off: API Gateway's trace segments record the request URL, and /webhook/{secret} carries
         // the secret. The functions and the workflow are traced.
@@ -310,7 +350,7 @@ export class StatelessStack extends Stack {
     this.api.root.addResource('health').addMethod('GET', new LambdaIntegration(health));
     this.dashboardFunction?.addRoutes(this.api);
 
-    // Optional: AWS WAF (IP set, rate-based and body-size rules) in front of the stage.
+    // Optional: AWS WAF (IP set, per-address rate-based and body-size rules) in front of the stage.
     if (config.api.waf.enabled) {
       this.firewall = new WebhookFirewall(this, 'Firewall', {
         stage: this.api.deploymentStage,
@@ -318,7 +358,8 @@ export class StatelessStack extends Stack {
         prefix,
         maxBodyBytes: config.webhook.maxBodyBytes,
         rateLimit: config.api.waf.rateLimit,
-        ...(allowList.enabled ? { allowedAddresses: allowList.addresses } : {}),
+        dashboardRateLimit: config.api.waf.dashboardRateLimit,
+        ...(allowListOn ? { allowedAddresses: allowList.addresses } : {}),
         retention: prod ? RetentionDays.THREE_MONTHS : RetentionDays.ONE_MONTH,
         removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       });
@@ -412,7 +453,7 @@ export class StatelessStack extends Stack {
     if (!wafEnabled)
       acks.push([
         'AwsSolutions-APIG3',
-        'WAF is optional (api.waf.enabled, about $5 a month and up): stage throttling, the body cap in the function, the optional source allow-list and the secret protect the webhook.',
+        'WAF is optional (api.waf.enabled, about $8 a month and up): per-method throttling, the body cap in the function, the source allow-list (on by default in prod) and the secret protect the webhook.',
       ]);
     for (const [id, reason] of acks) Validations.of(this.api).acknowledge({ id, reason });
   }

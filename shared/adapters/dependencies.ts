@@ -43,6 +43,12 @@ export function createCoreDependencies(
     events?: TradingStateEvents;
     /** Alpaca's keys (and, for tests, the fake server's address); else APCA_* from the environment. */
     alpaca?: { credentials: AlpacaCredentialSource; tradingUrl?: string; dataUrl?: string };
+    /**
+     * Where the book's opening cash comes from when a snapshot finds no account (a fresh
+     * deployment), instead of `paper.startingCash` or the Alpaca account's cash: a read-only
+     * function, which may not open the book, refuses here.
+     */
+    startingCash?: () => Promise<string>;
     env?: NodeJS.ProcessEnv;
   },
 ): CoreDependencies {
@@ -73,11 +79,16 @@ export function createCoreDependencies(
     store = new DynamoTradingStore(
       db,
       tables,
-      async () => (await alpaca.account()).cash,
+      options.startingCash ?? (async () => (await alpaca.account()).cash),
       config.symbols.allowed,
     );
   } else {
-    store = new DynamoTradingStore(db, tables, config.paper.startingCash, config.symbols.allowed);
+    store = new DynamoTradingStore(
+      db,
+      tables,
+      options.startingCash ?? config.paper.startingCash,
+      config.symbols.allowed,
+    );
     broker = new PaperBroker(db, tables.paperOrders, config.paper, store);
   }
   return {

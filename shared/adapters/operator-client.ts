@@ -132,7 +132,9 @@ const AUTH_ERRORS = new Set([
 
 /**
  * A deployed stage: invokes the admin function by name with the caller's own AWS credentials
- * (IAM decides who may), and reads the webhook secret from Secrets Manager for a test alert.
+ * (IAM decides who may), and reads the webhook secret from Secrets Manager for a test alert. The
+ * CLI uses it with the operator's credentials; the web dashboard with its role's, which may invoke
+ * the admin function and nothing else of the kind.
  */
 export class LambdaOperatorClient implements OperatorClient {
   readonly target: string;
@@ -140,25 +142,31 @@ export class LambdaOperatorClient implements OperatorClient {
   private readonly lambda: LambdaClient;
   private readonly secrets: SecretsManagerClient;
 
+  /**
+   * `requestedBy` is recorded with every action (the caller's IAM identity for the CLI);
+   * `functionName` is the stage's admin function unless given (the name a role was granted).
+   */
   constructor(
     private readonly stage: Stage,
     private readonly requestedBy: string,
     region?: string,
+    functionName: string = adminFunctionName(stage),
   ) {
-    this.functionName = adminFunctionName(stage);
+    this.functionName = functionName;
     this.target = `stage ${stage} (${this.functionName})`;
     const options = { maxAttempts: 2, ...(region ? { region } : {}) };
     this.lambda = new LambdaClient(options);
     this.secrets = new SecretsManagerClient(options);
   }
 
-  async send(request: OperatorRequestInput): Promise<unknown> {
+  /** One request; `requestedBy` names who asked this time (the dashboard's session), else the client's. */
+  async send(request: OperatorRequestInput, requestedBy: string = this.requestedBy): Promise<unknown> {
     let result: InvokeCommandOutput;
     try {
       result = await this.lambda.send(
         new InvokeCommand({
           FunctionName: this.functionName,
-          Payload: new TextEncoder().encode(JSON.stringify({ ...request, requestedBy: this.requestedBy })),
+          Payload: new TextEncoder().encode(JSON.stringify({ ...request, requestedBy })),
         }),
       );
     } catch (error) {

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import type { Stage } from './names.js';
 
 /** A non-negative decimal amount written as a string, e.g. "100000" or "0.35". Money stays exact. */
 const DecimalString = z
@@ -375,9 +376,9 @@ export const ConfigSchema = z
           .object({
             enabled: z
               .boolean()
-              .default(false)
+              .optional()
               .describe(
-                'AWS only: an API Gateway resource policy refuses POST /webhook from any address not in `addresses` (403 before the function runs). GET /health stays open for uptime checks.',
+                'AWS only: an API Gateway resource policy refuses POST /webhook from any address not in `addresses` (403 before the function runs). GET /health and the dashboard stay open. Left out: on for the prod stage, off for dev. Live trading should keep it on (docs/DEPLOYMENT.md).',
               ),
             addresses: z
               .array(Ipv4Cidr)
@@ -397,7 +398,7 @@ export const ConfigSchema = z
               .boolean()
               .default(false)
               .describe(
-                'AWS only: an AWS WAF web ACL in front of the API (about $5 a month, $1 per rule and $0.60 per million requests): a rate-based rule (429), a body-size rule (413) and, with allowList.enabled, an IP-set rule (403).',
+                'AWS only: an AWS WAF web ACL in front of the API (about $8 a month: $5 for the web ACL, $1 per rule, $0.60 per million requests): per-address rate-based rules (429, one for the webhook and one for the rest), a body-size rule (413) and, with the allow-list on, an IP-set rule (403).',
               ),
             rateLimit: z
               .number()
@@ -406,7 +407,16 @@ export const ConfigSchema = z
               .max(2_000_000_000)
               .default(300)
               .describe(
-                'Requests one source address may make in any 5 minutes; WAF answers 429 to the rest. TradingView sends all your alerts from four addresses, so allow for your busiest 5 minutes.',
+                'Requests to POST /webhook one source address may make in any 5 minutes; WAF answers 429 to the rest. TradingView sends all your alerts from four addresses, so allow for your busiest 5 minutes.',
+              ),
+            dashboardRateLimit: z
+              .number()
+              .int()
+              .min(10)
+              .max(2_000_000_000)
+              .default(1000)
+              .describe(
+                'Requests to everything but the webhook (the dashboard, its login, /health) one source address may make in any 5 minutes; WAF answers 429 to the rest. A counter of its own, so a webhook flood from one address never uses up the dashboard’s. An open dashboard asks about 60 times in 5 minutes.',
               ),
           })
           .strict()
@@ -490,3 +500,10 @@ export const ConfigSchema = z
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/**
+ * Whether a stage refuses POST /webhook from addresses outside `api.allowList.addresses`: as
+ * configured, else on for `prod` (live money) and off for `dev` (test alerts from your machine).
+ */
+export const allowListEnabled = (config: Config, stage: Stage): boolean =>
+  config.api.allowList.enabled ?? stage === 'prod';

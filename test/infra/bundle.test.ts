@@ -92,6 +92,7 @@ describe('dashboard bundle', () => {
       stage: 'prod',
       environment: {},
       password: new Secret(stack, 'Password'),
+      adminFunctionName: 'pinebridge-prod-admin',
     });
     app.synth();
     const functions = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'));
@@ -117,8 +118,9 @@ describe('dashboard bundle', () => {
       env: {
         PATH: process.env.PATH,
         ...tables,
-        EVENT_BUS_NAME: 'pinebridge-prod',
         DASHBOARD_SECRET_ID: 'pinebridge-prod/dashboard',
+        ADMIN_FUNCTION_NAME: 'pinebridge-prod-admin',
+        PINEBRIDGE_STAGE: 'prod',
         POWERTOOLS_LOG_LEVEL: 'SILENT',
         AWS_REGION: 'eu-west-1',
         AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',

@@ -108,22 +108,22 @@ describe('StatefulStack (dev)', () => {
 
     it.each([
       ['signals', 'byDay', 'day', 'receivedAt'],
+      ['signals', 'byUndecided', 'undecided', 'receivedAt'],
       ['orders', 'byLifecycle', 'lifecycle', 'createdAt'],
     ] as const)(
       '%s has the %s index (partition %s, sort %s) projecting all attributes',
       (table, index, partition, sort) => {
         const props = propsOf(tableFor(json, 'dev', TABLES[table]));
 
-        expect(props.GlobalSecondaryIndexes).toEqual([
-          {
-            IndexName: index,
-            KeySchema: [
-              { AttributeName: partition, KeyType: 'HASH' },
-              { AttributeName: sort, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ]);
+        expect(props.GlobalSecondaryIndexes).toContainEqual({
+          IndexName: index,
+          KeySchema: [
+            { AttributeName: partition, KeyType: 'HASH' },
+            { AttributeName: sort, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        });
+        expect(props.GlobalSecondaryIndexes).toHaveLength(TABLES[table].indexes.length);
         expect(props.AttributeDefinitions).toContainEqual({ AttributeName: partition, AttributeType: 'S' });
         expect(props.AttributeDefinitions).toContainEqual({ AttributeName: sort, AttributeType: 'S' });
       },
@@ -162,6 +162,65 @@ describe('StatefulStack (dev)', () => {
           Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
           Effect: 'Allow',
         }),
+      );
+    });
+
+    it('accepts EventBridge’s publishes only from this account’s two notification rules (aws:SourceArn, aws:SourceAccount)', () => {
+      const statements = resourcesOfType(json, 'AWS::SNS::TopicPolicy').flatMap(
+        ([, policy]) =>
+          (propsOf(policy).PolicyDocument as { Statement: Record<string, unknown>[] }).Statement,
+      );
+      const fromEvents = statements.filter(
+        (st) => JSON.stringify(st.Principal) === JSON.stringify({ Service: 'events.amazonaws.com' }),
+      );
+      const ruleArn = (name: string) =>
+        `arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/pinebridge-dev/${name}`;
+
+      expect(fromEvents).toHaveLength(1);
+      const [statement] = fromEvents as [Record<string, unknown>];
+      expect(statement).toMatchObject({ Effect: 'Allow', Action: 'sns:Publish' });
+      const condition = statement.Condition as Record<string, Record<string, unknown>>;
+      expect(Object.keys(condition).sort()).toEqual(['ArnEquals', 'StringEquals']);
+      expect(condition.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+      expect(asList(condition.ArnEquals?.['aws:SourceArn']).map((arn) => renderValue(arn))).toEqual([
+        ruleArn('pinebridge-dev-trading-state'),
+        ruleArn('pinebridge-dev-broker-attention'),
+      ]);
+      // Those are the rules that target the topic, on this stage's bus, and no other rule does.
+      const [topicId] = resourcesOfType(json, 'AWS::SNS::Topic')[0] ?? [];
+      const [busId] = resourcesOfType(json, 'AWS::Events::EventBus')[0] ?? [];
+      const publishing = resourcesOfType(json, 'AWS::Events::Rule')
+        .map(([, rule]) => propsOf(rule))
+        .filter((rule) =>
+          asList(rule.Targets).some((t) => renderValue((t as { Arn: unknown }).Arn) === `<${topicId}>`),
+        );
+      expect(publishing.map((rule) => rule.Name).sort()).toEqual([
+        'pinebridge-dev-broker-attention',
+        'pinebridge-dev-trading-state',
+      ]);
+      for (const rule of publishing) expect(renderValue(rule.EventBusName)).toBe(`<${busId}>`);
+    });
+
+    it('lets EventBridge use the key only for this topic’s messages (the encryption context SNS binds to the topic), never unconditioned', () => {
+      const [[, key]] = resourcesOfType(json, 'AWS::KMS::Key') as [[string, CfnResource]];
+      const statements = (propsOf(key).KeyPolicy as { Statement: Record<string, unknown>[] }).Statement;
+      const forEvents = statements.filter(
+        (st) => JSON.stringify(st.Principal) === JSON.stringify({ Service: 'events.amazonaws.com' }),
+      );
+
+      // Not aws:SourceArn / aws:SourceAccount: AWS does not support them in a key policy for
+      // EventBridge publishing to an encrypted topic, and every alert would be refused.
+      expect(forEvents).toHaveLength(1);
+      const [statement] = forEvents as [Record<string, unknown>];
+      expect(statement.Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+      const condition = statement.Condition as Record<string, Record<string, unknown>>;
+      expect(Object.keys(condition)).toEqual(['StringEquals']);
+      expect(Object.keys(condition.StringEquals ?? {})).toEqual(['kms:EncryptionContext:aws:sns:topicArn']);
+      expect(renderValue(condition.StringEquals?.['kms:EncryptionContext:aws:sns:topicArn'])).toBe(
+        'arn:<AWS::Partition>:sns:<AWS::Region>:<AWS::AccountId>:pinebridge-dev-alerts',
+      );
+      expect(propsOf(resourcesOfType(json, 'AWS::SNS::Topic')[0]?.[1]).TopicName).toBe(
+        'pinebridge-dev-alerts',
       );
     });
 
@@ -291,6 +350,32 @@ describe('StatefulStack (dev)', () => {
         const [target] = asList(propsOf(rule).Targets) as { DeadLetterConfig?: { Arn: unknown } }[];
         expect(renderValue(target?.DeadLetterConfig?.Arn), id).toBe(`<${queueId}.Arn>`);
       }
+    });
+
+    it('the dead-letter queue accepts EventBridge’s messages from each notification rule only', () => {
+      const [[queueId]] = resourcesOfType(json, 'AWS::SQS::Queue') as [[string, CfnResource]];
+      const statements = resourcesOfType(json, 'AWS::SQS::QueuePolicy').flatMap(
+        ([, p]) => (propsOf(p).PolicyDocument as { Statement: Record<string, unknown>[] }).Statement,
+      );
+      const fromRules = statements.filter((st) => st.Action === 'sqs:SendMessage');
+
+      expect(
+        fromRules
+          .map((st) =>
+            renderValue((st.Condition as { ArnEquals: Record<string, unknown> }).ArnEquals['aws:SourceArn']),
+          )
+          .sort(),
+      ).toEqual(
+        resourcesOfType(json, 'AWS::Events::Rule')
+          .map(([id]) => `<${id}.Arn>`)
+          .sort(),
+      );
+      for (const statement of fromRules)
+        expect(statement).toMatchObject({
+          Effect: 'Allow',
+          Principal: { Service: 'events.amazonaws.com' },
+          Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+        });
     });
 
     it('so does an e-mail the subscription cannot deliver', () => {

@@ -77,6 +77,26 @@ describe('api.allowList: TradingView’s addresses only', () => {
     expect(policy.Statement).toHaveLength(2);
   });
 
+  it('is on by default in prod (live money) and off in dev; the config decides either way when it says', () => {
+    const policyOf = (stage: string, config: TestAppOptions['config'] = {}) => {
+      const app = buildTestApp({ stage, config });
+      return only(Template.fromStack(app.stateless).toJSON() as CfnTemplate, 'AWS::ApiGateway::RestApi')
+        .Policy as { Statement: Record<string, unknown>[] } | undefined;
+    };
+    const deniesOthers = {
+      Sid: 'WebhookOnlyFromAllowedAddresses',
+      Effect: 'Deny',
+      Condition: { NotIpAddress: { 'aws:SourceIp': [...TRADINGVIEW_WEBHOOK_ADDRESSES] } },
+    };
+
+    expect(policyOf('prod')?.Statement).toContainEqual(expect.objectContaining(deniesOthers));
+    expect(policyOf('dev')).toBeUndefined();
+    expect(policyOf('prod', { api: { allowList: { enabled: false } } })).toBeUndefined();
+    expect(policyOf('dev', { api: { allowList: { enabled: true } } })?.Statement).toContainEqual(
+      expect.objectContaining(deniesOthers),
+    );
+  });
+
   it('an entry that is not an IPv4 address or CIDR range is refused at synth, naming the key', () => {
     expect(() =>
       buildTestApp({ config: { api: { allowList: { enabled: true, addresses: ['2001:db8::1'] } } } }),
@@ -112,7 +132,7 @@ describe('api.waf: a WAF web ACL in front of the stage', () => {
 
   beforeAll(() => {
     view = statelessOf({
-      api: { waf: { enabled: true, rateLimit: 120 }, allowList: { enabled: true } },
+      api: { waf: { enabled: true, rateLimit: 120, dashboardRateLimit: 600 }, allowList: { enabled: true } },
       webhook: { maxBodyBytes: 4096 },
     });
     acl = only(view.json, 'AWS::WAFv2::WebACL');
@@ -157,15 +177,42 @@ describe('api.waf: a WAF web ACL in front of the stage', () => {
     });
   });
 
-  it('answers 429 to a source over api.waf.rateLimit requests in 5 minutes', () => {
-    const rate = rule('RateLimit');
+  it('answers 429 to an address over api.waf.rateLimit webhook requests in 5 minutes, counted per address and for the webhook alone', () => {
+    const rate = rule('WebhookRateLimit');
 
     expect(rate?.Action).toEqual({ Block: { CustomResponse: { ResponseCode: 429 } } });
     expect(rate?.Statement.RateBasedStatement).toEqual({
       Limit: 120,
       AggregateKeyType: 'IP',
       EvaluationWindowSec: 300,
+      ScopeDownStatement: {
+        ByteMatchStatement: {
+          FieldToMatch: { UriPath: {} },
+          PositionalConstraint: 'STARTS_WITH',
+          SearchString: '/dev/webhook',
+          TextTransformations: [{ Priority: 0, Type: 'NONE' }],
+        },
+      },
     });
+  });
+
+  it('counts everything else per address apart from the webhook (api.waf.dashboardRateLimit): one address’s alert flood leaves another’s dashboard alone, and its own', () => {
+    const rate = rule('DashboardRateLimit');
+    const statement = rate?.Statement.RateBasedStatement as Record<string, unknown> | undefined;
+
+    expect(rate?.Action).toEqual({ Block: { CustomResponse: { ResponseCode: 429 } } });
+    expect(statement).toMatchObject({ Limit: 600, AggregateKeyType: 'IP', EvaluationWindowSec: 300 });
+    const webhookOnly = rule('WebhookRateLimit')?.Statement.RateBasedStatement as {
+      ScopeDownStatement: unknown;
+    };
+    expect(statement?.ScopeDownStatement).toEqual({
+      NotStatement: { Statement: webhookOnly.ScopeDownStatement },
+    });
+    // Only per-address rules: no rate limit is shared by every caller.
+    const rateRules = (acl.Rules as { Statement: Record<string, { AggregateKeyType?: string }> }[]).filter(
+      (r) => r.Statement.RateBasedStatement !== undefined,
+    );
+    expect(rateRules.map((r) => r.Statement.RateBasedStatement?.AggregateKeyType)).toEqual(['IP', 'IP']);
   });
 
   it('keeps the secret out of WAF: no sampled requests, and the URI path and query string redacted from its logs', () => {
@@ -187,7 +234,11 @@ describe('api.waf: a WAF web ACL in front of the stage', () => {
     const webAcl = only(noList.json, 'AWS::WAFv2::WebACL');
 
     expect(resourcesOfType(noList.json, 'AWS::WAFv2::IPSet')).toEqual([]);
-    expect((webAcl.Rules as { Name: string }[]).map((r) => r.Name)).toEqual(['BodySizeLimit', 'RateLimit']);
+    expect((webAcl.Rules as { Name: string }[]).map((r) => r.Name)).toEqual([
+      'BodySizeLimit',
+      'WebhookRateLimit',
+      'DashboardRateLimit',
+    ]);
     expect(webAcl.AssociationConfig).toEqual({
       RequestBody: { API_GATEWAY: { DefaultSizeInspectionLimit: 'KB_48' } },
     });

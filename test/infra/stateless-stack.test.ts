@@ -35,6 +35,68 @@ const DASHBOARD_ROUTES = [
   'POST /api/admin/{action}',
 ];
 
+/**
+ * What each function's code calls, table by table, with the built-in paper broker (the default):
+ * the specification of test/infra's least-privilege check, written out (infra/constructs/
+ * table-access.ts is what the stack grants from; test/integration/least-privilege.test.ts runs
+ * the code against these grants).
+ */
+const SNAPSHOT = ['GetItem', 'PutItem', 'Query', 'UpdateItem'];
+const PAPER_BROKER_DYNAMO_ACCESS: Record<string, Record<string, string[]>> = {
+  Webhook: { signals: ['GetItem', 'PutItem'] },
+  Health: { signals: ['GetItem'] },
+  RiskCheck: {
+    signals: ['GetItem', 'UpdateItem'],
+    orders: ['PutItem'],
+    portfolio: ['ConditionCheckItem', ...SNAPSHOT].sort(),
+  },
+  RecordRejection: { signals: ['UpdateItem'] },
+  SubmitOrder: {
+    signals: ['UpdateItem'],
+    orders: ['GetItem', 'UpdateItem'],
+    portfolio: ['ConditionCheckItem', ...SNAPSHOT].sort(),
+    paperOrders: ['GetItem', 'PutItem', 'UpdateItem'],
+  },
+  CheckOrder: { portfolio: ['GetItem', 'Query'], paperOrders: ['GetItem', 'UpdateItem'] },
+  RecordFill: {
+    signals: ['GetItem', 'PutItem', 'UpdateItem'],
+    orders: ['GetItem', 'UpdateItem'],
+    portfolio: SNAPSHOT,
+  },
+  RecordFailure: {
+    signals: ['GetItem', 'PutItem', 'UpdateItem'],
+    orders: ['GetItem', 'UpdateItem'],
+    portfolio: SNAPSHOT,
+    paperOrders: ['GetItem', 'UpdateItem'],
+  },
+  Breaker: { portfolio: SNAPSHOT },
+  Reconciler: {
+    signals: ['GetItem', 'PutItem', 'UpdateItem'],
+    'signals/index/byDay': ['Query'],
+    'signals/index/byUndecided': ['Query'],
+    orders: ['GetItem', 'Scan', 'UpdateItem'],
+    'orders/index/byLifecycle': ['Query'],
+    portfolio: SNAPSHOT,
+    paperOrders: ['GetItem', 'UpdateItem'],
+  },
+  Admin: {
+    signals: ['GetItem', 'PutItem', 'UpdateItem'],
+    'signals/index/byDay': ['Query'],
+    orders: ['GetItem', 'PutItem', 'Scan', 'UpdateItem'],
+    'orders/index/byLifecycle': ['Query'],
+    portfolio: ['ConditionCheckItem', ...SNAPSHOT].sort(),
+    paperOrders: ['GetItem', 'PutItem', 'UpdateItem'],
+  },
+  Dashboard: {
+    signals: ['GetItem'],
+    'signals/index/byDay': ['Query'],
+    orders: ['GetItem'],
+    'orders/index/byLifecycle': ['Query'],
+    portfolio: ['GetItem', 'Query'],
+    paperOrders: ['GetItem'],
+  },
+};
+
 let stateful: StatefulStack;
 let statefulJson: CfnTemplate;
 let template: Template;
@@ -51,14 +113,43 @@ beforeAll(() => {
 });
 
 const tableArn = (key: TableKey) => `<${logicalIdOf(stateful.tables[key])}.Arn>`;
+
+/** A function's DynamoDB actions keyed `signals`, `orders/index/byLifecycle`… instead of by ARN. */
+function dynamoAccessOf(source: StatelessView, name: string): Record<string, string[]> {
+  const keyOf = new Map(
+    (Object.keys(TABLES) as TableKey[]).map((key) => [`<${logicalIdOf(stateful.tables[key])}.Arn>`, key]),
+  );
+  return Object.fromEntries(
+    Object.entries(source.dynamoAccess(source.functionId(name))).map(([resource, actions]) => {
+      const [arn = '', index] = resource.split('/index/');
+      const key = keyOf.get(arn);
+      if (key === undefined)
+        throw new Error(`${name} may use DynamoDB on ${resource}, not a Pinebridge table`);
+      return [index === undefined ? key : `${key}/index/${index}`, actions];
+    }),
+  );
+}
 const busArn = () => `<${logicalIdOf(stateful.bus)}.Arn>`;
 const webhookId = () => view.functionId('Webhook');
 const dashboardId = () => view.functionId('Dashboard');
-const taskIds = () => TRADE_FLOW_TASK_NAMES.map((name) => view.functionId(name));
 
 /** Rules on the bus (event patterns), as opposed to schedules. */
 const signalRules = () =>
   resourcesOfType(json, 'AWS::Events::Rule').filter(([, rule]) => propsOf(rule).EventPattern !== undefined);
+
+interface MethodSetting {
+  HttpMethod: string;
+  ResourcePath: string;
+  ThrottlingRateLimit?: number;
+  ThrottlingBurstLimit?: number;
+}
+
+/** The API stage's method settings (throttling per method). */
+function stageMethodSettings(source: CfnTemplate): MethodSetting[] {
+  const stages = resourcesOfType(source, 'AWS::ApiGateway::Stage');
+  expect(stages).toHaveLength(1);
+  return propsOf(stages[0]?.[1]).MethodSettings as MethodSetting[];
+}
 
 function stateMachine(source: CfnTemplate = json): { props: Record<string, unknown>; asl: StatesDefinition } {
   const machines = resourcesOfType(source, 'AWS::StepFunctions::StateMachine');
@@ -110,6 +201,28 @@ describe('REST API', () => {
         ThrottlingBurstLimit: 10,
       }),
     );
+  });
+
+  it('gives the webhook’s two methods api.throttle as a budget of their own, and every other route its own apart from it', () => {
+    const settings = stageMethodSettings(json);
+    const throttleOf = (method: string, path: string) => {
+      const found = settings.filter((m) => m.HttpMethod === method && m.ResourcePath === path);
+      expect(found, `${method} ${path}`).toHaveLength(1);
+      return [found[0]?.ThrottlingRateLimit, found[0]?.ThrottlingBurstLimit];
+    };
+
+    expect(throttleOf('POST', '/~1webhook')).toEqual([THROTTLE.rateLimit, THROTTLE.burstLimit]);
+    expect(throttleOf('POST', '/~1webhook~1{secret}')).toEqual([THROTTLE.rateLimit, THROTTLE.burstLimit]);
+    // Every route the API has is named: none is left to share the webhook's default.
+    const named = settings
+      .filter((m) => m.ResourcePath !== '/*')
+      .map((m) => `${m.HttpMethod} ${m.ResourcePath}`);
+    // CloudFormation's ResourcePath: the root is `/`, and every other slash is escaped as `~1`.
+    const routes = view.apiRoutes().map(({ route }) => {
+      const [method, path = ''] = route.split(' ');
+      return `${method} ${path === '/' ? '/' : `/${path.replaceAll('/', '~1')}`}`;
+    });
+    expect(named.sort()).toEqual(routes.sort());
   });
 
   it('access logs carry no path (it may hold the secret), body or query string; data tracing is off', () => {
@@ -260,22 +373,60 @@ describe('IAM: least privilege', () => {
     expect(view.grants(health, 'secretsmanager')).toEqual([]);
   });
 
-  it('every trade-flow task function may use all four tables', () => {
-    for (const id of taskIds()) {
-      const resources = view.dynamoResourcesOf(id);
-      for (const key of Object.keys(TABLES) as TableKey[]) expect(resources, id).toContain(tableArn(key));
-    }
+  it('each function may do exactly the DynamoDB actions its code calls, table by table and index by index (paper broker)', () => {
+    for (const [name, expected] of Object.entries(PAPER_BROKER_DYNAMO_ACCESS))
+      expect(dynamoAccessOf(view, name), name).toEqual(expected);
+    expect(Object.keys(PAPER_BROKER_DYNAMO_ACCESS).sort()).toEqual(view.functionNames().sort());
   });
 
-  it('every function that lists orders or signals may query each index of TABLES, named (no index/*)', () => {
-    const readers = [...taskIds(), view.functionId('Reconciler'), view.functionId('Admin'), dashboardId()];
-    const indexes = (Object.keys(TABLES) as TableKey[]).flatMap((key) =>
-      TABLES[key].indexes.map((index) => `${tableArn(key)}/index/${index.name}`),
-    );
-    expect(indexes).toContain(`${tableArn('orders')}/index/byLifecycle`);
+  it('no role may delete, batch or scan; only the complete listing of open orders (emergency stop, hourly reconcile) scans, and only the orders table', () => {
+    for (const { logicalId, statement } of identityPolicyStatements(json))
+      for (const action of asList(statement.Action).map(String))
+        expect(action, logicalId).not.toMatch(/^dynamodb:(DeleteItem|BatchWriteItem|BatchGetItem|PartiQL)/);
+    const scanners = view
+      .functionNames()
+      .filter((name) =>
+        Object.values(dynamoAccessOf(view, name)).some((actions) => actions.includes('Scan')),
+      );
 
-    for (const id of readers)
-      for (const index of indexes) expect(view.dynamoResourcesOf(id), id).toContain(index);
+    expect(scanners.sort()).toEqual(['Admin', 'Reconciler']);
+    for (const name of scanners)
+      for (const [table, actions] of Object.entries(dynamoAccessOf(view, name)))
+        if (actions.includes('Scan')) expect(table, name).toBe('orders');
+  });
+
+  it('with Alpaca no function may touch the paper broker’s order book, and CheckOrder only reads the trading state', () => {
+    const app = buildTestApp({ config: { broker: 'alpaca' } });
+    const alpaca = new StatelessView(
+      Template.fromStack(app.stateless).toJSON() as CfnTemplate,
+      Template.fromStack(app.stateful).toJSON() as CfnTemplate,
+    );
+    const alpacaTable = (key: TableKey) => `<${logicalIdOf(app.stateful.tables[key])}.Arn>`;
+
+    for (const name of alpaca.functionNames())
+      expect(alpaca.dynamoResourcesOf(alpaca.functionId(name)), name).not.toContain(
+        alpacaTable('paperOrders'),
+      );
+    expect(alpaca.dynamoAccess(alpaca.functionId('CheckOrder'))).toEqual({
+      [alpacaTable('portfolio')]: ['GetItem', 'Query'],
+    });
+    // What the paper broker alone needed is gone; everything else is as with the paper broker.
+    expect(alpaca.dynamoAccess(alpaca.functionId('Dashboard'))).toEqual({
+      [alpacaTable('signals')]: ['GetItem'],
+      [`${alpacaTable('signals')}/index/byDay`]: ['Query'],
+      [alpacaTable('orders')]: ['GetItem'],
+      [`${alpacaTable('orders')}/index/byLifecycle`]: ['Query'],
+      [alpacaTable('portfolio')]: ['GetItem', 'Query'],
+    });
+  });
+
+  it('every trading function is given every table’s name (its dependencies build every store), granted or not', () => {
+    for (const name of view.functionNames().filter((n) => !['Webhook', 'Health'].includes(n)))
+      for (const key of Object.keys(TABLES) as TableKey[])
+        expect(
+          renderValue(view.variables(view.functionId(name))[TABLES[key].envVar], statefulJson),
+          `${name} ${key}`,
+        ).toBe(`<${logicalIdOf(stateful.tables[key])}>`);
   });
 
   it('the scheduled breaker may use only the portfolio table', () => {
@@ -289,17 +440,26 @@ describe('IAM: least privilege', () => {
       ).toEqual([]);
   });
 
-  it('every function but /health may put events on the one bus, and none on any other', () => {
-    for (const [id] of view.lambdas()) {
-      const puts = view.grants(id, 'events').flatMap((g) => g.resources);
-      if (id === view.functionId('Health')) expect(puts, id).toEqual([]);
-      else {
-        expect(puts, id).toEqual([busArn()]);
-        expect(renderValue(view.variables(id).EVENT_BUS_NAME, statefulJson), id).toBe(
-          `<${logicalIdOf(stateful.bus)}>`,
-        );
-      }
+  it('only the functions that announce something may put events, on the one bus and no other', () => {
+    const publishers = [
+      'Webhook',
+      'RiskCheck',
+      'SubmitOrder',
+      'RecordFill',
+      'RecordFailure',
+      'Breaker',
+      'Reconciler',
+      'Admin',
+    ];
+    for (const name of view.functionNames()) {
+      const puts = view.grants(view.functionId(name), 'events').flatMap((g) => g.resources);
+      expect(puts, name).toEqual(publishers.includes(name) ? [busArn()] : []);
     }
+    // The dependencies of RecordRejection and CheckOrder name the bus; they never put on it.
+    for (const name of [...publishers.filter((n) => n !== 'Webhook'), 'RecordRejection', 'CheckOrder'])
+      expect(renderValue(view.variables(view.functionId(name)).EVENT_BUS_NAME, statefulJson), name).toBe(
+        `<${logicalIdOf(stateful.bus)}>`,
+      );
   });
 
   it('nothing has a wildcard action: no `*`, no `service:*`, no `dynamodb:*` on data', () => {
@@ -425,14 +585,46 @@ describe('web dashboard', () => {
     ]);
   });
 
-  it('may do what the operator function does (the stop writes every table and announces on the bus)', () => {
-    const resources = view.dynamoResourcesOf(dashboardId());
-    for (const key of Object.keys(TABLES) as TableKey[]) expect(resources, key).toContain(tableArn(key));
-    expect(view.grants(dashboardId(), 'events').flatMap((g) => g.resources)).toEqual([busArn()]);
+  it('writes nothing itself: read actions only, no bus, no broker keys', () => {
+    const actions = view.grants(dashboardId(), 'dynamodb').flatMap((g) => g.actions);
+
+    expect([...new Set(actions)].sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    expect(view.grants(dashboardId(), 'events')).toEqual([]);
+    expect(view.variables(dashboardId()).EVENT_BUS_NAME).toBeUndefined();
+    expect(view.variables(dashboardId()).ALPACA_SECRET_ID).toBeUndefined();
+  });
+
+  it('may invoke the admin function (for stop, resume, reset-breaker) by its name, and no other function', () => {
+    const statements = view
+      .roleStatements(dashboardId())
+      .filter((s) => asList(s.Action).some((a) => String(a).startsWith('lambda:')));
+
+    expect(statements).toHaveLength(1);
+    expect(asList(statements[0]?.Action)).toEqual(['lambda:InvokeFunction']);
+    expect(asList(statements[0]?.Resource).map((r) => renderValue(r))).toEqual([
+      `arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:${adminFunctionName('dev')}`,
+    ]);
+    expect(propsOf(view.resource(view.functionId('Admin'))).FunctionName).toBe(adminFunctionName('dev'));
+    expect(view.variables(dashboardId()).ADMIN_FUNCTION_NAME).toBe(adminFunctionName('dev'));
   });
 
   it('outlives API Gateway’s 29 s: a slow emergency stop finishes even when the browser got a 504', () => {
     expect(view.lambdaProps(dashboardId()).Timeout).toBeGreaterThan(29);
+  });
+
+  it('has budgets of its own, apart from the webhook’s: a flood of alerts cannot crowd out the stop (POST /api/admin/{action}, 1 a second, bursts of 5)', () => {
+    const settings = stageMethodSettings(json);
+    const throttle = (method: string, path: string) =>
+      settings
+        .filter((m) => m.HttpMethod === method && m.ResourcePath === path)
+        .map((m) => [m.ThrottlingRateLimit, m.ThrottlingBurstLimit]);
+
+    expect(throttle('POST', '/~1api~1admin~1{action}')).toEqual([[1, 5]]);
+    expect(throttle('GET', '/~1api~1{proxy+}')).toEqual([[5, 20]]);
+    expect(throttle('GET', '/')).toEqual([[2, 10]]);
+    expect(throttle('GET', '/~1assets~1{file}')).toEqual([[5, 20]]);
+    expect(throttle('GET', '/~1login')).toEqual([[2, 10]]);
+    expect(throttle('POST', '/~1logout')).toEqual([[1, 5]]);
   });
 
   it('password guesses are throttled at the API across every container: POST /login 1 a second, bursts of 5', () => {
@@ -607,7 +799,7 @@ describe('broker keys', () => {
     }
   });
 
-  it('with broker "alpaca" in live mode only the order functions, the reconciler and the operator front doors (stop: admin, dashboard) read the live keys', () => {
+  it('with broker "alpaca" in live mode only the order functions, the reconciler and the admin function read the live keys (never the internet-facing dashboard)', () => {
     const app = buildTestApp({ config: { broker: 'alpaca', alpaca: { mode: 'live' } } });
     const liveStateful = Template.fromStack(app.stateful).toJSON() as CfnTemplate;
     const live = new StatelessView(Template.fromStack(app.stateless).toJSON() as CfnTemplate, liveStateful);
@@ -619,7 +811,11 @@ describe('broker keys', () => {
       .filter((name) =>
         live.grants(live.functionId(name), 'secretsmanager').some((g) => g.resources.includes(liveSecret)),
       );
-    expect(readers.sort()).toEqual(['Admin', 'Dashboard', 'Reconciler', ...ORDER_FUNCTIONS].sort());
+    expect(readers.sort()).toEqual(['Admin', 'Reconciler', ...ORDER_FUNCTIONS].sort());
+    // The dashboard reads its password and nothing else, and reaches the keys' holder by invoking it.
+    expect(live.grants(live.functionId('Dashboard'), 'secretsmanager').flatMap((g) => g.resources)).toEqual([
+      `<${logicalIdOf(app.stateful.dashboardSecret)}>`,
+    ]);
     for (const name of live.functionNames()) {
       const id = live.functionId(name);
       const variable = live.variables(id).ALPACA_SECRET_ID;

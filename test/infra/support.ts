@@ -254,6 +254,23 @@ export class StatelessView {
       }));
   }
 
+  /**
+   * Every DynamoDB action a function's role has, by rendered resource (`<tableLogicalId.Arn>` or
+   * `<tableLogicalId.Arn>/index/<name>`), without the `dynamodb:` prefix, sorted.
+   */
+  dynamoAccess(functionId: string): Record<string, string[]> {
+    const access: Record<string, Set<string>> = {};
+    for (const grant of this.grants(functionId, 'dynamodb'))
+      for (const resource of grant.resources) {
+        const actions = access[resource] ?? new Set<string>();
+        for (const action of grant.actions) actions.add(action.replace(/^dynamodb:/, ''));
+        access[resource] = actions;
+      }
+    return Object.fromEntries(
+      Object.entries(access).map(([resource, actions]) => [resource, [...actions].sort()]),
+    );
+  }
+
   /** The resources a function's role may use DynamoDB on, rendered (`<tableLogicalId.Arn>[/index/x]`). */
   dynamoResourcesOf(functionId: string): string[] {
     return this.grants(functionId, 'dynamodb').flatMap((g) => g.resources);
