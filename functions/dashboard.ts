@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import * as z from 'zod';
 import { type DashboardAssets, loadAssets } from '../infra/dashboard/assets.js';
 import { DashboardSessions, LoginLimiter } from '../infra/dashboard/auth.js';
 import {
@@ -10,12 +11,14 @@ import {
 } from '../infra/dashboard/routes.js';
 import { SecretsManagerDashboardPassword } from '../shared/adapters/dashboard-password.js';
 import { requireEnv } from '../shared/adapters/dependencies.js';
+import { LambdaOperatorClient, type OperatorRequestInput } from '../shared/adapters/operator-client.js';
+import { STAGES } from '../shared/config/names.js';
 import { logger } from '../shared/logger.js';
 import { errorSummary } from '../shared/usecases/accept-signal.js';
-import { isWriteAction, operate } from '../shared/usecases/operator.js';
+import { isWriteAction, type OperatorRequest, operate } from '../shared/usecases/operator.js';
 import type { TradeFlowDeps } from '../shared/usecases/trade-flow.js';
-import { HEALTH_PROBE_KEY } from './health.js';
-import { lambdaDependencies } from './lambda-deps.js';
+import { cachedProbe, componentHealth, HEALTH_PROBE_KEY } from './health.js';
+import { BookNotOpenError, readOnlyDependencies } from './lambda-deps.js';
 
 /** How often the page asks for a fresh status in AWS, where a Lambda cannot hold a stream open. */
 export const POLL_SECONDS = 10;
@@ -89,37 +92,89 @@ export const createDashboardHandler =
     }
   };
 
-/** Database and broker, each `ok` or `failing: <error name>` (the workflow is Step Functions' to watch). */
-async function componentHealth(deps: TradeFlowDeps): Promise<ComponentHealth> {
-  const check = async (name: string, probe: () => Promise<unknown>): Promise<[string, string]> => {
+/**
+ * Database and broker, each `ok` or `failing: <error name>` (the workflow is Step Functions' to
+ * watch). The broker's answer is reused for a few seconds (cachedProbe): every open page polls.
+ */
+function componentHealthOf(deps: TradeFlowDeps): () => Promise<ComponentHealth> {
+  const broker = cachedProbe(() => deps.broker.ping());
+  return () => componentHealth({ database: () => deps.signals.get(HEALTH_PROBE_KEY), broker });
+}
+
+/** The admin function as the dashboard asks it: one operator request, and who asked. */
+export interface AdminFunction {
+  send(request: OperatorRequestInput, requestedBy: string): Promise<unknown>;
+}
+
+/**
+ * The dashboard's operator requests in AWS. The function is internet-facing, so it holds neither
+ * the broker keys nor any write grant:
+ *
+ *  1. Stop, resume and reset-breaker go to the IAM-invoked admin function, recorded with the
+ *     dashboard session that asked (`source`).
+ *  2. Reads are answered here, from the stores, with read grants only.
+ *  3. A read that finds no book (a fresh deployment, before the first alert) goes to the admin
+ *     function, which opens it.
+ */
+export const dashboardOperator =
+  (deps: TradeFlowDeps, admin: AdminFunction) =>
+  async (request: OperatorRequest, source: string): Promise<unknown> => {
+    if (isWriteAction(request.action)) {
+      const result = await admin.send(request, source);
+      logger.warn(`dashboard ${request.action} done by the admin function`, { source });
+      return result;
+    }
     try {
-      await probe();
-      return [name, 'ok'];
+      return await operate(deps, request, source);
     } catch (error) {
-      return [name, `failing: ${(error as Error).name}`];
+      if (error instanceof BookNotOpenError) return admin.send(request, source);
+      throw error;
     }
   };
-  const components = Object.fromEntries(
-    await Promise.all([
-      check('database', () => deps.signals.get(HEALTH_PROBE_KEY)),
-      check('broker', () => deps.broker.ping()),
-    ]),
-  );
-  return { ok: Object.values(components).every((v) => v === 'ok'), components };
+
+/** The admin function says the broker does not answer it. */
+export class BrokerUnreachableError extends Error {
+  override readonly name = 'BrokerUnreachableError';
+}
+
+const AdminStatus = z.object({ broker: z.object({ reachable: z.boolean() }) });
+
+/**
+ * Pings the broker through the admin function, which holds the keys the dashboard does not: its
+ * status reports whether the broker answered. Asked at most every few seconds (cachedProbe).
+ */
+export const brokerPingThrough = (admin: AdminFunction) =>
+  cachedProbe(async () => {
+    const status = AdminStatus.parse(await admin.send({ action: 'status' }, 'dashboard (broker health)'));
+    if (!status.broker.reachable)
+      throw new BrokerUnreachableError('the admin function cannot reach the broker');
+  });
+
+/** The stage this function belongs to (PINEBRIDGE_STAGE, set on every function). */
+function stageOf(env: NodeJS.ProcessEnv): (typeof STAGES)[number] {
+  const stage = STAGES.find((s) => s === env.PINEBRIDGE_STAGE);
+  if (stage === undefined) throw new Error(`environment variable PINEBRIDGE_STAGE is not dev or prod`);
+  return stage;
 }
 
 let instance: ReturnType<typeof createDashboardHandler> | undefined;
 
 /**
- * Environment: DASHBOARD_SECRET_ID (the password's secret), what every trading function reads
- * (tables, EVENT_BUS_NAME, PINEBRIDGE_CONFIG, ALPACA_SECRET_ID with Alpaca), and optionally
+ * Environment: DASHBOARD_SECRET_ID (the password's secret), ADMIN_FUNCTION_NAME (the function its
+ * writes go to), PINEBRIDGE_STAGE, the table names and PINEBRIDGE_CONFIG, and optionally
  * DASHBOARD_ASSETS_DIR (default: `dashboard/` beside the bundle, written by infra/dashboard/build.ts).
  */
 export const handler = (event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> => {
   logger.resetKeys();
   if (context) logger.addContext(context);
   if (instance === undefined) {
-    const deps = lambdaDependencies();
+    const admin = new LambdaOperatorClient(
+      stageOf(process.env),
+      'dashboard',
+      undefined,
+      requireEnv('ADMIN_FUNCTION_NAME'),
+    );
+    const deps = readOnlyDependencies(brokerPingThrough(admin));
     const password = new SecretsManagerDashboardPassword(requireEnv('DASHBOARD_SECRET_ID'));
     const assetsDir =
       process.env.DASHBOARD_ASSETS_DIR || fileURLToPath(new URL('./dashboard/', import.meta.url));
@@ -127,12 +182,8 @@ export const handler = (event: APIGatewayProxyEvent, context?: Context): Promise
     instance = createDashboardHandler(
       createDashboard({
         password: () => password.get(),
-        operate: async (request, source) => {
-          const result = await operate(deps, request, source);
-          if (isWriteAction(request.action)) logger.warn(`dashboard ${request.action} done`, { source });
-          return result;
-        },
-        health: () => componentHealth(deps),
+        operate: dashboardOperator(deps, admin),
+        health: componentHealthOf(deps),
         assets: () => {
           assets ??= loadAssets(assetsDir);
           return assets;

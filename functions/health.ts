@@ -30,6 +30,61 @@ export const createHealthHandler = (deps: HealthDeps) => async (): Promise<APIGa
   }
 };
 
+/**
+ * How long a broker probe's answer is reused. /health is public and the dashboard asks for health
+ * with every update, but each probe of Alpaca spends a request of the rate limit orders use.
+ */
+export const BROKER_PROBE_TTL_MS = 5_000;
+
+/**
+ * `probe`, asked at most once per `ttlMs`: its answer (success or failure) is reused for that long
+ * after it settles, and calls while one is in flight share it. The cache lives as long as the
+ * returned function: once per Lambda container, once per local bot.
+ */
+export function cachedProbe(
+  probe: () => Promise<unknown>,
+  ttlMs: number = BROKER_PROBE_TTL_MS,
+  now: () => number = () => performance.now(),
+): () => Promise<void> {
+  let answer: Promise<void> | undefined;
+  let settledAt: number | undefined;
+  let round = 0;
+  return () => {
+    if (answer === undefined || (settledAt !== undefined && now() - settledAt >= ttlMs)) {
+      const current = ++round;
+      // Stamped before any caller sees the answer, so the very next call already counts from it.
+      const settle = () => {
+        if (round === current) settledAt = now();
+      };
+      settledAt = undefined;
+      answer = probe().then(settle, (error: unknown) => {
+        settle();
+        throw error;
+      });
+    }
+    return answer;
+  };
+}
+
+/** Each component `ok` or `failing: <error name>` (never the error text), and whether all are ok. */
+export async function componentHealth(
+  probes: Record<string, () => Promise<unknown>>,
+): Promise<{ ok: boolean; components: Record<string, string> }> {
+  const components = Object.fromEntries(
+    await Promise.all(
+      Object.entries(probes).map(async ([name, probe]): Promise<[string, string]> => {
+        try {
+          await probe();
+          return [name, 'ok'];
+        } catch (error) {
+          return [name, `failing: ${(error as Error).name}`];
+        }
+      }),
+    ),
+  );
+  return { ok: Object.values(components).every((v) => v === 'ok'), components };
+}
+
 const answer = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
   statusCode,
   headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },

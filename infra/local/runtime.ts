@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { cachedProbe, componentHealth } from '../../functions/health.js';
 import { createWebhookHandler } from '../../functions/webhook.js';
 import { AlpacaBroker, type AlpacaCredentialSource } from '../../shared/adapters/alpaca/alpaca-broker.js';
 import { type CoreDependencies, createCoreDependencies } from '../../shared/adapters/dependencies.js';
@@ -16,7 +17,9 @@ import { ObservedTradingStateEvents } from '../dashboard/live.js';
 import { createLocalDashboard } from '../dashboard/local.js';
 import { synthesizeFlow } from './definition.js';
 import { type DynamoDbLocal, ensureTables, startDynamoDbLocal } from './dynamodb-local.js';
+import { checkAdminToken } from './env-file.js';
 import { LocalEventBus, localPublisher } from './event-bus.js';
+import { LOOPBACK } from './loopback.js';
 import { createLocalServer, TokenBucket } from './server.js';
 import { LocalWorkflow } from './workflow.js';
 
@@ -26,6 +29,8 @@ export interface LocalRuntimeOptions {
   adminToken: string;
   /** 0 picks a free port. */
   port: number;
+  /** Where the HTTP server listens: 127.0.0.1 (this machine only) unless given. */
+  host?: string;
   /** Where DynamoDB Local keeps its files; undefined keeps it in memory. Ignored with dynamoEndpoint. */
   dataDir?: string;
   /** Use an already running DynamoDB Local instead of starting one (tests share one). */
@@ -40,9 +45,12 @@ export interface LocalRuntimeOptions {
   reconcileIntervalMs?: number;
   /** Alpaca's keys and (for the fake server) its address; else APCA_* from the environment when set. */
   alpaca?: { credentials: AlpacaCredentialSource; tradingUrl?: string; dataUrl?: string };
+  /** How long /health and the dashboard reuse the broker probe's answer (default BROKER_PROBE_TTL_MS). */
+  brokerProbeTtlMs?: number;
 }
 
 export interface LocalRuntime {
+  /** The bot's address as this machine reaches it (http://127.0.0.1:<port> when it listens on a wildcard). */
   url: string;
   deps: CoreDependencies;
   workflow: LocalWorkflow;
@@ -58,6 +66,7 @@ export interface LocalRuntime {
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const { config } = options;
+  checkAdminToken(options.adminToken);
   const database: DynamoDbLocal = options.dynamoEndpoint
     ? { endpoint: options.dynamoEndpoint, stop: async () => {} }
     : await startDynamoDbLocal(options.dataDir);
@@ -108,27 +117,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       if (isWriteAction(request.action)) dashboard.notify();
       return result;
     };
-    const health = async () => {
-      const check = async (name: string, probeFn: () => Promise<unknown>): Promise<[string, string]> => {
-        try {
-          await probeFn();
-          return [name, 'ok'];
-        } catch (error) {
-          return [name, `failing: ${(error as Error).name}`];
-        }
-      };
-      const components = Object.fromEntries(
-        await Promise.all([
-          check('database', () => probe.send(new ListTablesCommand({ Limit: 1 }))),
-          check('workflow', async () => {
-            if (workflow.failed > 0 && workflow.failed === workflow.started)
-              throw new Error('every execution failed');
-          }),
-          check('broker', () => deps.broker.ping()),
-        ]),
-      );
-      return { ok: Object.values(components).every((v) => v === 'ok'), components };
-    };
+    // /health is public and the dashboard asks with every update: the broker's answer is reused for a
+    // few seconds, so neither spends the Alpaca rate limit that orders need.
+    const brokerProbe = cachedProbe(() => deps.broker.ping(), options.brokerProbeTtlMs);
+    const health = () =>
+      componentHealth({
+        database: () => probe.send(new ListTablesCommand({ Limit: 1 })),
+        workflow: async () => {
+          if (workflow.failed > 0 && workflow.failed === workflow.started)
+            throw new Error('every execution failed');
+        },
+        broker: brokerProbe,
+      });
     const dashboard = createLocalDashboard({
       adminToken: options.adminToken,
       operate: operateLocally,
@@ -145,14 +145,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       },
       adminToken: options.adminToken,
       maxBodyBytes: config.webhook.maxBodyBytes,
-      throttle: new TokenBucket(config.api.throttle.rateLimit, config.api.throttle.burstLimit),
+      // Each with the stage's budget, as each API Gateway method has its own.
+      throttles: {
+        public: new TokenBucket(config.api.throttle.rateLimit, config.api.throttle.burstLimit),
+        admin: new TokenBucket(config.api.throttle.rateLimit, config.api.throttle.burstLimit),
+        dashboard: new TokenBucket(config.api.throttle.rateLimit, config.api.throttle.burstLimit),
+      },
       operate: (request) => operateLocally(request, `operator (local admin API: ${request.action})`),
       health,
       dashboard,
     });
+    const host = options.host ?? LOOPBACK;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port, '127.0.0.1', () => resolve());
+      server.listen(options.port, host, () => resolve());
     });
     const { port } = server.address() as AddressInfo;
 
@@ -192,7 +198,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     reconcileTimer.unref();
 
     return {
-      url: `http://127.0.0.1:${port}`,
+      url: `http://${urlHostOf(host)}:${port}`,
       deps,
       workflow,
       settle: async () => {
@@ -214,4 +220,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await database.stop();
     throw error;
   }
+}
+
+/** How this machine reaches a server listening on `host`: a wildcard is reached on loopback. */
+function urlHostOf(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return LOOPBACK;
+  return host.includes(':') ? `[${host}]` : host;
 }

@@ -45,7 +45,14 @@ export interface LocalServerRoutes {
   operate: (request: OperatorRequest) => Promise<unknown>;
   adminToken: string;
   maxBodyBytes: number;
-  throttle: TokenBucket;
+  /**
+   * Separate budgets, as each API Gateway method has its own, so that no flood of anonymous
+   * requests keeps the operator from stopping the bot: `public` for alerts, unknown paths and admin
+   * requests without the admin token; `admin` for admin requests with it; `dashboard` for the web
+   * dashboard (whose logins have their own limiter too). GET /health takes from none: it is cheap,
+   * its broker probe being cached.
+   */
+  throttles: { public: TokenBucket; admin: TokenBucket; dashboard: TokenBucket };
   /** The web dashboard (infra/dashboard): GET /, /login, /logout, /assets/*, /api/* and GET /events. */
   dashboard?: LocalDashboard;
 }
@@ -124,9 +131,18 @@ export function createLocalServer(routes: LocalServerRoutes): Server {
         const health = await routes.health();
         return send(res, health.ok ? 200 : 503, health);
       }
-      if (!routes.throttle.take()) return send(res, 429, { error: 'too many requests' });
-
       const webhook = /^\/webhook(?:\/([^/]+))?$/.exec(path);
+      const read = /^\/status(?:\/([a-z-]+))?$/.exec(path);
+      const write = /^\/admin\/(stop|resume|reset-breaker)$/.exec(path);
+      const adminRoute = read !== null || write !== null;
+      const withToken = adminRoute && authorized(req, routes.adminToken);
+      const budget = withToken
+        ? routes.throttles.admin
+        : !adminRoute && routes.dashboard?.matches(path)
+          ? routes.throttles.dashboard
+          : routes.throttles.public;
+      if (!budget.take()) return send(res, 429, { error: 'too many requests' });
+
       if (webhook) {
         if (req.method !== 'POST') return send(res, 405, { error: 'use POST' }, { allow: 'POST' });
         const sourceIp = req.socket.remoteAddress ?? '';
@@ -135,13 +151,10 @@ export function createLocalServer(routes: LocalServerRoutes): Server {
         const result = await routes.webhook(toApiGatewayEvent(req, sourceIp, path, body, secret));
         return send(res, result.statusCode, result.body, (result.headers ?? {}) as Record<string, string>);
       }
-      const read = /^\/status(?:\/([a-z-]+))?$/.exec(path);
-      const write = /^\/admin\/(stop|resume|reset-breaker)$/.exec(path);
-      if (read || write) {
+      if (adminRoute) {
         if (req.method !== (read ? 'GET' : 'POST'))
           return send(res, 405, { error: `use ${read ? 'GET' : 'POST'}` }, { allow: read ? 'GET' : 'POST' });
-        if (!authorized(req, routes.adminToken))
-          return send(res, 401, { error: 'admin token required (Authorization: Bearer …)' });
+        if (!withToken) return send(res, 401, { error: 'admin token required (Authorization: Bearer …)' });
         const view = read?.[1];
         if (view !== undefined && !(READ_VIEWS as readonly string[]).includes(view))
           return send(res, 404, { error: `no status view ${view}; try ${READ_VIEWS.join(', ')}` });

@@ -41,7 +41,11 @@ beforeAll(async () => {
     webhook,
     adminToken: ADMIN,
     maxBodyBytes,
-    throttle: new TokenBucket(1e9, 1e9),
+    throttles: {
+      public: new TokenBucket(1e9, 1e9),
+      admin: new TokenBucket(1e9, 1e9),
+      dashboard: new TokenBucket(1e9, 1e9),
+    },
     operate: async () => ({}),
     health: async () => ({ ok: true, components: {} }),
   });

@@ -6,6 +6,7 @@ import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.
 import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
 import { parseConfig } from '../../shared/config/load.js';
 import { logger } from '../../shared/logger.js';
+import { startFakeAlpaca } from '../fakes/alpaca/server.js';
 import { documentClient } from '../support/dynamo.js';
 
 const SECRET = `whsec-${randomUUID()}`;
@@ -282,6 +283,78 @@ describe('the local bot under a request flood', () => {
       await throttled.stop();
     }
   });
+
+  it('keeps the admin API its own budget: after a flood of alerts has spent theirs, POST /admin/stop still halts', async () => {
+    const throttled = await startLocalRuntime({
+      config: parseConfig({ api: { throttle: { rateLimit: 1, burstLimit: 3 } } }),
+      webhookSecret: SECRET,
+      adminToken: ADMIN,
+      port: 0,
+      dynamoEndpoint: inject('dynamoEndpoint'),
+      tablePrefix: `${prefix}-stop-in-flood`,
+    });
+    try {
+      const flood = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fetch(`${throttled.url}/webhook/${SECRET}`, { method: 'POST', body: alert() }),
+        ),
+      );
+      const anonymous = await fetch(`${throttled.url}/admin/stop`, { method: 'POST' });
+
+      const stop = await fetch(`${throttled.url}/admin/stop`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}` },
+        body: '{"reason":"flooded"}',
+      });
+
+      expect(flood.map((r) => r.status).filter((c) => c === 429).length).toBeGreaterThan(0);
+      expect(
+        (await fetch(`${throttled.url}/webhook/${SECRET}`, { method: 'POST', body: alert() })).status,
+      ).toBe(429);
+      // Without the admin token a request is anonymous traffic, on the flooded budget.
+      expect(anonymous.status).toBe(429);
+      expect(stop.status).toBe(200);
+      expect(await stop.json()).toMatchObject({ halted: { changed: true } });
+    } finally {
+      await throttled.stop();
+    }
+  });
+});
+
+describe('the local bot trading with Alpaca', () => {
+  it('probes the broker once for many /health calls within the cache window', async () => {
+    const fake = await startFakeAlpaca();
+    const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
+    const bot = await startLocalRuntime({
+      config: parseConfig({ broker: 'alpaca' }),
+      webhookSecret: SECRET,
+      adminToken: ADMIN,
+      port: 0,
+      dynamoEndpoint: inject('dynamoEndpoint'),
+      tablePrefix: `${prefix}-alpaca-health`,
+      alpaca: {
+        credentials: { get: async () => keys, refresh: async () => keys },
+        tradingUrl: fake.url,
+        dataUrl: fake.url,
+      },
+      brokerProbeTtlMs: 60_000,
+    });
+    try {
+      const clockRequests = () => fake.requests.filter((r) => r.path === '/v2/clock').length;
+      const before = clockRequests();
+
+      const answers = [
+        ...(await Promise.all(Array.from({ length: 10 }, () => fetch(`${bot.url}/health`)))),
+        ...(await Promise.all(Array.from({ length: 10 }, () => fetch(`${bot.url}/health`)))),
+      ];
+
+      expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+      expect(clockRequests() - before).toBe(1);
+    } finally {
+      await bot.stop();
+      await fake.stop();
+    }
+  });
 });
 
 describe('the local bot when its database goes away', () => {
@@ -294,6 +367,8 @@ describe('the local bot when its database goes away', () => {
       port: 0,
       dynamoEndpoint: database.endpoint,
       tablePrefix: `${prefix}-down`,
+      // Every /health probes the (paper) broker afresh, instead of reusing the answer for seconds.
+      brokerProbeTtlMs: 0,
     });
     try {
       expect((await fetch(`${bot.url}/health`)).status).toBe(200);

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,7 @@ describe('npm start', () => {
     const [, url] = await waitFor(first, /running on (http:\/\/localhost:\d+)/);
     const [, secret] = await waitFor(first, /webhook secret: (\S+)/);
     const [, token] = await waitFor(first, /admin token: {4}(\S+)/);
+    expect(first.output()).not.toContain('WARNING');
     expect(statSync(join(cwd, '.env')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(cwd, '.env'), 'utf8')).toContain(`PINEBRIDGE_WEBHOOK_SECRET=${secret}`);
 
@@ -102,6 +103,33 @@ describe('npm start', () => {
     expect(await started.exited).toBe(1);
     expect(started.output()).toMatch(/pinebridge: config\.json is invalid:\s+- risk\.maxPositionQuantity/);
   }, 60_000);
+
+  it('refuses a short admin token in one line naming PINEBRIDGE_ADMIN_TOKEN, before starting anything', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'pinebridge-token-'));
+
+    const started = start(cwd, { PINEBRIDGE_ADMIN_TOKEN: 'letmein' });
+
+    expect(await started.exited).toBe(1);
+    expect(started.output()).toMatch(
+      /pinebridge: PINEBRIDGE_ADMIN_TOKEN is 7 characters long; it needs at least 24/,
+    );
+    expect(existsSync(join(cwd, '.data'))).toBe(false);
+    expect(existsSync(join(cwd, '.env'))).toBe(false);
+  }, 60_000);
+
+  it('warns in its banner when HOST puts it on the network', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'pinebridge-host-'));
+
+    const started = start(cwd, { HOST: '0.0.0.0' });
+    await waitFor(started, /running on http:\/\/localhost:\d+/);
+    await waitFor(started, /admin token: {4}\S+/);
+    started.child.kill('SIGINT');
+
+    expect(await started.exited).toBe(0);
+    expect(started.output()).toMatch(
+      /WARNING: HOST=0\.0\.0\.0 puts the bot on the network \(port \d+\), over plain HTTP\./,
+    );
+  }, 120_000);
 
   it('trades Alpaca paper when its keys are in the environment, and refuses keys of the other mode', async () => {
     const fake = await startFakeAlpaca({ prices: { AAPL: '187.5' } });
