@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { describe, expect, inject, it } from 'vitest';
-import { ensureTables, localDynamoClient } from '../../infra/local/dynamodb-local.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { ensureTables, localDynamoClient, startDynamoDbLocal } from '../../infra/local/dynamodb-local.js';
 import { DynamoSignalStore } from '../../shared/adapters/dynamodb/signal-store.js';
 import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
 import { DynamoTradingStore } from '../../shared/adapters/dynamodb/trading-store.js';
@@ -307,7 +307,11 @@ describe('order listings in DynamoDB: the byLifecycle index', () => {
 
 describe('local tables made by an older version', () => {
   it('ensureTables adds the index an existing orders table lacks (a persisted local data directory)', async () => {
-    const endpoint = inject('dynamoEndpoint');
+    // A DynamoDB Local of its own, as the bot has at start: under the other files' load, the shared
+    // one was seen to leave an index added by UpdateTable CREATING for over a minute.
+    const db = await startDynamoDbLocal(undefined);
+    onTestFinished(() => db.stop());
+    const { endpoint } = db;
     const tables = tableNamesFor(`old-${randomUUID().slice(0, 8)}`);
     const client = localDynamoClient(endpoint);
     await client.send(
