@@ -85,9 +85,14 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`\n${signal}: finishing executions in flight, then stopping the database…\n`);
-    await runtime.stop();
-    process.stdout.write('Stopped cleanly.\n');
-    process.exit(0);
+    try {
+      await runtime.stop();
+      process.stdout.write('Stopped cleanly.\n');
+      process.exit(0);
+    } catch (error) {
+      process.stderr.write(`Stopping failed: ${(error as Error).message}\n`);
+      process.exit(1);
+    }
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -205,15 +205,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         while (workflow.running > 0) await workflow.drain(60_000);
       },
       stop: async () => {
-        clearInterval(breakerTimer);
-        clearInterval(reconcileTimer);
-        dashboard.stop();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        workflow.close();
-        await workflow.drain(10_000);
-        probe.destroy();
-        await database.stop();
+        try {
+          clearInterval(breakerTimer);
+          clearInterval(reconcileTimer);
+          dashboard.stop();
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeAllConnections();
+          workflow.close();
+          await workflow.drain(10_000);
+          probe.destroy();
+        } finally {
+          // Whatever failed above, the database is never left running on the data directory.
+          await database.stop();
+        }
       },
     };
   } catch (error) {

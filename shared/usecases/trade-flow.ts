@@ -128,10 +128,11 @@ export const jitter = (attempt: number): Promise<void> =>
  *
  * Primary course:
  *  1. Load the signal; skip it if it is already decided (the event arrived twice).
- *  2. Ask the broker's market data for the symbol's latest trade and record it (Alpaca); the
- *     alert's own price is only a hint, collared against the market before it is believed.
- *  3. Read the portfolio. With no market data but alerts (the paper broker), an alert's price that
- *     passes the collar is the market's: mark the portfolio with it and record it.
+ *  2. Read the portfolio. Unless trading is HALTED, ask the broker's market data for the symbol's
+ *     latest trade and record it (Alpaca); the alert's own price is only a hint, collared against
+ *     the market before it is believed.
+ *  3. With no market data but alerts (the paper broker), an alert's price that passes the collar
+ *     is the market's: mark the portfolio with it and record it.
  *  4. Let the circuit breaker trip or reset on the portfolio, and evaluate every check.
  *  5. Approved: commit intent + reservation in one transaction conditioned on the portfolio
  *     version; a conflict (a racing signal or fill) re-reads and re-checks.
@@ -145,18 +146,20 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
     return { decision: 'skipped', signalId, reason: `already ${record.status}` };
   const { symbol, price: alertPrice } = record.signal;
   const marketData: MarketData = deps.broker.latestPrice === undefined ? 'alerts' : 'broker';
+  let read = await deps.store.snapshot();
   let market: LastPrice | undefined;
-  try {
-    market = await brokerPriceOf(symbol, deps);
-  } catch (error) {
-    if (!(error instanceof BrokerAuthError)) throw error;
-    // The broker refused the keys: no order could be placed either. Trading halts until fixed.
-    await haltForBroker(deps, error.message);
-    return { decision: 'rejected', signalId, denials: [{ code: 'BROKER_REJECTED', detail: error.message }] };
+  // HALTED: nothing is asked of the broker (the denial needs no price).
+  if (read.tradingState !== 'HALTED') {
+    try {
+      market = await brokerPriceOf(symbol, deps);
+    } catch (error) {
+      if (!(error instanceof BrokerAuthError)) throw error;
+      // The broker refused the keys: no order could be placed either. Trading halts until fixed.
+      await haltForBroker(deps, error.message);
+      return { decision: 'rejected', signalId, denials: [{ code: 'BROKER_REJECTED', detail: error.message }] };
+    }
+    if (market !== undefined) await deps.store.recordPrice(symbol, market.price, market.at);
   }
-  // The write need not land before the read: the snapshot is marked with the broker's price anyway.
-  const marketRecorded =
-    market === undefined ? Promise.resolve() : deps.store.recordPrice(symbol, market.price, market.at);
   const alertMarket =
     marketData === 'alerts' && alertPrice !== undefined
       ? { price: alertPrice, at: record.signal.time ?? record.receivedAt }
@@ -164,7 +167,7 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
   let alertMarketRecorded = false;
   const started = Date.now();
   for (let attempt = 0; Date.now() - started < APPROVAL_BUDGET_MS; attempt++) {
-    const [read] = await Promise.all([deps.store.snapshot(), marketRecorded]);
+    if (attempt > 0) read = await deps.store.snapshot();
     const now = deps.clock.now();
     const base = {
       signal: record.signal,

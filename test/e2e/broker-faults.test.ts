@@ -45,6 +45,18 @@ const PRICES: Record<string, string> = {
   S38E: '101',
   HAND: '200',
 };
+/** Alpaca's trading API down while its market data answers (they are separate services). */
+const TRADING_API = { path: /^\/v2\/(?!stocks\/)/ };
+
+/**
+ * The operator's dependencies a minute from now: past the window in which a submission whose
+ * answer was lost could still reach Alpaca, so a lookup that misses is conclusive.
+ */
+const aMinuteLater = () => ({
+  ...runtime.deps,
+  clock: { now: () => new Date(Date.now() + 60_000) },
+});
+
 /** An answer overtaken by newer ones arrives this late: below the request timeout, above a reconciliation. */
 const STALE_ANSWER_MS = 2_000;
 
@@ -350,7 +362,11 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
   });
 
   it('Alpaca down: the signal fails, the order stays unknown with its reservation and an alarm; its symbol is blocked until reconciled (SCENARIOS 37)', async () => {
-    const outage = fake.inject({ fault: { kind: 'status', status: 503 }, times: Number.POSITIVE_INFINITY });
+    const outage = fake.inject({
+      fault: { kind: 'status', status: 503 },
+      times: Number.POSITIVE_INFINITY,
+      when: TRADING_API,
+    });
 
     const down = await trade(buy('S37', 2));
 
@@ -369,8 +385,8 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     expect(postsOf(blocked.clientOrderId)).toHaveLength(0);
     expect(other.signal.status).toBe('filled');
 
-    // The reconciliation (as at start) asks Alpaca, which never had the order: released.
-    const report = await reconcile(runtime.deps, { settleAfterMs: 0 });
+    // The reconciliation a minute later asks Alpaca, which never had the order: released.
+    const report = await reconcile(aMinuteLater(), { settleAfterMs: 0 });
 
     expect(report.unresolved).toEqual([]);
     expect((await book()).account.reservedCash).toBe('0.00');
@@ -385,7 +401,11 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     const n = config.risk.maxConsecutiveFailures;
     const symbols = ['S37C', 'S37D', 'S37E'].slice(0, n);
     expect(symbols).toHaveLength(n);
-    const outage = fake.inject({ fault: { kind: 'status', status: 503 }, times: Number.POSITIVE_INFINITY });
+    const outage = fake.inject({
+      fault: { kind: 'status', status: 503 },
+      times: Number.POSITIVE_INFINITY,
+      when: TRADING_API,
+    });
 
     const failed = [];
     for (const symbol of symbols) failed.push(await trade(buy(symbol, 1)));
@@ -402,7 +422,7 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
 
     // Once Alpaca is back: reconcile, then the operator resumes.
     outage.cancel();
-    await reconcile(runtime.deps, { settleAfterMs: 0 });
+    await reconcile(aMinuteLater(), { settleAfterMs: 0 });
     await admin('POST', '/admin/resume', { reason: 'Alpaca is back; orders reconciled' });
     expect((await book()).account.reservedCash).toBe('0.00');
     expect((await trade(buy('S37C', 1))).signal.status).toBe('filled');
@@ -423,12 +443,13 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
       expect(signal.reason).toMatch(new RegExp(`^${reason}: filled 4 of 10`));
       expect(postsOf(clientOrderId)).toHaveLength(1);
       expect(ordersAt(clientOrderId).map((o) => o.filled_qty)).toEqual(['4']);
-      // Alpaca filled at 101 what the alert priced at 100: the position and the P&L are on the fill.
+      // Alpaca filled at 101 what the alert priced at 100: the position is on the fill, and it is
+      // marked at Alpaca's latest trade (101), never at the alert's price.
       expect(await positionOf(symbol)).toMatchObject({
         quantity: '4',
         pendingQuantity: '0',
         averageCost: '101',
-        unrealizedPnl: '-4.00',
+        unrealizedPnl: '0.00',
       });
       const { account } = await book();
       expect(account.cash).toBe(money(dec(cashBefore).minus(404)));
@@ -476,6 +497,7 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
 
   it('keys refused (401): trading halts with an alert, the signal is rejected, no retry loop (SCENARIOS 40)', async () => {
     const refusal = fake.inject({ fault: { kind: 'status', status: 401 }, times: Number.POSITIVE_INFINITY });
+    const sentBeforeFirst = fake.requests.length;
 
     const { clientOrderId, signal } = await trade(buy('S40', 1));
     const sentBefore = fake.requests.length;
@@ -488,8 +510,10 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     expect(halted.tradingState).toBe('HALTED');
     expect(halted.breaker.reason).toMatch(/broker refused the credentials/);
     expect(events().seen.at(-1)).toMatchObject({ to: 'HALTED', trip: 'BROKER_FAILURES' });
-    // The keys are read again once (they may have been rotated), then nothing more.
-    expect(postsOf(clientOrderId).map((r) => r.status)).toEqual([401, 401]);
+    // The first request (the market price) is refused; the keys are read again once (they may
+    // have been rotated), refused again, then nothing more — no order request at all.
+    expect(fake.requests.slice(sentBeforeFirst, sentBefore).map((r) => r.status)).toEqual([401, 401]);
+    expect(postsOf(clientOrderId)).toHaveLength(0);
     expect(next.signal.reason).toMatch(/^TRADING_HALTED/);
     expect(sentForNext).toBe(0);
     expect(ordersAt(clientOrderId)).toHaveLength(0);

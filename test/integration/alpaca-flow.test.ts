@@ -204,11 +204,11 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     const other = await trade(flow, buy('MSFT', 1, 400));
     expect(blocked.reason).toMatch(/^RECONCILIATION_PENDING: order pb-/);
     expect(other.status).toBe('filled');
-    // Past the window in which its submission could still land (the 500 ms submit budget, a
-    // 300 ms request and a 300 ms lookup), not finding it at Alpaca is conclusive.
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    // A minute later, past the window in which its submission could still land, not finding it at
+    // Alpaca is conclusive.
+    const aMinuteLater = { ...flow.deps, clock: { now: () => new Date(Date.now() + 60_000) } };
 
-    const report = await reconcile(flow.deps, { settleAfterMs: 0 });
+    const report = await reconcile(aMinuteLater, { settleAfterMs: 0 });
 
     expect(report.unresolved).toEqual([]);
     expect((await flow.deps.store.getOrder(`pb-${signal.signalId}`))?.final).toBe(true);
