@@ -156,7 +156,11 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
       if (!(error instanceof BrokerAuthError)) throw error;
       // The broker refused the keys: no order could be placed either. Trading halts until fixed.
       await haltForBroker(deps, error.message);
-      return { decision: 'rejected', signalId, denials: [{ code: 'BROKER_REJECTED', detail: error.message }] };
+      return {
+        decision: 'rejected',
+        signalId,
+        denials: [{ code: 'BROKER_REJECTED', detail: error.message }],
+      };
     }
     if (market !== undefined) await deps.store.recordPrice(symbol, market.price, market.at);
   }
