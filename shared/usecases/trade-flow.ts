@@ -270,7 +270,8 @@ export async function submitOrder(input: unknown, deps: TradeFlowDeps): Promise<
   const record = await deps.store.getOrder(ref.clientOrderId);
   if (record === undefined) throw new Error(`order ${ref.clientOrderId} has no approved intent`);
   const now = deps.clock.now();
-  // An emergency stop that committed first keeps this order from the broker (SCENARIOS 41).
+  // An emergency stop that committed first keeps this order from the broker (scenario 41 in
+  // docs/RELIABILITY.md).
   const claim = await deps.store.claimSubmission(ref.clientOrderId, now.toISOString());
   if (claim !== 'send') {
     // Never sent, so cancelled either way ('final': the stop has booked the cancel already).

@@ -9,11 +9,11 @@ import { reconcile } from '../../shared/usecases/reconcile.js';
 import { type FakeAlpaca, startFakeAlpaca } from '../fakes/alpaca/server.js';
 
 /**
- * Broker faults through the whole local stack (issue 9, SCENARIOS 30–40): each scenario is a
- * TradingView alert POSTed over HTTP to the local bot (webhook → in-process event bus → the
- * synthesized workflow → the Alpaca adapter → DynamoDB Local), trading with the fake Alpaca
- * server. The fake injects each fault at the network boundary and counts the orders; the bot's
- * own account of the outcome is read back over HTTP (GET /status…), as an operator would.
+ * Broker faults through the whole local stack (issue 9, scenarios 30–40 in docs/RELIABILITY.md):
+ * each scenario is a TradingView alert POSTed over HTTP to the local bot (webhook → in-process
+ * event bus → the synthesized workflow → the Alpaca adapter → DynamoDB Local), trading with the
+ * fake Alpaca server. The fake injects each fault at the network boundary and counts the orders;
+ * the bot's own account of the outcome is read back over HTTP (GET /status…), as an operator would.
  *
  * One bot for the file: every scenario trades its own symbol, so its orders and position are its
  * own, and a scenario that halts trading resumes it before it ends.
@@ -239,8 +239,8 @@ const events = () => {
   return runtime.deps.events;
 };
 
-describe('broker faults through the whole local stack, counted at the fake Alpaca (SCENARIOS 30–40)', () => {
-  it("403 insufficient buying power: rejected with Alpaca's reason, reservation released, sent once (SCENARIOS 30)", async () => {
+describe('broker faults through the whole local stack, counted at the fake Alpaca (scenarios 30–40)', () => {
+  it("403 insufficient buying power: rejected with Alpaca's reason, reservation released, sent once (scenario 30)", async () => {
     // Pinebridge's book has the cash; Alpaca's buying power is tied up by an order placed by hand.
     const buyingPower = Number(fake.account.buying_power);
     const held = await byHand<{ id: string }>('POST', '/v2/orders', {
@@ -263,7 +263,7 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     expect(await positionOf('S30')).toBeUndefined();
   });
 
-  it("422 validation (a sub-penny limit price): rejected with Alpaca's message, sent once (SCENARIOS 31)", async () => {
+  it("422 validation (a sub-penny limit price): rejected with Alpaca's message, sent once (scenario 31)", async () => {
     const { clientOrderId, signal } = await trade(
       buy('S31', 1, { orderType: 'limit', limitPrice: '99.999' }),
     );
@@ -275,7 +275,7 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     expect((await book()).account.reservedCash).toBe('0.00');
   });
 
-  it('429 with the allowance back inside the submit budget: backs off, then places one order (SCENARIOS 32)', async () => {
+  it('429 with the allowance back inside the submit budget: backs off, then places one order (scenario 32)', async () => {
     fake.inject({
       fault: { kind: 'status', status: 429, resetInMs: 500 },
       when: { method: 'POST', path: '/v2/orders' },
@@ -289,7 +289,7 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     expect(await positionOf('S32')).toMatchObject({ quantity: '2', pendingQuantity: '0' });
   });
 
-  it('429 beyond the submit budget: the order expires unsent and its reservation is released (SCENARIOS 32)', async () => {
+  it('429 beyond the submit budget: the order expires unsent and its reservation is released (scenario 32)', async () => {
     fake.inject({
       fault: { kind: 'status', status: 429, resetInMs: 60_000 },
       when: { method: 'POST', path: '/v2/orders' },
@@ -306,7 +306,7 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     expect(await positionOf('S32X')).toBeUndefined();
   });
 
-  it('timeout after Alpaca accepted the order: found by its client order id and adopted, one order (SCENARIOS 33)', async () => {
+  it('timeout after Alpaca accepted the order: found by its client order id and adopted, one order (scenario 33)', async () => {
     fake.inject({ fault: 'timeoutAfterAccept' });
 
     const { clientOrderId, signal } = await trade(buy('S33', 3));
@@ -317,7 +317,7 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     expect(await positionOf('S33')).toMatchObject({ quantity: '3', pendingQuantity: '0' });
   });
 
-  it('request lost before Alpaca received it: the lookup misses, re-sent with the same id, one order (SCENARIOS 34)', async () => {
+  it('request lost before Alpaca received it: the lookup misses, re-sent with the same id, one order (scenario 34)', async () => {
     fake.inject({ fault: 'dropBeforeAccept' });
 
     const { clientOrderId, signal } = await trade(buy('S34', 3));
@@ -328,7 +328,7 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     expect(await positionOf('S34')).toMatchObject({ quantity: '3', pendingQuantity: '0' });
   });
 
-  it('"client_order_id must be unique" on the first try: the existing order is adopted, one order (SCENARIOS 35)', async () => {
+  it('"client_order_id must be unique" on the first try: the existing order is adopted, one order (scenario 35)', async () => {
     fake.inject({ fault: 'duplicateOnFirstTry' });
 
     const { clientOrderId, signal } = await trade(buy('S35', 3));
@@ -339,7 +339,7 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     expect(await positionOf('S35')).toMatchObject({ quantity: '3', pendingQuantity: '0' });
   });
 
-  it('bot killed between submit and record: on restart the order is found and adopted, one order (SCENARIOS 36)', async () => {
+  it('bot killed between submit and record: on restart the order is found and adopted, one order (scenario 36)', async () => {
     fake.inject({ fault: 'holdFills' });
     const { signalId, clientOrderId } = await send(buy('S36', 2));
     await vi.waitFor(async () => expect((await signalOf(signalId)).status).toBe('submitted'), {
@@ -361,7 +361,7 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     expect((await book()).account.reservedCash).toBe('0.00');
   });
 
-  it('Alpaca down: the signal fails, the order stays unknown with its reservation and an alarm; its symbol is blocked until reconciled (SCENARIOS 37)', async () => {
+  it('Alpaca down: the signal fails, the order stays unknown with its reservation and an alarm; its symbol is blocked until reconciled (scenario 37)', async () => {
     const outage = fake.inject({
       fault: { kind: 'status', status: 503 },
       times: Number.POSITIVE_INFINITY,
@@ -397,7 +397,7 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     ]);
   });
 
-  it('Alpaca down for N signals in a row: trading halts (BROKER_FAILURES) and nothing more is sent until resumed (SCENARIOS 37)', async () => {
+  it('Alpaca down for N signals in a row: trading halts (BROKER_FAILURES) and nothing more is sent until resumed (scenario 37)', async () => {
     const n = config.risk.maxConsecutiveFailures;
     const symbols = ['S37C', 'S37D', 'S37E'].slice(0, n);
     expect(symbols).toHaveLength(n);
@@ -432,7 +432,7 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     ['cancel', 'ORDER_CANCELLED', 'S38C'],
     ['expire', 'ORDER_EXPIRED', 'S38E'],
   ] as const)(
-    'partial fill, then Alpaca %ss the rest: position = the fill, at the fill price, the rest released (SCENARIOS 38)',
+    'partial fill, then Alpaca %ss the rest: position = the fill, at the fill price, the rest released (scenario 38)',
     async (remainder, reason, symbol) => {
       const cashBefore = (await book()).account.cash;
       fake.inject({ fault: { kind: 'partialFill', qty: 4, remainder } });
@@ -457,7 +457,7 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     },
   );
 
-  it('the same fill reported twice and a stale report after it: the position moves once (SCENARIOS 39)', async () => {
+  it('the same fill reported twice and a stale report after it: the position moves once (scenario 39)', async () => {
     const cashBefore = (await book()).account.cash;
     fake.inject({ fault: 'holdFills' });
     const { signalId, clientOrderId } = await send(buy('S39', 10));
@@ -495,7 +495,7 @@ describe('broker faults through the whole local stack, counted at the fake Alpac
     expect(ordersAt(clientOrderId)).toHaveLength(1);
   });
 
-  it('keys refused (401): trading halts with an alert, the signal is rejected, no retry loop (SCENARIOS 40)', async () => {
+  it('keys refused (401): trading halts with an alert, the signal is rejected, no retry loop (scenario 40)', async () => {
     const refusal = fake.inject({ fault: { kind: 'status', status: 401 }, times: Number.POSITIVE_INFINITY });
     const sentBeforeFirst = fake.requests.length;
 

@@ -59,7 +59,7 @@ describe('Alpaca adapter: the submit protocol against the fake Alpaca server', (
     });
   });
 
-  it('adopts the order when the answer is lost after Alpaca accepted it (timeout): one order (SCENARIOS 33)', async () => {
+  it('adopts the order when the answer is lost after Alpaca accepted it (timeout): one order (scenario 33)', async () => {
     const { fake, broker } = await setUp();
     fake.inject({ fault: 'timeoutAfterAccept' });
 
@@ -70,7 +70,7 @@ describe('Alpaca adapter: the submit protocol against the fake Alpaca server', (
     expect(postsTo(fake)).toHaveLength(1);
   });
 
-  it('re-sends with the same id when the order never reached Alpaca: one order (SCENARIOS 34)', async () => {
+  it('re-sends with the same id when the order never reached Alpaca: one order (scenario 34)', async () => {
     const { fake, broker } = await setUp();
     fake.inject({ fault: 'dropBeforeAccept' });
 
@@ -81,7 +81,7 @@ describe('Alpaca adapter: the submit protocol against the fake Alpaca server', (
     expect(postsTo(fake)).toHaveLength(2);
   });
 
-  it('adopts the existing order on "client_order_id must be unique" at the first try (SCENARIOS 35)', async () => {
+  it('adopts the existing order on "client_order_id must be unique" at the first try (scenario 35)', async () => {
     const { fake, broker } = await setUp();
     fake.inject({ fault: 'duplicateOnFirstTry' });
 
@@ -101,7 +101,7 @@ describe('Alpaca adapter: the submit protocol against the fake Alpaca server', (
     expect(fake.orders).toHaveLength(1);
   });
 
-  it("rejects with the broker's reason on 403 insufficient buying power, sending nothing again (SCENARIOS 30)", async () => {
+  it("rejects with the broker's reason on 403 insufficient buying power, sending nothing again (scenario 30)", async () => {
     const { fake, broker } = await setUp({ cash: '500' });
 
     const report = await broker.submitOrder(buy('pb-s30', '100'));
@@ -112,7 +112,7 @@ describe('Alpaca adapter: the submit protocol against the fake Alpaca server', (
     expect(postsTo(fake)).toHaveLength(1);
   });
 
-  it("rejects with the broker's message on 422 validation, e.g. a sub-penny limit (SCENARIOS 31)", async () => {
+  it("rejects with the broker's message on 422 validation, e.g. a sub-penny limit (scenario 31)", async () => {
     const { fake, broker } = await setUp();
 
     const report = await broker.submitOrder(
@@ -124,7 +124,7 @@ describe('Alpaca adapter: the submit protocol against the fake Alpaca server', (
     expect(postsTo(fake)).toHaveLength(1);
   });
 
-  it('backs off a 429 as long as Alpaca says and then places the order once (SCENARIOS 32)', async () => {
+  it('backs off a 429 as long as Alpaca says and then places the order once (scenario 32)', async () => {
     // The fake's clock lags 59 s, so its rate-limit window resets about a second from now.
     const { fake, broker } = await setUp({ clock: () => new Date(Date.now() - 59_000) });
     fake.inject({ fault: { kind: 'status', status: 429 }, when: { method: 'POST' } });
@@ -138,7 +138,7 @@ describe('Alpaca adapter: the submit protocol against the fake Alpaca server', (
     expect(postsTo(fake)).toHaveLength(2);
   });
 
-  it('ends the order expired, unsent, when the 429 outlasts the submit budget (SCENARIOS 32)', async () => {
+  it('ends the order expired, unsent, when the 429 outlasts the submit budget (scenario 32)', async () => {
     const { fake, broker } = await setUp({}, { submitBudgetMs: 1_000 });
     fake.inject({ fault: { kind: 'status', status: 429 }, when: { method: 'POST' } });
 
@@ -150,7 +150,7 @@ describe('Alpaca adapter: the submit protocol against the fake Alpaca server', (
     expect(postsTo(fake)).toHaveLength(1);
   });
 
-  it('fails with BrokerUnavailableError when Alpaca stays down, having placed nothing (SCENARIOS 37)', async () => {
+  it('fails with BrokerUnavailableError when Alpaca stays down, having placed nothing (scenario 37)', async () => {
     const { fake, broker } = await setUp({}, { submitBudgetMs: 1_000 });
     await broker.ping();
     fake.inject({ fault: { kind: 'status', status: 503 }, times: Number.POSITIVE_INFINITY });
@@ -175,7 +175,7 @@ describe('Alpaca adapter: the submit protocol against the fake Alpaca server', (
     expect(fake.orders).toHaveLength(1);
   });
 
-  it('stops with BrokerAuthError on keys Alpaca refuses, without a retry loop (SCENARIOS 40)', async () => {
+  it('stops with BrokerAuthError on keys Alpaca refuses, without a retry loop (scenario 40)', async () => {
     const { fake, broker } = await setUp({}, { keys: [{ keyId: 'PKWRONG', secretKey: 'wrong' }] });
 
     await expect(broker.submitOrder(buy('pb-s40'))).rejects.toBeInstanceOf(BrokerAuthError);
@@ -193,7 +193,7 @@ describe('Alpaca adapter: the submit protocol against the fake Alpaca server', (
     expect(fake.orders).toHaveLength(0);
   });
 
-  it('cancels a partly filled order and reports what filled (SCENARIOS 38)', async () => {
+  it('cancels a partly filled order and reports what filled (scenario 38)', async () => {
     const { fake, broker } = await setUp();
     fake.inject({ fault: { kind: 'partialFill', qty: 4 } });
     await broker.submitOrder(buy('pb-s38'));

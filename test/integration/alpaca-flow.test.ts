@@ -109,7 +109,7 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     expect(fake.orders).toHaveLength(0);
   });
 
-  it("403 insufficient buying power: rejected with Alpaca's reason, reservation released, no retry (SCENARIOS 30)", async () => {
+  it("403 insufficient buying power: rejected with Alpaca's reason, reservation released, no retry (scenario 30)", async () => {
     const { flow, fake } = await alpacaFlow();
     // Pinebridge's book says there is cash; Alpaca disagrees (e.g. money moved out by hand).
     fake.inject({
@@ -125,7 +125,7 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     expect(fake.orders).toHaveLength(0);
   });
 
-  it("422 validation: rejected with Alpaca's message (SCENARIOS 31)", async () => {
+  it("422 validation: rejected with Alpaca's message (scenario 31)", async () => {
     const { flow, fake } = await alpacaFlow();
 
     const signal = await trade(flow, { ...buy('AAPL', 1, 100), orderType: 'limit', limitPrice: '99.999' });
@@ -134,7 +134,7 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     expect(fake.orders).toHaveLength(0);
   });
 
-  it('429 past the submit budget: the order expires unsent and its reservation is released (SCENARIOS 32)', async () => {
+  it('429 past the submit budget: the order expires unsent and its reservation is released (scenario 32)', async () => {
     const { flow, fake } = await alpacaFlow({ alpaca: { submitBudgetMs: 500 } });
     fake.inject({ fault: { kind: 'status', status: 429 }, when: { method: 'POST' } });
 
@@ -147,9 +147,9 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
   });
 
   it.each([
-    ['timeoutAfterAccept', 'a timeout after Alpaca accepted it (SCENARIOS 33)'],
-    ['dropBeforeAccept', 'a request lost before Alpaca saw it (SCENARIOS 34)'],
-    ['duplicateOnFirstTry', '"client_order_id must be unique" on the first try (SCENARIOS 35)'],
+    ['timeoutAfterAccept', 'a timeout after Alpaca accepted it (scenario 33)'],
+    ['dropBeforeAccept', 'a request lost before Alpaca saw it (scenario 34)'],
+    ['duplicateOnFirstTry', '"client_order_id must be unique" on the first try (scenario 35)'],
   ] as const)('%s: %s still ends in exactly one filled order', async (fault, _scenario) => {
     const { flow, fake } = await alpacaFlow();
     fake.inject({ fault });
@@ -161,7 +161,7 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     expect((await flow.deps.store.snapshot()).positions.AAPL?.quantity).toBe('3');
   });
 
-  it('process killed between submit and record: the reconciler finds and adopts the order, one order (SCENARIOS 36)', async () => {
+  it('process killed between submit and record: the reconciler finds and adopts the order, one order (scenario 36)', async () => {
     const { flow, fake } = await alpacaFlow();
     const signalId = await flow.record(buy('AAPL', 2, 100));
     const decided = await riskCheck({ signalId, symbol: 'AAPL', receivedAt: '' }, flow.deps);
@@ -180,7 +180,7 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     expect(fake.orders).toHaveLength(1);
   });
 
-  it('Alpaca down: the signal fails, the order stays unknown with its reservation, and the reconciler settles it later (SCENARIOS 37)', async () => {
+  it('Alpaca down: the signal fails, the order stays unknown with its reservation, and the reconciler settles it later (scenario 37)', async () => {
     const { flow, fake } = await alpacaFlow({ alpaca: { submitBudgetMs: 500 } });
     await flow.deps.store.snapshot(); // the account opens from Alpaca's before the outage
     const outage = fake.inject({
@@ -218,7 +218,7 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     expect(fake.orders.map((o) => o.symbol)).toEqual(['MSFT', 'AAPL']);
   });
 
-  it('halts trading after three signals in a row fail at the broker (SCENARIOS 37: N in a row)', async () => {
+  it('halts trading after three signals in a row fail at the broker (scenario 37: N in a row)', async () => {
     const prices = { AAPL: '100', MSFT: '100', GOOG: '100' };
     const { flow, fake } = await alpacaFlow({ alpaca: { submitBudgetMs: 500 } }, { prices });
     await flow.deps.store.snapshot();
@@ -235,7 +235,7 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     expect(snapshot.breaker.trip).toBe('BROKER_FAILURES');
   });
 
-  it('partial fill, then the order times out and is cancelled: position = the fill, the rest released (SCENARIOS 38)', async () => {
+  it('partial fill, then the order times out and is cancelled: position = the fill, the rest released (scenario 38)', async () => {
     const { flow, fake } = await alpacaFlow({ workflow: { orderTimeoutSeconds: 1, orderPollSeconds: 1 } });
     fake.inject({ fault: { kind: 'partialFill', qty: 4 } });
 
@@ -247,7 +247,7 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     expect(snapshot.account).toMatchObject({ cash: '99600', reservedCash: '0' });
   });
 
-  it('keys refused (401): trading halts at once with the reason, the signal is rejected, no retry loop (SCENARIOS 40)', async () => {
+  it('keys refused (401): trading halts at once with the reason, the signal is rejected, no retry loop (scenario 40)', async () => {
     const { flow, fake } = await alpacaFlow();
     await flow.deps.store.snapshot();
     fake.inject({ fault: { kind: 'status', status: 401 }, times: Number.POSITIVE_INFINITY });

@@ -55,7 +55,7 @@ const config: ConfigInput = {
   workflow: { orderPollSeconds: 1, orderTimeoutSeconds: 60 },
 };
 
-describe('emergency stop (SCENARIOS 41–44)', () => {
+describe('emergency stop (scenarios 41–44)', () => {
   it('halts, cancels the resting order, flattens the position, and verifies it item by item (paper broker)', async () => {
     const flow = await flowHarness(config);
     const { resting, polling } = await openBook(flow);
@@ -77,7 +77,7 @@ describe('emergency stop (SCENARIOS 41–44)', () => {
     expect((await flow.deps.signals.get(resting))?.status).toBe('cancelled');
   });
 
-  it('a stop committing between a risk check and its approval: the signal is rejected TRADING_HALTED and no order reaches the broker (SCENARIOS 41)', async () => {
+  it('a stop committing between a risk check and its approval: the signal is rejected TRADING_HALTED and no order reaches the broker (scenario 41)', async () => {
     const flow = await flowHarness(config);
     const signalId = await flow.record({ ticker: 'AAPL', action: 'buy', quantity: 10, price: 100 });
     const approve = flow.deps.store.approve.bind(flow.deps.store);
@@ -97,7 +97,7 @@ describe('emergency stop (SCENARIOS 41–44)', () => {
     expect(await paperOrders(flow)).toEqual([]);
   });
 
-  it('a stop committing after the approval but before the order is sent: the order never reaches the broker, the signal ends cancelled (SCENARIOS 41)', async () => {
+  it('a stop committing after the approval but before the order is sent: the order never reaches the broker, the signal ends cancelled (scenario 41)', async () => {
     const flow = await flowHarness(config);
     const signalId = await flow.record({ ticker: 'AAPL', action: 'buy', quantity: 10, price: 100 });
     const claim = flow.deps.store.claimSubmission.bind(flow.deps.store);
@@ -122,7 +122,7 @@ describe('emergency stop (SCENARIOS 41–44)', () => {
     expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('0');
   });
 
-  it('an order cleared to send just before the stop committed is found at the broker and cancelled, not left open (SCENARIOS 41)', async () => {
+  it('an order cleared to send just before the stop committed is found at the broker and cancelled, not left open (scenario 41)', async () => {
     const flow = await flowHarness(config);
     const signalId = await flow.record(RESTING_MSFT_BUY);
     const submit = flow.deps.broker.submitOrder.bind(flow.deps.broker);
@@ -171,7 +171,7 @@ describe('emergency stop (SCENARIOS 41–44)', () => {
     expect(await paperOrders(flow)).toEqual([expect.objectContaining({ status: 'cancelled' })]);
   });
 
-  it('two stops at once: one transition, one closing order per position, both succeed (SCENARIOS 43)', async () => {
+  it('two stops at once: one transition, one closing order per position, both succeed (scenario 43)', async () => {
     const flow = await flowHarness(config);
     await openBook(flow);
 
@@ -190,7 +190,7 @@ describe('emergency stop (SCENARIOS 41–44)', () => {
     expect((await flow.deps.store.snapshot()).positions.AAPL?.quantity).toBe('0');
   });
 
-  it('with Alpaca down: HALTED at once all the same, the failures reported, and an alert that positions may remain open (SCENARIOS 44)', async () => {
+  it('with Alpaca down: HALTED at once all the same, the failures reported, and an alert that positions may remain open (scenario 44)', async () => {
     fake = await startFakeAlpaca({ prices: { AAPL: '100', MSFT: '400' } });
     const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
     const flow = await flowHarness(
@@ -290,7 +290,7 @@ describe('emergency stop (SCENARIOS 41–44)', () => {
     expect(fake.orders.map((o) => o.side)).toEqual(['buy']);
   });
 
-  it('a stop committing while the submit backs off after a 429: nothing is re-sent, the signal ends cancelled, the stop completes (SCENARIOS 41)', async () => {
+  it('a stop committing while the submit backs off after a 429: nothing is re-sent, the signal ends cancelled, the stop completes (scenario 41)', async () => {
     fake = await startFakeAlpaca({ prices: { AAPL: '100' } });
     const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
     const flow = await flowHarness({ ...config, broker: 'alpaca' }, undefined, {

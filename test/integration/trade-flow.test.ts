@@ -387,7 +387,7 @@ describe('trading-state transitions', () => {
   });
 });
 
-describe('broker reports in any order (SCENARIOS 39)', () => {
+describe('broker reports in any order (scenario 39)', () => {
   it('books each unit once whatever reports arrive, duplicated or out of order: position = sum of fills, cash exact', async () => {
     const flow = await flowHarness();
     const signalId = await flow.record(buy('AAPL', 10, 100));
