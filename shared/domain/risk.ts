@@ -545,13 +545,15 @@ export const priceCollarCheck: SignalCheck = (ctx) => {
 };
 
 function collarDenial(name: string, price: string, market: string, percent: number): Denial | undefined {
+  // |price − market| / market > percent / 100, compared without dividing (every decision asks).
+  const marketPrice = parse(market);
+  const gap = parse(price).minus(marketPrice).abs().times(HUNDRED);
+  if (!gap.gt(marketPrice.times(Exact.of(percent)))) return undefined;
   const away = dec(price).minus(dec(market)).abs().div(dec(market)).times(100);
-  return away.gt(percent)
-    ? {
-        code: 'PRICE_COLLAR',
-        detail: `${name} ${price} is ${away.toDecimalPlaces(2).toString()}% from the market price ${market}, beyond risk.priceCollarPercent ${percent}`,
-      }
-    : undefined;
+  return {
+    code: 'PRICE_COLLAR',
+    detail: `${name} ${price} is ${away.toDecimalPlaces(2).toString()}% from the market price ${market}, beyond risk.priceCollarPercent ${percent}`,
+  };
 }
 
 /**
@@ -722,7 +724,7 @@ function referencePriceOf(ctx: RiskContext): string | undefined {
     return signal.limitPrice;
   const market = marketPriceOf(ctx);
   if (market === undefined || signal.price === undefined) return market;
-  return dec(signal.price).gt(dec(market)) ? signal.price : market;
+  return parse(signal.price).gt(parse(market)) ? signal.price : market;
 }
 
 /**
