@@ -8,6 +8,7 @@ import {
   trading,
   ValidationError,
 } from '@alpacahq/alpaca-trade-api/rest';
+import * as z from 'zod';
 import type { BrokerOrder, BrokerOrderStatus, OrderIntent } from '../../domain/trading.js';
 import {
   type Broker,
@@ -62,34 +63,89 @@ interface Clients {
   stocks: marketData.StockApi;
 }
 
-/** Alpaca order statuses mapped onto Pinebridge's: anything still working at the venue is `new`. */
-function statusOf(status: string | undefined): BrokerOrderStatus {
-  switch (status) {
-    case 'filled':
-      return 'filled';
-    case 'partially_filled':
-      return 'partially_filled';
-    case 'canceled':
-      return 'cancelled';
-    case 'expired':
-      return 'expired';
-    case 'rejected':
-    case 'suspended':
-      return 'rejected';
-    default:
-      return 'new';
-  }
+/** Every order status Alpaca's Trading API documents (OrderStatus in its OpenAPI spec). */
+const ALPACA_ORDER_STATUSES = [
+  'new',
+  'partially_filled',
+  'filled',
+  'done_for_day',
+  'canceled',
+  'expired',
+  'replaced',
+  'pending_cancel',
+  'pending_replace',
+  'accepted',
+  'pending_new',
+  'accepted_for_bidding',
+  'stopped',
+  'rejected',
+  'suspended',
+  'calculated',
+] as const;
+
+/** The fields of an Alpaca order Pinebridge books from, parsed: nothing is guessed. */
+const AlpacaOrderSchema = z.object({
+  id: z.string().min(1),
+  clientOrderId: z.string().min(1),
+  status: z.enum(ALPACA_ORDER_STATUSES),
+  filledQty: z.string().regex(/^\d+(\.\d+)?$/),
+  filledAvgPrice: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/)
+    .nullish(),
+});
+
+/** Alpaca answered with an order Pinebridge cannot book as it stands: its fate is for the reconciler. */
+export class AlpacaOrderUnreadableError extends Error {
+  override readonly name = 'AlpacaOrderUnreadableError';
 }
 
-const reportOf = (order: trading.Order, clientOrderId: string): BrokerOrder => ({
-  clientOrderId: order.clientOrderId ?? clientOrderId,
-  brokerOrderId: order.id ?? 'unknown',
-  status: statusOf(order.status),
-  filledQuantity: order.filledQty ?? '0',
-  ...(order.filledAvgPrice ? { averageFillPrice: order.filledAvgPrice } : {}),
-  // Alpaca charges no commission on equities; regulatory fees appear as account activities.
-  commission: '0',
-});
+/**
+ * Alpaca's order as Pinebridge's report. Every documented status is mapped on purpose: final ones
+ * to their final state; the ones still working at the venue (accepted, pending, done for the day,
+ * stopped, calculated) to `new`, or `partially_filled` once something has filled. `replaced` is
+ * never Pinebridge's doing (it replaces nothing): the fills go on under another order, so it is
+ * refused like an undocumented status or a missing field — the order becomes `unknown` and the
+ * reconciler and a human settle it, instead of being polled as if it were still working.
+ */
+export function reportOf(order: unknown, clientOrderId: string): BrokerOrder {
+  const parsed = AlpacaOrderSchema.safeParse(order);
+  if (!parsed.success) {
+    throw new AlpacaOrderUnreadableError(
+      `order ${clientOrderId}: Alpaca's answer is not a readable order (${parsed.error.issues.map((i) => i.path.join('.') || 'the order').join(', ')})`,
+    );
+  }
+  const { id, status, filledQty, filledAvgPrice } = parsed.data;
+  if (status === 'replaced')
+    throw new AlpacaOrderUnreadableError(`order ${clientOrderId} was replaced at Alpaca by another order`);
+  const working: BrokerOrderStatus = Number(filledQty) > 0 ? 'partially_filled' : 'new';
+  const mapped: Record<Exclude<(typeof ALPACA_ORDER_STATUSES)[number], 'replaced'>, BrokerOrderStatus> = {
+    new: working,
+    partially_filled: 'partially_filled',
+    filled: 'filled',
+    done_for_day: working,
+    canceled: 'cancelled',
+    expired: 'expired',
+    pending_cancel: working,
+    pending_replace: working,
+    accepted: working,
+    pending_new: working,
+    accepted_for_bidding: working,
+    stopped: working,
+    rejected: 'rejected',
+    suspended: 'rejected',
+    calculated: working,
+  };
+  return {
+    clientOrderId: parsed.data.clientOrderId,
+    brokerOrderId: id,
+    status: mapped[status],
+    filledQuantity: filledQty,
+    ...(filledAvgPrice ? { averageFillPrice: filledAvgPrice } : {}),
+    // Alpaca charges no commission on equities; regulatory fees appear as account activities.
+    commission: '0',
+  };
+}
 
 /** A refusal that never reached the market: booked as rejected, its reservation released. */
 const refused = (
