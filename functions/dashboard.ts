@@ -1,18 +1,18 @@
 import { fileURLToPath } from 'node:url';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod';
-import { type DashboardAssets, loadAssets } from '../infra/dashboard/assets.js';
-import { DashboardSessions, LoginLimiter } from '../infra/dashboard/auth.js';
+import { SecretsManagerDashboardPassword } from '../shared/adapters/dashboard-password.js';
+import { requireEnv } from '../shared/adapters/dependencies.js';
+import { LambdaOperatorClient, type OperatorRequestInput } from '../shared/adapters/operator-client.js';
+import { STAGES } from '../shared/config/names.js';
+import { type DashboardAssets, loadAssets } from '../shared/dashboard/assets.js';
+import { DashboardSessions, LoginLimiter } from '../shared/dashboard/auth.js';
 import {
   type ComponentHealth,
   createDashboard,
   type Dashboard,
   type DashboardRequest,
-} from '../infra/dashboard/routes.js';
-import { SecretsManagerDashboardPassword } from '../shared/adapters/dashboard-password.js';
-import { requireEnv } from '../shared/adapters/dependencies.js';
-import { LambdaOperatorClient, type OperatorRequestInput } from '../shared/adapters/operator-client.js';
-import { STAGES } from '../shared/config/names.js';
+} from '../shared/dashboard/routes.js';
 import { logger } from '../shared/logger.js';
 import { errorSummary } from '../shared/usecases/accept-signal.js';
 import { isWriteAction, type OperatorRequest, operate } from '../shared/usecases/operator.js';
@@ -69,7 +69,7 @@ function basePathOf(path: string, requested: string): string {
  *
  *  1. Parse the event into a dashboard request (a stage root without its slash is redirected first,
  *     so the page's relative links resolve under the stage).
- *  2. Route it (infra/dashboard/routes.ts), which reads and acts through `operate`.
+ *  2. Route it (shared/dashboard/routes.ts), which reads and acts through `operate`.
  *  3. Map the answer to the proxy result.
  */
 export const createDashboardHandler =

@@ -61,7 +61,7 @@ export class DashboardFunction extends PinebridgeFunction {
   }
 
   /**
-   * Routes what infra/dashboard/routes.ts serves to this function: the page, its assets, login
+   * Routes what shared/dashboard/routes.ts serves to this function: the page, its assets, login
    * and logout, the status views and the three admin actions (each with its DASHBOARD_THROTTLES
    * budget). Nothing else of the API reaches it.
    */

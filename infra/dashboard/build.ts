@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { ASSET_NAMES, assembleAssets, type DashboardAssets } from './assets.js';
+import { ASSET_NAMES, assembleAssets, type DashboardAssets } from '../../shared/dashboard/assets.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 

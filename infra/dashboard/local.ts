@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DashboardAssets } from '../../shared/dashboard/assets.js';
+import { DashboardSessions, LoginLimiter } from '../../shared/dashboard/auth.js';
+import { LiveUpdates } from '../../shared/dashboard/live.js';
+import { type ComponentHealth, createDashboard, isDashboardPath } from '../../shared/dashboard/routes.js';
 import type { Log } from '../../shared/ports/index.js';
 import type { OperatorRequest } from '../../shared/usecases/operator.js';
 import { readBody } from '../local/server.js';
-import type { DashboardAssets } from './assets.js';
-import { DashboardSessions, LoginLimiter } from './auth.js';
 import { dashboardAssets } from './build.js';
-import { LiveUpdates } from './live.js';
-import { type ComponentHealth, createDashboard, isDashboardPath } from './routes.js';
 
 export interface LocalDashboardOptions {
   /** The login password: the bot's admin token (PINEBRIDGE_ADMIN_TOKEN in .env). */

@@ -8,13 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDashboardHandler } from '../../functions/dashboard.js';
-import { loadAssets } from '../../infra/dashboard/assets.js';
-import { DashboardSessions, LoginLimiter } from '../../infra/dashboard/auth.js';
 import { writeDashboardAssets } from '../../infra/dashboard/build.js';
 import { StatusAnswer } from '../../infra/dashboard/contract.js';
-import { createDashboard } from '../../infra/dashboard/routes.js';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.js';
 import { parseConfig } from '../../shared/config/load.js';
+import { loadAssets } from '../../shared/dashboard/assets.js';
+import { DashboardSessions, LoginLimiter } from '../../shared/dashboard/auth.js';
+import { createDashboard } from '../../shared/dashboard/routes.js';
 import type { Clock } from '../../shared/ports/index.js';
 import { aStageGet } from '../fixtures/builders.js';
 

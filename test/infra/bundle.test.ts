@@ -13,8 +13,8 @@ import {
   PinebridgeFunction,
   UNREACHED_CREDENTIAL_PROVIDERS,
 } from '../../infra/constructs/pinebridge-function.js';
-import { ASSET_NAMES } from '../../infra/dashboard/assets.js';
 import { TABLES } from '../../shared/adapters/dynamodb/tables.js';
+import { ASSET_NAMES } from '../../shared/dashboard/assets.js';
 import { aStageGet } from '../fixtures/builders.js';
 
 const execFileAsync = promisify(execFile);

@@ -24,7 +24,7 @@ import {
 /** Deliberately not the defaults (10/20), so the test proves the config is wired through. */
 const THROTTLE = { rateLimit: 3, burstLimit: 7 };
 const ORDER_FUNCTIONS = ['RiskCheck', 'SubmitOrder', 'CheckOrder', 'RecordFailure'];
-/** What infra/dashboard/routes.ts serves behind API Gateway (the local bot's /events is local only). */
+/** What shared/dashboard/routes.ts serves behind API Gateway (the local bot's /events is local only). */
 const DASHBOARD_ROUTES = [
   'GET /',
   'GET /assets/{file}',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DashboardSessions, LoginLimiter, readCookie, sameOrigin } from '../../infra/dashboard/auth.js';
+import { DashboardSessions, LoginLimiter, readCookie, sameOrigin } from '../../shared/dashboard/auth.js';
 
 const PASSWORD = 'correct-horse-battery-staple';
 

@@ -1,14 +1,14 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createDashboardHandler, dashboardRequestOf } from '../../functions/dashboard.js';
-import { assembleAssets } from '../../infra/dashboard/assets.js';
-import { DashboardSessions, LoginLimiter } from '../../infra/dashboard/auth.js';
+import { assembleAssets } from '../../shared/dashboard/assets.js';
+import { DashboardSessions, LoginLimiter } from '../../shared/dashboard/auth.js';
 import {
   createDashboard,
   type Dashboard,
   type DashboardOptions,
   type DashboardRequest,
-} from '../../infra/dashboard/routes.js';
+} from '../../shared/dashboard/routes.js';
 import type { OperatorRequest } from '../../shared/usecases/operator.js';
 
 const PASSWORD = 'dashboard-password-for-tests';

@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { secretsMatch } from '../../shared/usecases/accept-signal.js';
-import { firstIssue, OperatorRequest, operatorFieldsFromQuery } from '../../shared/usecases/operator.js';
+import { secretsMatch } from '../usecases/accept-signal.js';
+import { firstIssue, OperatorRequest, operatorFieldsFromQuery } from '../usecases/operator.js';
 import type { Asset, DashboardAssets } from './assets.js';
 import {
   CSRF_HEADER,

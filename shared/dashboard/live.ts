@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { LoggedTradingStateEvents } from '../../shared/adapters/events.js';
-import type { Log, TradingStateTransition } from '../../shared/ports/index.js';
+import { LoggedTradingStateEvents } from '../adapters/events.js';
+import type { Log, TradingStateTransition } from '../ports/index.js';
 import type { Session } from './auth.js';
 
 /** Where a live update comes from: the operator's status read (with the page's filter) and the health check. */
