@@ -499,6 +499,12 @@ export const ConfigSchema = z
   });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/**
+ * What the risk engine and the circuit breaker read: the limits and the symbols, never the rest
+ * of the app's config (brokers, API, workflow), so the domain depends on nothing it does not use.
+ */
+export type RiskConfig = Pick<Config, 'risk' | 'symbols'>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
 /**

@@ -1,4 +1,4 @@
-import type { Config } from '../config/schema.js';
+import type { RiskConfig } from '../config/schema.js';
 import { nextTradingDay, sessionDateOf, sessionOf } from './calendar.js';
 import { Decimal, dec, Exact } from './money.js';
 import { type BreakerTrip, type PortfolioSnapshot, snapshotEquityOf, type TradingState } from './trading.js';
@@ -83,11 +83,11 @@ export function riskMarksOf(snapshot: PortfolioSnapshot, now: Date): RiskMarks {
 }
 
 /** The session loss that trips the daily limit: the smaller of the dollar and percentage limits. */
-export function dailyLossLimitOf(config: Config, sessionStartEquity: string): Decimal | undefined {
+export function dailyLossLimitOf(config: RiskConfig, sessionStartEquity: string): Decimal | undefined {
   return exactDailyLossLimitOf(config, sessionStartEquity)?.toDecimal();
 }
 
-function exactDailyLossLimitOf(config: Config, sessionStartEquity: string): Exact | undefined {
+function exactDailyLossLimitOf(config: RiskConfig, sessionStartEquity: string): Exact | undefined {
   const limits: Exact[] = [];
   const maxLoss = parse(config.risk.maxDailyLoss);
   if (maxLoss.gt(ZERO)) limits.push(maxLoss);
@@ -105,7 +105,7 @@ function exactDailyLossLimitOf(config: Config, sessionStartEquity: string): Exac
 /** The session's loss and limit when the loss has reached it; undefined while within it. */
 export function dailyLossBreach(
   marks: RiskMarks,
-  config: Config,
+  config: RiskConfig,
 ): { loss: Decimal; limit: Decimal } | undefined {
   const limit = dailyLossLimitOf(config, marks.session.startEquity);
   const loss = marks.sessionPnl.neg();
@@ -113,7 +113,7 @@ export function dailyLossBreach(
 }
 
 /** Whether the session's loss has reached the daily limit (dailyLossBreach, computed cheaply). */
-export function dailyLossBreached(marks: ExactMarks, config: Config): boolean {
+export function dailyLossBreached(marks: ExactMarks, config: RiskConfig): boolean {
   const limit = exactDailyLossLimitOf(config, marks.session.startEquity);
   const loss = marks.sessionPnl.neg();
   return limit !== undefined && loss.gt(ZERO) && loss.gte(limit);
@@ -169,7 +169,11 @@ export function streakLength(
  * An automatic reset falls due first; otherwise the most severe trip that would raise the state.
  * Trips only ever raise the state (ACTIVE → REDUCING → HALTED); lowering it is a reset.
  */
-export function breakerStep(snapshot: PortfolioSnapshot, config: Config, now: Date): Transition | undefined {
+export function breakerStep(
+  snapshot: PortfolioSnapshot,
+  config: RiskConfig,
+  now: Date,
+): Transition | undefined {
   const { breaker, tradingState } = snapshot;
   if (
     tradingState !== 'ACTIVE' &&
@@ -186,7 +190,7 @@ export function breakerStep(snapshot: PortfolioSnapshot, config: Config, now: Da
   return trip && SEVERITY[trip.to] > SEVERITY[tradingState] ? trip : undefined;
 }
 
-function tripOf(snapshot: PortfolioSnapshot, config: Config, now: Date): Transition | undefined {
+function tripOf(snapshot: PortfolioSnapshot, config: RiskConfig, now: Date): Transition | undefined {
   const { risk } = config;
   const marks = riskMarksOf(snapshot, now);
   const iso = (ms: number) => new Date(ms).toISOString();

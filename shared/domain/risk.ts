@@ -1,4 +1,4 @@
-import type { Config } from '../config/schema.js';
+import type { RiskConfig } from '../config/schema.js';
 import type { Signal } from './alert.js';
 import { dailyLossBreach, dailyLossBreached, drawdownBelow, exactMarksOf, riskMarksOf } from './breaker.js';
 import { isoInstant, marketPhaseAt, sessionDateOf, tradingDaysBack } from './calendar.js';
@@ -55,7 +55,7 @@ export interface RiskContext {
   signal: Signal;
   signalId: string;
   snapshot: PortfolioSnapshot;
-  config: Config;
+  config: RiskConfig;
   now: Date;
   /**
    * Where market prices come from. `broker`: the broker's market data (Alpaca's latest trade) puts
@@ -290,7 +290,7 @@ export const marketHoursCheck: SignalCheck = ({ signal, config, now }) => {
 };
 
 /** How long approved orders must be remembered for the order-rate and duplicate checks. */
-export const recentOrderMemorySeconds = (config: Config): number =>
+export const recentOrderMemorySeconds = (config: RiskConfig): number =>
   Math.max(60, config.risk.duplicateWindowSeconds);
 
 // `at` is always an ISO-8601 UTC string of one format, so comparing strings compares instants
@@ -624,7 +624,7 @@ function openedInSessionAfter(intent: OrderIntent, position: Position, session: 
 }
 
 /** Day trades counted in the limiter's window: `windowDays` NYSE business days up to today. */
-export function dayTradesInWindow(dayTrades: readonly DayTrade[], config: Config, now: Date): DayTrade[] {
+export function dayTradesInWindow(dayTrades: readonly DayTrade[], config: RiskConfig, now: Date): DayTrade[] {
   const today = sessionDateOf(now);
   const first = tradingDaysBack(today, config.risk.dayTrades.windowDays)[0] ?? today;
   return dayTrades.filter((t) => t.session >= first && t.session <= today);
