@@ -1,7 +1,7 @@
 import {
   checkOrder,
   recordFailure,
-  recordOutcome,
+  recordFill,
   recordRejection,
   riskCheck,
   submitOrder,
@@ -18,7 +18,7 @@ export const TRADE_FLOW_TASKS = {
   RecordRejection: { entry: 'record-rejection', run: recordRejection },
   SubmitOrder: { entry: 'submit-order', run: submitOrder },
   CheckOrder: { entry: 'check-order', run: checkOrder },
-  RecordFill: { entry: 'record-outcome', run: recordOutcome },
+  RecordFill: { entry: 'record-fill', run: recordFill },
   RecordFailure: { entry: 'record-failure', run: recordFailure },
 } as const satisfies Record<
   string,

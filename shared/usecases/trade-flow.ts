@@ -330,7 +330,7 @@ export async function checkOrder(input: unknown, deps: TradeFlowDeps): Promise<O
 }
 
 /** RecordFill: book the final broker report (fill, partial fill then cancel, or broker rejection). */
-export async function recordOutcome(
+export async function recordFill(
   input: unknown,
   deps: TradeFlowDeps,
 ): Promise<{ signalId: string; status: string }> {

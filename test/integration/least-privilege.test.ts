@@ -150,7 +150,7 @@ beforeAll(async () => {
     RecordRejection: import('../../functions/record-rejection.js'),
     SubmitOrder: import('../../functions/submit-order.js'),
     CheckOrder: import('../../functions/check-order.js'),
-    RecordFill: import('../../functions/record-outcome.js'),
+    RecordFill: import('../../functions/record-fill.js'),
     RecordFailure: import('../../functions/record-failure.js'),
     Breaker: import('../../functions/breaker.js'),
     Reconciler: import('../../functions/reconciler.js'),
