@@ -18,7 +18,7 @@ const { createDocumentClient } = await import('../shared/adapters/dynamodb/clien
 const { createWebhookHandler } = await import('../functions/webhook.js');
 const { TRADE_FLOW_TASKS } = await import('../shared/usecases/tasks.js');
 const { validateAlert, parseAlertJson } = await import('../shared/domain/alert.js');
-const { matchSecret } = await import('../shared/usecases/accept-signal.js');
+const { matchSecret } = await import('../shared/domain/secrets.js');
 const { GetCommand, PutCommand, TransactWriteCommand } = await import('@aws-sdk/lib-dynamodb');
 
 const N = Number(process.env.PROBE_N ?? 300);

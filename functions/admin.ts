@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
+import { errorSummary } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
-import { errorSummary } from '../shared/usecases/accept-signal.js';
 import { isWriteAction, OperatorRequest, operate } from '../shared/usecases/operator.js';
 import { beginInvocation, type LambdaDependencies, lambdaDependencies } from './lambda-deps.js';
 

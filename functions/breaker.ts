@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { riskMarksOf } from '../shared/domain/breaker.js';
+import { errorSummary } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
-import { errorSummary } from '../shared/usecases/accept-signal.js';
 import { evaluateBreaker } from '../shared/usecases/breaker.js';
 import {
   BrokerKeysWithheldError,

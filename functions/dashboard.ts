@@ -13,8 +13,8 @@ import {
   type Dashboard,
   type DashboardRequest,
 } from '../shared/dashboard/routes.js';
+import { errorSummary } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
-import { errorSummary } from '../shared/usecases/accept-signal.js';
 import { isWriteAction, type OperatorRequest, operate } from '../shared/usecases/operator.js';
 import type { TradeFlowDeps } from '../shared/usecases/trade-flow.js';
 import { cachedProbe, componentHealth, HEALTH_PROBE_KEY } from './health.js';

@@ -1,8 +1,8 @@
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { createApiSignalStore } from '../shared/adapters/api-clients.js';
 import { TradingMetrics } from '../shared/adapters/metrics.js';
+import { errorSummary } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
-import { errorSummary } from '../shared/usecases/accept-signal.js';
 
 /** A key no signal ever has: reading it proves the database answers, and costs half a read unit. */
 export const HEALTH_PROBE_KEY = 'health#probe';

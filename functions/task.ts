@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
+import { errorSummary } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
-import { errorSummary } from '../shared/usecases/accept-signal.js';
 import { TRADE_FLOW_TASKS, type TradeFlowTaskName } from '../shared/usecases/tasks.js';
 import { beginInvocation, type LambdaDependencies, lambdaDependencies } from './lambda-deps.js';
 

@@ -2,9 +2,14 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { createWebhookAdapters } from '../shared/adapters/api-clients.js';
 import { TradingMetrics } from '../shared/adapters/metrics.js';
 import { parseConfigText } from '../shared/config/load.js';
+import { errorSummary } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import { systemClock } from '../shared/ports/index.js';
-import { type AcceptSignalDeps, acceptSignal, errorSummary } from '../shared/usecases/accept-signal.js';
+import {
+  type AcceptSignalDeps,
+  acceptSignal,
+  type WebhookResponse,
+} from '../shared/usecases/accept-signal.js';
 
 const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
   statusCode,
@@ -15,12 +20,15 @@ const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
 /** What the webhook needs; the local runtime passes its whole dependency set, which includes it. */
 export type WebhookHandlerDeps = Omit<AcceptSignalDeps, 'log'>;
 
-/** The webhook: API Gateway event in, the accept-signal use case, its answer out. */
-export const createWebhookHandler =
+/**
+ * The webhook's answer to an API Gateway event: the accept-signal use case's, or a 503 when
+ * secrets or configuration are unreadable (fail closed; TradingView re-sends).
+ */
+const answerWebhook =
   (deps: WebhookHandlerDeps) =>
-  async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+  async (event: APIGatewayProxyEvent): Promise<WebhookResponse> => {
     try {
-      const response = await acceptSignal(
+      return await acceptSignal(
         {
           body: event.body,
           isBase64Encoded: event.isBase64Encoded,
@@ -28,15 +36,22 @@ export const createWebhookHandler =
         },
         { ...deps, log: logger },
       );
-      return json(response.statusCode, response.body);
     } catch (error) {
-      // Secrets or configuration unreadable: fail closed, and let TradingView re-send.
       logger.error('webhook failed', { error: errorSummary(error) });
-      return json(503, { error: 'temporarily unavailable; retry' });
+      return { statusCode: 503, body: { error: 'temporarily unavailable; retry' } };
     }
   };
 
-let instance: ReturnType<typeof createWebhookHandler> | undefined;
+/** The webhook: API Gateway event in, the accept-signal use case, its answer out. */
+export const createWebhookHandler = (deps: WebhookHandlerDeps) => {
+  const answer = answerWebhook(deps);
+  return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    const response = await answer(event);
+    return json(response.statusCode, response.body);
+  };
+};
+
+let instance: ReturnType<typeof answerWebhook> | undefined;
 let metrics: TradingMetrics | undefined;
 
 /**
@@ -52,39 +67,26 @@ export const handler = async (
   logger.resetKeys();
   if (context) logger.addContext(context);
   metrics ??= new TradingMetrics();
-  let result: APIGatewayProxyResult;
+  let response: WebhookResponse;
   try {
-    instance ??= createWebhookHandler({
+    instance ??= answerWebhook({
       config: parseConfigText(process.env.PINEBRIDGE_CONFIG ?? '{}', 'PINEBRIDGE_CONFIG'),
       clock: systemClock,
       metrics,
       ...createWebhookAdapters(),
     });
-    result = await instance(event);
+    response = await instance(event);
   } catch (error) {
     // Configuration or environment unusable: fail closed with a 503 TradingView re-sends on.
     logger.error('webhook cannot start', { error: errorSummary(error) });
     metrics.signalAnswered('unavailable');
-    result = json(503, { error: 'temporarily unavailable; retry' });
+    response = { statusCode: 503, body: { error: 'temporarily unavailable; retry' } };
   }
   const latencyMs = performance.now() - started;
-  const signalId = signalIdOf(result.body);
-  if (signalId !== undefined) logger.setCorrelationId(signalId);
-  logger.info('webhook answered', { statusCode: result.statusCode, latencyMs: Math.round(latencyMs) });
+  // 202, 200 and 409 name the signal: the answer's correlation id.
+  const { signalId } = response.body;
+  if (typeof signalId === 'string') logger.setCorrelationId(signalId);
+  logger.info('webhook answered', { statusCode: response.statusCode, latencyMs: Math.round(latencyMs) });
   metrics.webhookLatency(latencyMs);
-  return result;
+  return json(response.statusCode, response.body);
 };
-
-/** The signal id of an answer (202, 200 and 409 carry one); the body is our own JSON. */
-function signalIdOf(body: string): string | undefined {
-  try {
-    const parsed: unknown = JSON.parse(body);
-    if (typeof parsed === 'object' && parsed !== null && 'signalId' in parsed) {
-      const { signalId } = parsed;
-      return typeof signalId === 'string' ? signalId : undefined;
-    }
-  } catch {
-    // Not ours to fail on: the answer goes out as it is.
-  }
-  return undefined;
-}

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { secretsMatch } from '../../shared/usecases/accept-signal.js';
+import { secretsMatch } from '../../shared/domain/secrets.js';
 import { firstIssue, OperatorRequest, operatorFieldsFromQuery } from '../../shared/usecases/operator.js';
 import type { LocalDashboard } from '../dashboard/local.js';
 

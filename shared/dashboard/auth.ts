@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { secretsMatch } from '../usecases/accept-signal.js';
+import { secretsMatch } from '../domain/secrets.js';
 
 /** How long a dashboard login lasts: a trading day and then some, so the page can stay open. */
 export const SESSION_TTL_SECONDS = 12 * 60 * 60;

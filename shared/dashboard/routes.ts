@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { secretsMatch } from '../usecases/accept-signal.js';
+import { secretsMatch } from '../domain/secrets.js';
 import { firstIssue, OperatorRequest, operatorFieldsFromQuery } from '../usecases/operator.js';
 import type { Asset, DashboardAssets } from './assets.js';
 import {

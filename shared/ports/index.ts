@@ -104,6 +104,8 @@ export interface TradingStore {
    * Commits an approval in one transaction: the signal moves received → approved, the order
    * intent is written once, cash and position are reserved, and only if the account is unchanged
    * since `snapshot` was read (its version) and the trading state is still the snapshot's.
+   * `conflict` (the book moved) and `state_changed` (the trading state moved) both mean "evaluate
+   * again"; when both moved, an adapter may answer either.
    */
   approve(
     intent: OrderIntent,

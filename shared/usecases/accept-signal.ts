@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { bodySecretOf, parseAlertJson, validateAlert } from '../domain/alert.js';
 import { canonicalJson, dedupKeyOf, sha256, signalIdOf } from '../domain/ids.js';
+import { matchSecret } from '../domain/secrets.js';
+import { errorSummary } from '../errors.js';
 import type {
   Clock,
   Log,
@@ -10,7 +11,6 @@ import type {
   TradingMetricsSink,
   WebhookOutcome,
   WebhookSecretSource,
-  WebhookSecrets,
 } from '../ports/index.js';
 
 export interface WebhookRequest {
@@ -37,29 +37,8 @@ export interface AcceptSignalDeps {
   metrics?: TradingMetricsSink;
 }
 
-/** Constant-time comparison of two strings of any length (both are hashed to equal length first). */
-export function secretsMatch(candidate: string, expected: string): boolean {
-  const a = createHash('sha256').update(candidate).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b) && candidate.length === expected.length;
-}
-
 /** TradingView re-sends 5 s after a 5xx; copies arriving sooner are concurrent deliveries. */
 export const REPUBLISH_AFTER_MS = 2000;
-
-export type SecretMatch = 'current' | 'previous' | undefined;
-
-/** Which configured secret, if any, the candidate is; the previous one only until its deadline. */
-export function matchSecret(candidate: unknown, secrets: WebhookSecrets, now: Date): SecretMatch {
-  if (typeof candidate !== 'string' || candidate.length === 0 || candidate.length > 512) return undefined;
-  const current = secretsMatch(candidate, secrets.current);
-  const previousOpen =
-    secrets.previous !== undefined &&
-    (secrets.previousValidUntil === undefined || Date.parse(secrets.previousValidUntil) > now.getTime());
-  const previous =
-    previousOpen && secrets.previous !== undefined && secretsMatch(candidate, secrets.previous);
-  return current ? 'current' : previous ? 'previous' : undefined;
-}
 
 /**
  * Accept a TradingView alert.
@@ -228,6 +207,3 @@ async function publish(
     return false;
   }
 }
-
-export const errorSummary = (error: unknown): string =>
-  error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';

@@ -8,7 +8,7 @@ import { TABLES, type TableDefinition } from '../../shared/adapters/dynamodb/tab
 import { TRADING_STATE_EVENT } from '../../shared/adapters/events.js';
 import { SecretsManagerWebhookSecrets } from '../../shared/adapters/secrets.js';
 import { parseConfig } from '../../shared/config/load.js';
-import { matchSecret } from '../../shared/usecases/accept-signal.js';
+import { matchSecret } from '../../shared/domain/secrets.js';
 import {
   asList,
   buildTestApp,

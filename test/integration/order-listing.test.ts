@@ -6,8 +6,6 @@ import { ensureTables, localDynamoClient, startDynamoDbLocal } from '../../infra
 import { DynamoSignalStore } from '../../shared/adapters/dynamodb/signal-store.js';
 import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
 import { DynamoTradingStore } from '../../shared/adapters/dynamodb/trading-store.js';
-import { MemorySignalStore } from '../../shared/adapters/memory/signal-store.js';
-import { MemoryTradingStore } from '../../shared/adapters/memory/trading-store.js';
 import type { BrokerOrder, OrderIntent } from '../../shared/domain/trading.js';
 import type { SignalStore, TradingStore } from '../../shared/ports/index.js';
 import { COMPLETE_PASS_INTERVAL_MS, completePassDue, reconcile } from '../../shared/usecases/reconcile.js';
@@ -99,58 +97,8 @@ async function dynamoBooks() {
   };
 }
 
-const memoryBooks = async (): Promise<Books> => {
-  const signals = new MemorySignalStore();
-  return { signals, store: new MemoryTradingStore(signals, '100000') };
-};
-
-describe.each([
-  ['DynamoTradingStore on DynamoDB Local', dynamoBooks],
-  ['MemoryTradingStore', memoryBooks],
-])('order listings: %s', (_name, makeBooks) => {
-  it('listOrders returns exactly the `limit` newest orders, newest first, open and final alike', async () => {
-    const books = await makeBooks();
-    const ids: string[] = [];
-    for (let n = 0; n < 12; n++) ids.push(await approveOrder(books, n));
-    // Every third order stays open; the others end filled or cancelled.
-    for (const [n, id] of ids.entries()) {
-      if (n % 3 === 1) await books.store.applyBrokerOrder(report(id, 'filled', '1'), timeOf(20 + n));
-      if (n % 3 === 2) await books.store.applyBrokerOrder(report(id, 'cancelled', '0'), timeOf(20 + n));
-    }
-    const newestFirst = [...ids].reverse();
-
-    const three = await books.store.listOrders(3);
-    const all = await books.store.listOrders(100);
-
-    expect(three.map((o) => o.clientOrderId)).toEqual(newestFirst.slice(0, 3));
-    expect(three.map((o) => o.final)).toEqual([true, true, false]);
-    expect(all.map((o) => o.clientOrderId)).toEqual(newestFirst);
-    expect(await books.store.listOrders(0)).toEqual([]);
-  });
-
-  it('an order leaves the open list in the write that makes it final; in flight and unknown ones stay', async () => {
-    const books = await makeBooks();
-    const filled = await approveOrder(books, 1);
-    const submitted = await approveOrder(books, 2);
-    const unknown = await approveOrder(books, 3);
-    const pending = await approveOrder(books, 4);
-    const partial = await approveOrder(books, 5);
-    await books.store.markSubmitted(report(submitted, 'new', '0'), timeOf(10));
-    const unknownSignal = (await books.store.getOrder(unknown))?.signalId ?? '';
-    await books.store.markFailed(unknownSignal, 'FAILED: broker unreachable', timeOf(11));
-    await books.store.applyBrokerOrder(report(partial, 'partially_filled', '0.5'), timeOf(12));
-
-    await books.store.applyBrokerOrder(report(filled, 'filled', '1'), timeOf(13));
-    const open = await books.store.listOpenOrders();
-    const complete = await books.store.listOpenOrders({ complete: true });
-
-    expect(open.map((o) => o.clientOrderId).sort()).toEqual([submitted, unknown, pending, partial].sort());
-    expect(open.find((o) => o.clientOrderId === unknown)?.status).toBe('unknown');
-    expect(complete.map((o) => o.clientOrderId).sort()).toEqual(open.map((o) => o.clientOrderId).sort());
-    expect((await books.store.listOrders(1))[0]?.clientOrderId).toBe(partial);
-  });
-});
-
+// What every store lists (newest first, open orders as they are now) is in the store contract
+// (test/contract/store-contract.ts); here, what DynamoDB's eventually consistent index adds to it.
 describe('order listings in DynamoDB: the byLifecycle index', () => {
   it('listOrders and listOpenOrders query the index and never scan the orders table', async () => {
     const books = await dynamoBooks();

@@ -13,8 +13,8 @@ import {
 } from '../../shared/adapters/secrets.js';
 import { parseConfig } from '../../shared/config/load.js';
 import { canonicalJson, clientOrderIdOf, dedupKeyOf, signalIdOf } from '../../shared/domain/ids.js';
+import { matchSecret, secretsMatch } from '../../shared/domain/secrets.js';
 import type { WebhookSecrets } from '../../shared/ports/index.js';
-import { matchSecret, secretsMatch } from '../../shared/usecases/accept-signal.js';
 import { leakedPiece } from '../support/leaks.js';
 
 describe('canonicalJson', () => {

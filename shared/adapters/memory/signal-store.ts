@@ -60,8 +60,15 @@ export class MemorySignalStore implements SignalStore {
     return this.records.get(signalId);
   }
 
-  async recent(limit: number): Promise<SignalRecord[]> {
+  /** As the DynamoDB store: the seven UTC days ending with the day of `now`, newest first. */
+  async recent(limit: number, now: Date): Promise<SignalRecord[]> {
+    const days = new Set(
+      Array.from({ length: 7 }, (_, back) =>
+        new Date(now.getTime() - back * 86_400_000).toISOString().slice(0, 10),
+      ),
+    );
     return [...this.records.values()]
+      .filter((r) => days.has(r.receivedAt.slice(0, 10)))
       .sort((a, b) => (a.receivedAt < b.receivedAt ? 1 : a.receivedAt > b.receivedAt ? -1 : 0))
       .slice(0, limit);
   }

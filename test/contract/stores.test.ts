@@ -1,0 +1,24 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoSignalStore } from '../../shared/adapters/dynamodb/signal-store.js';
+import { DynamoTradingStore } from '../../shared/adapters/dynamodb/trading-store.js';
+import { MemorySignalStore } from '../../shared/adapters/memory/signal-store.js';
+import { MemoryTradingStore } from '../../shared/adapters/memory/trading-store.js';
+import { documentClient, freshTables } from '../support/dynamo.js';
+import { CONTRACT_STARTING_CASH, describeStoreContract } from './store-contract.js';
+
+describeStoreContract('in memory', async () => {
+  const signals = new MemorySignalStore();
+  return { signals, store: new MemoryTradingStore(signals, CONTRACT_STARTING_CASH) };
+});
+
+let db: DynamoDBDocumentClient | undefined;
+
+describeStoreContract('DynamoDB Local', async () => {
+  // Fresh tables per test; one client for them all.
+  const { tables } = await freshTables();
+  db ??= documentClient();
+  return {
+    signals: new DynamoSignalStore(db, tables.signals),
+    store: new DynamoTradingStore(db, tables, CONTRACT_STARTING_CASH, ['AAPL', 'MSFT']),
+  };
+});
