@@ -103,10 +103,6 @@ export function createCoreDependencies(
   };
 }
 
-export interface WebhookDependencies extends CoreDependencies {
-  secrets: WebhookSecretSource;
-}
-
 /**
  * The broker in use: `broker` from the config when set; otherwise Alpaca paper when its keys are
  * given (locally: APCA_API_KEY_ID and APCA_API_SECRET_KEY in the environment), else the paper broker.

@@ -104,10 +104,3 @@ export class TradeLedger {
     return this.lots.slice(this.head);
   }
 }
-
-/** Closed trades from fills in time order (see TradeLedger). */
-export function tradesFromFills(fills: readonly Fill[]): { closed: ClosedTrade[]; open: OpenLot[] } {
-  const ledger = new TradeLedger();
-  for (const fill of fills) ledger.add(fill);
-  return { closed: ledger.closed, open: ledger.open() };
-}

@@ -705,7 +705,7 @@ export function approvalBookkeeping(intent: OrderIntent, ctx: RiskContext): Appr
  * or an earlier alert's price that passed the collar). With no market data but alerts, and no fresh
  * price, the alert's own price is the market's.
  */
-export function marketPriceOf(ctx: RiskContext): string | undefined {
+function marketPriceOf(ctx: RiskContext): string | undefined {
   const { signal, snapshot, config, now } = ctx;
   const last = snapshot.prices[signal.symbol];
   if (last !== undefined && (now.getTime() - Date.parse(last.at)) / 1000 <= config.risk.maxPriceAgeSeconds)
