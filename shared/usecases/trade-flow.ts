@@ -168,47 +168,55 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
     marketData === 'alerts' && alertPrice !== undefined
       ? { price: alertPrice, at: record.signal.time ?? record.receivedAt }
       : undefined;
-  let alertMarketRecorded = false;
-  const started = Date.now();
-  for (let attempt = 0; Date.now() - started < APPROVAL_BUDGET_MS; attempt++) {
-    if (attempt > 0) read = await deps.store.snapshot();
-    const now = deps.clock.now();
-    const base = {
-      signal: record.signal,
-      signalId,
-      config: deps.config,
-      now,
-      marketData,
-      receivedAt: record.receivedAt,
-    };
-    let marked = market === undefined ? read : withPrice(read, symbol, market);
-    if (alertMarket !== undefined && alertPriceBelieved({ ...base, snapshot: marked })) {
-      // The paper broker's market is what alerts say, once an alert's price is believed.
-      marked = withPrice(marked, symbol, alertMarket);
-      if (!alertMarketRecorded) await deps.store.recordPrice(symbol, alertMarket.price, alertMarket.at);
-      alertMarketRecorded = true;
+  // Written while the decision is made, and landed before the task answers (SubmitOrder reads it).
+  let alertMarketRecorded: Promise<void> | undefined;
+  try {
+    const started = Date.now();
+    for (let attempt = 0; Date.now() - started < APPROVAL_BUDGET_MS; attempt++) {
+      if (attempt > 0) read = await deps.store.snapshot();
+      const now = deps.clock.now();
+      const base = {
+        signal: record.signal,
+        signalId,
+        config: deps.config,
+        now,
+        marketData,
+        receivedAt: record.receivedAt,
+      };
+      let marked = market === undefined ? read : withPrice(read, symbol, market);
+      if (alertMarket !== undefined && alertPriceBelieved({ ...base, snapshot: marked })) {
+        // The paper broker's market is what alerts say, once an alert's price is believed.
+        marked = withPrice(marked, symbol, alertMarket);
+        if (alertMarketRecorded === undefined) {
+          alertMarketRecorded = deps.store.recordPrice(symbol, alertMarket.price, alertMarket.at);
+          // Handled where it is awaited (finally); not an unhandled rejection in the meantime.
+          alertMarketRecorded.catch(() => undefined);
+        }
+      }
+      const snapshot = await evaluateBreaker(deps, marked);
+      const ctx = { ...base, snapshot };
+      const decision = evaluateRisk(ctx);
+      if (!decision.approved) return { decision: 'rejected', signalId, denials: decision.denials };
+      const { intent } = decision;
+      const result = await deps.store.approve(
+        intent,
+        snapshot,
+        now.toISOString(),
+        approvalBookkeeping(intent, ctx),
+        decision.notes,
+      );
+      if (result === 'approved')
+        return { decision: 'approved', signalId, clientOrderId: decision.intent.clientOrderId };
+      if (result === 'already_decided')
+        return { decision: 'skipped', signalId, reason: 'decided concurrently' };
+      // 'conflict' or 'state_changed': the world moved under us; evaluate again against fresh state,
+      // after a short random pause so racing signals do not collide again in lockstep.
+      await jitter(attempt);
     }
-    const snapshot = await evaluateBreaker(deps, marked);
-    const ctx = { ...base, snapshot };
-    const decision = evaluateRisk(ctx);
-    if (!decision.approved) return { decision: 'rejected', signalId, denials: decision.denials };
-    const { intent } = decision;
-    const result = await deps.store.approve(
-      intent,
-      snapshot,
-      now.toISOString(),
-      approvalBookkeeping(intent, ctx),
-      decision.notes,
-    );
-    if (result === 'approved')
-      return { decision: 'approved', signalId, clientOrderId: decision.intent.clientOrderId };
-    if (result === 'already_decided')
-      return { decision: 'skipped', signalId, reason: 'decided concurrently' };
-    // 'conflict' or 'state_changed': the world moved under us; evaluate again against fresh state,
-    // after a short random pause so racing signals do not collide again in lockstep.
-    await jitter(attempt);
+    throw new TransientStoreError(`approval of ${signalId} kept conflicting for ${APPROVAL_BUDGET_MS} ms`);
+  } finally {
+    await alertMarketRecorded;
   }
-  throw new TransientStoreError(`approval of ${signalId} kept conflicting for ${APPROVAL_BUDGET_MS} ms`);
 }
 
 /**
