@@ -55,6 +55,27 @@ const config: ConfigInput = {
   workflow: { orderPollSeconds: 1, orderTimeoutSeconds: 60 },
 };
 
+/** Short Alpaca deadlines, for tests where Alpaca is down: each failure comes fast. */
+const QUICK_ALPACA = { submitBudgetMs: 500, requestTimeoutMs: 300 };
+
+/** The flow trading with a fake Alpaca at these prices (also kept in `fake`, which afterEach stops). */
+async function alpacaFlow(
+  prices: Record<string, string>,
+  alpaca: ConfigInput['alpaca'] = {},
+): Promise<{ flow: FlowHarness; fake: FakeAlpaca }> {
+  const started = await startFakeAlpaca({ prices });
+  fake = started;
+  const keys = { keyId: started.keyId, secretKey: started.secretKey };
+  const flow = await flowHarness({ ...config, broker: 'alpaca', alpaca }, undefined, {
+    alpaca: {
+      credentials: { get: async () => keys, refresh: async () => keys },
+      tradingUrl: started.url,
+      dataUrl: started.url,
+    },
+  });
+  return { flow, fake: started };
+}
+
 describe('emergency stop (scenarios 41–44)', () => {
   it('halts, cancels the resting order, flattens the position, and verifies it item by item (paper broker)', async () => {
     const flow = await flowHarness(config);
@@ -191,19 +212,7 @@ describe('emergency stop (scenarios 41–44)', () => {
   });
 
   it('with Alpaca down: HALTED at once all the same, the failures reported, and an alert that positions may remain open (scenario 44)', async () => {
-    fake = await startFakeAlpaca({ prices: { AAPL: '100', MSFT: '400' } });
-    const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
-    const flow = await flowHarness(
-      { ...config, broker: 'alpaca', alpaca: { submitBudgetMs: 500, requestTimeoutMs: 300 } },
-      undefined,
-      {
-        alpaca: {
-          credentials: { get: async () => keys, refresh: async () => keys },
-          tradingUrl: fake.url,
-          dataUrl: fake.url,
-        },
-      },
-    );
+    const { flow, fake } = await alpacaFlow({ AAPL: '100', MSFT: '400' }, QUICK_ALPACA);
     await flow.run(await flow.record({ ticker: 'AAPL', action: 'buy', quantity: 5, price: 100 }));
     fake.inject({ fault: { kind: 'status', status: 503 }, times: Number.POSITIVE_INFINITY });
     const ordersBefore = fake.orders.length;
@@ -231,19 +240,7 @@ describe('emergency stop (scenarios 41–44)', () => {
   });
 
   it('run again once Alpaca is back, a stop whose flatten failed places the closing order and reports it, not a no-op "ok"', async () => {
-    fake = await startFakeAlpaca({ prices: { AAPL: '100' } });
-    const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
-    const flow = await flowHarness(
-      { ...config, broker: 'alpaca', alpaca: { submitBudgetMs: 500, requestTimeoutMs: 300 } },
-      undefined,
-      {
-        alpaca: {
-          credentials: { get: async () => keys, refresh: async () => keys },
-          tradingUrl: fake.url,
-          dataUrl: fake.url,
-        },
-      },
-    );
+    const { flow, fake } = await alpacaFlow({ AAPL: '100' }, QUICK_ALPACA);
     await flow.run(await flow.record({ ticker: 'AAPL', action: 'buy', quantity: 5, price: 100 }));
     const outage = fake.inject({ fault: { kind: 'status', status: 503 }, times: Number.POSITIVE_INFINITY });
     const first = await emergencyStop(flow.deps, { flatten: true, ...STOP });
@@ -263,19 +260,7 @@ describe('emergency stop (scenarios 41–44)', () => {
   });
 
   it('a stop run again while the earlier closing order is still unresolved does not report the position closed', async () => {
-    fake = await startFakeAlpaca({ prices: { AAPL: '100' } });
-    const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
-    const flow = await flowHarness(
-      { ...config, broker: 'alpaca', alpaca: { submitBudgetMs: 500, requestTimeoutMs: 300 } },
-      undefined,
-      {
-        alpaca: {
-          credentials: { get: async () => keys, refresh: async () => keys },
-          tradingUrl: fake.url,
-          dataUrl: fake.url,
-        },
-      },
-    );
+    const { flow, fake } = await alpacaFlow({ AAPL: '100' }, QUICK_ALPACA);
     await flow.run(await flow.record({ ticker: 'AAPL', action: 'buy', quantity: 5, price: 100 }));
     fake.inject({ fault: { kind: 'status', status: 503 }, times: Number.POSITIVE_INFINITY });
     await emergencyStop(flow.deps, { flatten: true, ...STOP });
@@ -291,15 +276,7 @@ describe('emergency stop (scenarios 41–44)', () => {
   });
 
   it('a stop committing while the submit backs off after a 429: nothing is re-sent, the signal ends cancelled, the stop completes (scenario 41)', async () => {
-    fake = await startFakeAlpaca({ prices: { AAPL: '100' } });
-    const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
-    const flow = await flowHarness({ ...config, broker: 'alpaca' }, undefined, {
-      alpaca: {
-        credentials: { get: async () => keys, refresh: async () => keys },
-        tradingUrl: fake.url,
-        dataUrl: fake.url,
-      },
-    });
+    const { flow, fake } = await alpacaFlow({ AAPL: '100' });
     // Alpaca's allowance comes back in 2 s: well inside the 8 s submit budget, so the submit waits.
     fake.inject({
       fault: { kind: 'status', status: 429, resetInMs: 2_000 },
@@ -323,15 +300,7 @@ describe('emergency stop (scenarios 41–44)', () => {
   });
 
   it('an order resting at the broker when trading halts is cancelled by the next poll, not left to fill', async () => {
-    fake = await startFakeAlpaca({ prices: { MSFT: '400' } });
-    const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
-    const flow = await flowHarness({ ...config, broker: 'alpaca' }, undefined, {
-      alpaca: {
-        credentials: { get: async () => keys, refresh: async () => keys },
-        tradingUrl: fake.url,
-        dataUrl: fake.url,
-      },
-    });
+    const { flow, fake } = await alpacaFlow({ MSFT: '400' });
     const signalId = await flow.record(RESTING_MSFT_BUY);
     const running = flow.run(signalId);
     await waitUntil(async () => (await flow.deps.signals.get(signalId))?.status === 'submitted');
@@ -345,15 +314,7 @@ describe('emergency stop (scenarios 41–44)', () => {
   });
 
   it('flattens through Alpaca: one closing order, the position gone there and here', async () => {
-    fake = await startFakeAlpaca({ prices: { AAPL: '100' } });
-    const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
-    const flow = await flowHarness({ ...config, broker: 'alpaca' }, undefined, {
-      alpaca: {
-        credentials: { get: async () => keys, refresh: async () => keys },
-        tradingUrl: fake.url,
-        dataUrl: fake.url,
-      },
-    });
+    const { flow, fake } = await alpacaFlow({ AAPL: '100' });
     await flow.run(await flow.record({ ticker: 'AAPL', action: 'buy', quantity: 5, price: 100 }));
 
     const report = await emergencyStop(flow.deps, { flatten: true, ...STOP });
