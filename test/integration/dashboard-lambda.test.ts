@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLES, type TableNames } from '../../shared/adapters/dynamodb/tables.js';
 import { adminFunctionName, dashboardSecretName } from '../../shared/config/names.js';
 import { type FakeAws, startFakeAws } from '../fakes/aws.js';
+import { aDevStageRequest } from '../fixtures/builders.js';
 import { freshTables } from '../support/dynamo.js';
 
 /**
@@ -27,23 +28,8 @@ let dashboard: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 const saved = { ...process.env };
 
 /** An API Gateway (REST, proxy integration) event for the dev stage. */
-function event(
-  method: string,
-  path: string,
-  headers: Record<string, string> = {},
-  body = '',
-): APIGatewayProxyEvent {
-  return {
-    httpMethod: method,
-    path,
-    headers: { Host: HOST, ...headers },
-    body: body === '' ? null : body,
-    isBase64Encoded: false,
-    multiValueQueryStringParameters: null,
-    queryStringParameters: null,
-    requestContext: { path: `/dev${path}`, identity: { sourceIp: SOURCE_IP } },
-  } as unknown as APIGatewayProxyEvent;
-}
+const event = (method: string, path: string, headers: Record<string, string> = {}, body = '') =>
+  aDevStageRequest(method, path, { host: HOST, sourceIp: SOURCE_IP, headers, body });
 
 /** Logs in; the session cookie and its CSRF token. */
 async function logIn(): Promise<{ cookie: string; csrf: string }> {

@@ -10,6 +10,7 @@ import { adminFunctionName, dashboardSecretName, webhookSecretName } from '../..
 import type { OrderState } from '../../shared/usecases/trade-flow.js';
 import { type FakeAws, startFakeAws } from '../fakes/aws.js';
 import { type DynamoCall, type DynamoRecorder, startDynamoRecorder } from '../fakes/dynamodb-recorder.js';
+import { aDevStageRequest } from '../fixtures/builders.js';
 import { buildTestApp, type CfnTemplate, logicalIdOf, StatelessView } from '../infra/support.js';
 import { documentClient, freshTables } from '../support/dynamo.js';
 
@@ -43,24 +44,8 @@ const handlers: Record<string, Handler> = {};
 const run = <T = unknown>(name: string, input?: unknown): Promise<T> =>
   recorder.as(name, () => (handlers[name] as Handler)(input)) as Promise<T>;
 
-function apiEvent(
-  method: string,
-  path: string,
-  headers: Record<string, string> = {},
-  body = '',
-): APIGatewayProxyEvent {
-  return {
-    httpMethod: method,
-    path,
-    headers: { Host: HOST, ...headers },
-    body: body === '' ? null : body,
-    isBase64Encoded: false,
-    multiValueQueryStringParameters: null,
-    queryStringParameters: null,
-    pathParameters: null,
-    requestContext: { path: `/dev${path}`, identity: { sourceIp: '198.51.100.9' } },
-  } as unknown as APIGatewayProxyEvent;
-}
+const apiEvent = (method: string, path: string, headers: Record<string, string> = {}, body = '') =>
+  aDevStageRequest(method, path, { host: HOST, sourceIp: '198.51.100.9', headers, body });
 
 let alerts = 0;
 /** Sends an alert (with an id of its own) through the webhook function; its signal id. */
