@@ -94,11 +94,12 @@ export const createDashboardHandler =
 
 /**
  * Database and broker, each `ok` or `failing: <error name>` (the workflow is Step Functions' to
- * watch). The broker's answer is reused for a few seconds (cachedProbe): every open page polls.
+ * watch). With Alpaca the broker's ping is already reused for a few seconds (brokerPingThrough);
+ * the paper broker's is one read of its table.
  */
 function componentHealthOf(deps: TradeFlowDeps): () => Promise<ComponentHealth> {
-  const broker = cachedProbe(() => deps.broker.ping());
-  return () => componentHealth({ database: () => deps.signals.get(HEALTH_PROBE_KEY), broker });
+  return () =>
+    componentHealth({ database: () => deps.signals.get(HEALTH_PROBE_KEY), broker: () => deps.broker.ping() });
 }
 
 /** The admin function as the dashboard asks it: one operator request, and who asked. */
