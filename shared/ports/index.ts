@@ -99,6 +99,8 @@ export type ApprovalResult = 'approved' | 'conflict' | 'already_decided' | 'stat
 export interface TradingStore {
   /** The whole book, read consistently. Creates the account with `startingCash` on first use. */
   snapshot(): Promise<PortfolioSnapshot>;
+  /** The trading state alone, read consistently: what a poll or a send asks, without the whole book. */
+  tradingState(): Promise<TradingState>;
   recordPrice(symbol: string, price: string, at: string): Promise<void>;
   /**
    * Commits an approval in one transaction: the signal moves received → approved, the order

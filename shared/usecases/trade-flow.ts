@@ -317,7 +317,7 @@ export async function submitOrder(input: unknown, deps: TradeFlowDeps): Promise<
 
 /** Re-checked before every request that would send an order: none goes out once HALTED. */
 const notAfterHalt = (deps: TradeFlowDeps): SubmitGuard => ({
-  maySend: async () => (await deps.store.snapshot()).tradingState !== 'HALTED',
+  maySend: async () => (await deps.store.tradingState()) !== 'HALTED',
 });
 
 /**
@@ -331,7 +331,7 @@ export async function checkOrder(input: unknown, deps: TradeFlowDeps): Promise<O
   let order = (await deps.broker.getOrder(state.clientOrderId)) ?? state.order;
   if (!isFinal(order.status)) {
     const expired = deps.clock.now().getTime() >= Date.parse(state.deadline);
-    if (expired || (await deps.store.snapshot()).tradingState === 'HALTED')
+    if (expired || (await deps.store.tradingState()) === 'HALTED')
       order = await deps.broker.cancelOrder(state.clientOrderId);
   }
   return orderState(ref, order, deps, state.deadline);

@@ -428,6 +428,20 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
       });
     });
 
+    describe('the trading state', () => {
+      it('tradingState() reads ACTIVE on a fresh book, then each state set, as the snapshot does', async () => {
+        const stores = await makeStores();
+        const fresh = await stores.store.tradingState();
+        await stores.store.setTradingState({ state: 'HALTED', reason: 'test', source: 'test' }, timeOf(1));
+
+        const halted = await stores.store.tradingState();
+
+        expect(fresh).toBe('ACTIVE');
+        expect(halted).toBe('HALTED');
+        expect((await stores.store.snapshot()).tradingState).toBe(halted);
+      });
+    });
+
     describe('claimSubmission', () => {
       it('an approved order is cleared to be sent while trading is active', async () => {
         const stores = await makeStores();

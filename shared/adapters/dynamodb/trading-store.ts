@@ -30,6 +30,7 @@ import {
   type SignalStatus,
   signedQuantity,
   TRADING_STATES,
+  type TradingState,
 } from '../../domain/trading.js';
 import type {
   ApprovalResult,
@@ -956,6 +957,13 @@ export class DynamoTradingStore implements TradingStore {
    * and its trip are already as asked (a second stop, a repeated resume), or when `expectedSince`
    * is given and the state has moved since it was read (an automatic step decided on stale state).
    */
+  async tradingState(): Promise<TradingState> {
+    const read = await this.db.send(
+      new GetCommand({ TableName: this.tables.portfolio, Key: TRADING_STATE, ConsistentRead: true }),
+    );
+    return read.Item === undefined ? 'ACTIVE' : TradingStateItem.parse(read.Item).state;
+  }
+
   async setTradingState(
     change: TradingStateChange,
     at: string,

@@ -455,6 +455,10 @@ export class MemoryTradingStore implements TradingStore {
     return true;
   }
 
+  async tradingState(): Promise<TradingState> {
+    return this.stateRecord?.state ?? 'ACTIVE';
+  }
+
   async tradingStateHistory(limit: number): Promise<TradingStateTransition[]> {
     return this.history.slice(-limit).reverse();
   }
