@@ -193,7 +193,7 @@ async function flattenPosition(deps: TradeFlowDeps, symbol: string, haltedSince:
       `flatten#${symbol}#${haltedSince}#${attempt}`,
       receivedAt,
     );
-    if (fresh) return placeClosingOrder(deps, signal, signalId, item);
+    if (fresh) return placeClosingOrder(deps, signal, signalId, snapshot, item);
     const earlier = await settledSignal(deps, signalId);
     if (earlier === undefined || !TERMINAL_SIGNAL_STATUSES.includes(earlier.status)) {
       item.clientOrderId = clientOrderIdOf(signalId);
@@ -245,11 +245,11 @@ async function placeClosingOrder(
   deps: TradeFlowDeps,
   signal: Signal,
   signalId: string,
+  snapshot: PortfolioSnapshot,
   item: StopItem,
 ): Promise<StopItem> {
   try {
     const now = deps.clock.now();
-    const snapshot = await deps.store.snapshot();
     // Sized like an exit (what is held once orders in flight complete), bypassing the checks:
     // HALTED denies new risk, and closing is exactly what the stop is for.
     const sized = sizeOrder({ signal, signalId, snapshot, config: deps.config, now });

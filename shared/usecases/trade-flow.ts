@@ -162,14 +162,20 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
         denials: [{ code: 'BROKER_REJECTED', detail: error.message }],
       };
     }
-    if (market !== undefined) await deps.store.recordPrice(symbol, market.price, market.at);
   }
   const alertMarket =
     marketData === 'alerts' && alertPrice !== undefined
       ? { price: alertPrice, at: record.signal.time ?? record.receivedAt }
       : undefined;
-  // Written while the decision is made, and landed before the task answers (SubmitOrder reads it).
-  let alertMarketRecorded: Promise<void> | undefined;
+  // The market price (the broker's, or a believed alert's) is written while the decision is made
+  // and has landed before the task answers (SubmitOrder reads it); the snapshot is marked with it
+  // meanwhile. Handled where it is awaited (finally): never an unhandled rejection before that.
+  let priceRecorded: Promise<void> | undefined;
+  const recordPrice = (last: LastPrice) => {
+    priceRecorded = deps.store.recordPrice(symbol, last.price, last.at);
+    priceRecorded.catch(() => undefined);
+  };
+  if (market !== undefined) recordPrice(market);
   try {
     const started = Date.now();
     for (let attempt = 0; Date.now() - started < APPROVAL_BUDGET_MS; attempt++) {
@@ -187,11 +193,7 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
       if (alertMarket !== undefined && alertPriceBelieved({ ...base, snapshot: marked })) {
         // The paper broker's market is what alerts say, once an alert's price is believed.
         marked = withPrice(marked, symbol, alertMarket);
-        if (alertMarketRecorded === undefined) {
-          alertMarketRecorded = deps.store.recordPrice(symbol, alertMarket.price, alertMarket.at);
-          // Handled where it is awaited (finally); not an unhandled rejection in the meantime.
-          alertMarketRecorded.catch(() => undefined);
-        }
+        if (priceRecorded === undefined) recordPrice(alertMarket);
       }
       const snapshot = await evaluateBreaker(deps, marked);
       const ctx = { ...base, snapshot };
@@ -215,7 +217,7 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
     }
     throw new TransientStoreError(`approval of ${signalId} kept conflicting for ${APPROVAL_BUDGET_MS} ms`);
   } finally {
-    await alertMarketRecorded;
+    await priceRecorded;
   }
 }
 
