@@ -150,6 +150,32 @@ describe('Alpaca adapter: the submit protocol against the fake Alpaca server', (
     expect(postsTo(fake)).toHaveLength(1);
   });
 
+  it('sends nothing again once trading is HALTED during a 429 back-off, and reports the order unsent', async () => {
+    const { fake, broker } = await setUp();
+    fake.inject({
+      fault: { kind: 'status', status: 429, resetInMs: 200 },
+      when: { method: 'POST', path: '/v2/orders' },
+    });
+    const answers = [true, false];
+
+    const report = await broker.submitOrder(buy('pb-s1'), { maySend: async () => answers.shift() ?? false });
+
+    expect(report).toMatchObject({ status: 'cancelled', reason: expect.stringMatching(/^TRADING_HALTED/) });
+    expect(postsTo(fake).map((r) => r.status)).toEqual([429]);
+    expect(fake.orders).toHaveLength(0);
+  });
+
+  it('once HALTED after a lost answer, re-sends nothing and leaves the fate unknown (the request may still land), never "cancelled"', async () => {
+    const { fake, broker } = await setUp();
+    fake.inject({ fault: 'dropBeforeAccept' });
+    const answers = [true, false];
+
+    const outcome = broker.submitOrder(buy('pb-s1'), { maySend: async () => answers.shift() ?? false });
+
+    await expect(outcome).rejects.toBeInstanceOf(BrokerUnavailableError);
+    expect(postsTo(fake)).toHaveLength(1);
+  });
+
   it('fails with BrokerUnavailableError when Alpaca stays down, having placed nothing (scenario 37)', async () => {
     const { fake, broker } = await setUp({}, { submitBudgetMs: 1_000 });
     await broker.ping();
