@@ -57,7 +57,6 @@ const snapshot: PortfolioSnapshot = {
     reservedCash: '1234.56',
     realizedPnl: '987.65',
     commissions: '12.00',
-    version: 42,
     recentOrders,
     dayTrades: [],
     lossStreak: [],

@@ -8,13 +8,13 @@ import {
   type SignalPublisher,
   systemClock,
   type TradingStateEvents,
-  type WebhookSecretSource,
 } from '../ports/index.js';
+import { Book } from '../usecases/book.js';
 import { AlpacaBroker, type AlpacaCredentialSource } from './alpaca/alpaca-broker.js';
+import { DynamoBookStore } from './dynamodb/book-store.js';
 import { createDocumentClient } from './dynamodb/client.js';
 import { DynamoSignalStore } from './dynamodb/signal-store.js';
 import type { TableNames } from './dynamodb/tables.js';
-import { DynamoTradingStore } from './dynamodb/trading-store.js';
 import { LoggedTradingStateEvents } from './events.js';
 import { PaperBroker } from './paper/paper-broker.js';
 import { EnvAlpacaCredentials, SecretsManagerAlpacaCredentials } from './secrets.js';
@@ -23,7 +23,7 @@ export interface CoreDependencies {
   config: Config;
   clock: Clock;
   signals: DynamoSignalStore;
-  store: DynamoTradingStore;
+  store: Book;
   broker: Broker;
   /** Where breaker transitions are announced (EventBridge and metrics in AWS, the log locally). */
   events: TradingStateEvents;
@@ -56,7 +56,7 @@ export function createCoreDependencies(
   const db = createDocumentClient(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {});
   const env = options.env ?? process.env;
   let broker: Broker;
-  let store: DynamoTradingStore;
+  let store: Book;
   if (brokerKindOf(config, env, options.alpaca !== undefined) === 'alpaca') {
     const alpaca = new AlpacaBroker({
       mode: config.alpaca.mode,
@@ -76,19 +76,15 @@ export function createCoreDependencies(
     });
     broker = alpaca;
     // Pinebridge's own book opens with the Alpaca account's cash; the reconciler compares the two.
-    store = new DynamoTradingStore(
-      db,
-      tables,
-      options.startingCash ?? (async () => (await alpaca.account()).cash),
-      config.symbols.allowed,
-    );
+    store = new Book(new DynamoBookStore(db, tables), {
+      startingCash: options.startingCash ?? (async () => (await alpaca.account()).cash),
+      tradableSymbols: config.symbols.allowed,
+    });
   } else {
-    store = new DynamoTradingStore(
-      db,
-      tables,
-      options.startingCash ?? config.paper.startingCash,
-      config.symbols.allowed,
-    );
+    store = new Book(new DynamoBookStore(db, tables), {
+      startingCash: options.startingCash ?? config.paper.startingCash,
+      tradableSymbols: config.symbols.allowed,
+    });
     broker = new PaperBroker(db, tables.paperOrders, config.paper, store);
   }
   return {

@@ -1,7 +1,8 @@
 import { MemoryPaperBroker } from '../adapters/memory/paper-broker.js';
 import { MemorySignalStore } from '../adapters/memory/signal-store.js';
-import { type MemoryOrder, MemoryTradingStore } from '../adapters/memory/trading-store.js';
+import { MemoryTradingStore } from '../adapters/memory/trading-store.js';
 import type { Config } from '../config/schema.js';
+import type { BookedOrder } from '../domain/ledger.js';
 import type { PaperTerms } from '../domain/paper.js';
 import type { Denial } from '../domain/risk.js';
 import type {
@@ -214,7 +215,7 @@ export class SimulatedBot {
   private settled(signalId: string): void {
     const record = this.signals.peek(signalId);
     if (record === undefined) return;
-    const order: MemoryOrder | undefined =
+    const order: BookedOrder | undefined =
       record.clientOrderId === undefined ? undefined : this.store.peekOrder(record.clientOrderId);
     const status = record.status;
     if (status !== 'filled' && status !== 'rejected' && status !== 'cancelled' && status !== 'failed') return;

@@ -504,17 +504,36 @@ export const maxOpenPositionsCheck: IntentCheck = (intent, ctx) => {
     : undefined;
 };
 
-/** Gross exposure: every position (orders in flight counted) at its last price, this order at its own. */
-export const maxExposureCheck: IntentCheck = (intent, ctx) => {
-  if (!orderPositionOf(intent, ctx).opens) return undefined;
+/** The exposure limit: risk.maxGrossExposure, or risk.maxGrossExposurePercent of equity if lower. */
+function exposureLimit(ctx: RiskContext): Exact {
   const { risk } = ctx.config;
-  const gross = grossAfter(intent, ctx).toCents();
-  const absolute = parse(risk.maxGrossExposure);
   const relative = snapshotEquityOf(ctx.snapshot)
     .times(Exact.of(risk.maxGrossExposurePercent))
     .div(HUNDRED)
     .toCents();
-  const limit = Exact.min(absolute, relative);
+  return Exact.min(parse(risk.maxGrossExposure), relative);
+}
+
+/**
+ * Gross exposure: every position (orders in flight counted) at its last price, this order at its
+ * own — or, if larger, the account's exposure counter (each symbol at the price it was committed
+ * at) with this order: what the store holds approvals to (ledger.ts), so a check and its commit agree.
+ */
+export const maxExposureCheck: IntentCheck = (intent, ctx) => {
+  if (!orderPositionOf(intent, ctx).opens) return undefined;
+  const { risk } = ctx.config;
+  const marked = grossAfter(intent, ctx).toCents();
+  const counted = ctx.snapshot.account.exposure;
+  const gross =
+    counted === undefined
+      ? marked
+      : Exact.max(
+          marked,
+          parse(counted)
+            .minus(parse(positionOf(ctx, intent.symbol).exposure ?? '0'))
+            .plus(orderPositionOf(intent, ctx).after.abs().times(parse(intent.referencePrice)).toCents()),
+        );
+  const limit = exposureLimit(ctx);
   return gross.gt(limit)
     ? {
         code: 'MAX_EXPOSURE',
@@ -673,12 +692,28 @@ export const INTENT_CHECKS: readonly IntentCheck[] = [
   dayTradeCheck,
 ];
 
-/** What an approval changes besides the reservation: the memories later checks read. */
+/** What an approval changes besides the reservation: the memories later checks read, and the limits its commit is held to. */
 export interface ApprovalBookkeeping {
+  /** The symbol's approved-order memory after this order. */
   recentOrders: RecentOrder[];
+  /** The day-trade log after this order. */
   dayTrades: DayTrade[];
+  /** The order is a day trade: the log is written (conditioned on it as read). */
+  dayTrade?: boolean;
   /** The position's openedInSession after this order (undefined: no opening since a close). */
   openedInSession: string | undefined;
+  /** The portfolio-wide limits the store holds the commit to (ledger.ts, approval); none: unconditioned. */
+  limits?: ApprovalLimits;
+}
+
+export interface ApprovalLimits {
+  /** The reservation must fit the buying power (risk.buyingPowerCheck). */
+  buyingPower: boolean;
+  /** The exposure limit as read, for an order that opens. */
+  maxExposure?: string;
+  /** risk.maxOpenPositions, for an order that opens. */
+  maxOpenPositions?: number;
+  maxOrdersPerMinute: number;
 }
 
 export function approvalBookkeeping(intent: OrderIntent, ctx: RiskContext): ApprovalBookkeeping {
@@ -686,17 +721,28 @@ export function approvalBookkeeping(intent: OrderIntent, ctx: RiskContext): Appr
   const session = sessionDateOf(now);
   const position = positionOf(ctx, intent.symbol);
   const kept = dayTradesInWindow(snapshot.account.dayTrades, config, now);
+  const dayTrade = isDayTrade(intent, position, session);
+  const opens = orderPositionOf(intent, ctx).opens;
   return {
     recentOrders: rememberOrder(
-      snapshot.account.recentOrders,
+      position.recentOrders ?? [],
       { symbol: intent.symbol, side: intent.side, signalId: intent.signalId, at: now.toISOString() },
       now,
       recentOrderMemorySeconds(config),
     ),
-    dayTrades: isDayTrade(intent, position, session)
-      ? [...kept, { session, symbol: intent.symbol, signalId: intent.signalId }]
-      : kept,
+    dayTrades: dayTrade ? [...kept, { session, symbol: intent.symbol, signalId: intent.signalId }] : kept,
+    dayTrade,
     openedInSession: openedInSessionAfter(intent, position, session),
+    limits: {
+      buyingPower: config.risk.buyingPowerCheck,
+      ...(opens
+        ? {
+            maxExposure: exposureLimit(ctx).toDecimal().toFixed(2),
+            maxOpenPositions: config.risk.maxOpenPositions,
+          }
+        : {}),
+      maxOrdersPerMinute: config.risk.maxOrdersPerMinute,
+    },
   };
 }
 

@@ -86,6 +86,14 @@ export interface Position {
    * symbol until the reconciler settles it (RECONCILIATION_PENDING).
    */
   unresolvedOrder?: string;
+  /** Orders approved on this symbol in the last few minutes, newest last (see rememberOrder). */
+  recentOrders?: RecentOrder[];
+  /** What this symbol adds to the account's exposure counter: |committed| × its price when committed. */
+  exposure?: string;
+  /** As read: moved by every write that changes what a decision on this symbol reads (ledger.ts). */
+  seq?: number;
+  /** As read: moved by every booking of a fill. */
+  fills?: number;
 }
 
 export interface Account {
@@ -94,9 +102,15 @@ export interface Account {
   reservedCash: string;
   realizedPnl: string;
   commissions: string;
-  /** Bumped by every change; approvals are conditioned on it so racing signals re-run the check. */
-  version: number;
-  /** Orders approved in the last few minutes, newest last: the order-rate and duplicate checks' memory. */
+  /**
+   * Gross exposure as committed: Σ over symbols of |quantity held and in flight| × the price it
+   * was committed at. Approvals that grow it are held within the exposure limit by the store
+   * (ledger.ts); the risk check counts the larger of this and the exposure at last prices.
+   */
+  exposure?: string;
+  /** How many symbols have a position or an order in flight (the open-positions limit's counter). */
+  openSymbols?: number;
+  /** Orders approved in the last few minutes, oldest first (every symbol's): the order-rate and duplicate checks' memory. */
   recentOrders: RecentOrder[];
   /** Day trades of the last few business days, oldest first (the day-trade limiter's memory). */
   dayTrades: DayTrade[];
@@ -104,6 +118,9 @@ export interface Account {
   lossStreak: string[];
   /** When each failed signal of the current failure streak ended; a booked broker report clears it. */
   failureStreak: string[];
+  /** As read: the versions of the day-trade log and of the streaks (ledger.ts). */
+  dayTradesSeq?: number;
+  streaksSeq?: number;
 }
 
 export interface DayTrade {
@@ -157,9 +174,9 @@ export interface RecentOrder {
  * risk.maxOrdersPerMinute). The duplicate check asks only whether an order on the same symbol and
  * side lies in its window for a signal other than the asking one and the one it follows (a
  * reversal leg): the newest three signals answer that exactly as all of them would (one of the
- * three is neither, and all are at least as recent as any forgotten one). So the memory, which
- * lives in the account item every approval rewrites, stays within the rate limit plus six orders a
- * symbol, whatever the duplicate window — far inside DynamoDB's 400 KB item limit
+ * three is neither, and all are at least as recent as any forgotten one). So the memory, kept per
+ * symbol in the position item an approval rewrites, stays within the per-symbol rate limit plus
+ * six orders, whatever the duplicate window — far inside DynamoDB's 400 KB item limit
  * (test/unit/trading-memory.test.ts).
  */
 export function rememberOrder(

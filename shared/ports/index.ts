@@ -3,10 +3,18 @@
  * them for DynamoDB, EventBridge, Secrets Manager and the brokers; unit tests implement them by hand.
  */
 import type { Signal } from '../domain/alert.js';
+import type {
+  ApprovalResult,
+  Change,
+  CommitResult,
+  Doc,
+  Entity,
+  TradingStateChange,
+  TradingStateTransition,
+} from '../domain/ledger.js';
 import type { ApprovalBookkeeping, Denial } from '../domain/risk.js';
 import type {
   Breaker,
-  BreakerTrip,
   BrokerOrder,
   BrokerOrderStatus,
   OrderIntent,
@@ -94,7 +102,34 @@ export interface OrderRecord {
 
 export type SubmissionClaim = 'send' | 'halted' | 'final';
 
-export type ApprovalResult = 'approved' | 'conflict' | 'already_decided' | 'state_changed';
+export type { ApprovalResult, TradingStateChange, TradingStateTransition };
+
+/**
+ * Where the book is kept: items read and changes committed, nothing decided. Every booking rule
+ * is the ledger's (shared/domain/ledger.ts); the Book (shared/usecases/book.ts) reads through
+ * this port, asks the ledger, and commits. Each adapter passes the store contract
+ * (test/contract/store-contract.ts).
+ */
+export interface BookStore {
+  /** The items, read together as one consistent view (undefined: no such item). */
+  read(entities: readonly Entity[]): Promise<(Doc | undefined)[]>;
+  /**
+   * Every position and price item. Not one consistent view: a snapshot reads the positions again
+   * with `read`, which is.
+   */
+  listBook(): Promise<{ positions: Doc[]; prices: Record<string, Doc> }>;
+  /**
+   * Commits every write or none: refused, with the index of each write whose conditions failed,
+   * when one does not hold at commit time (a store that cannot tell them all may name one).
+   */
+  commit(change: Change): Promise<CommitResult>;
+  /** The newest `limit` orders, open or final, newest first (may lag the last moments' writes). */
+  listOrders(limit: number): Promise<Doc[]>;
+  /** Orders not yet final, each as it is now; `complete` misses none committed before the call. */
+  listOpenOrders(options?: { complete?: boolean }): Promise<Doc[]>;
+  /** Trading-state transitions, newest first. */
+  transitions(limit: number): Promise<Doc[]>;
+}
 
 export interface TradingStore {
   /** The whole book, read consistently. Creates the account with `startingCash` on first use. */
@@ -159,32 +194,6 @@ export interface TradingStore {
   ): Promise<boolean>;
   /** Recorded transitions, newest first. */
   tradingStateHistory(limit: number): Promise<TradingStateTransition[]>;
-}
-
-export interface TradingStateChange {
-  state: TradingState;
-  reason: string;
-  /** Who or what moved it: 'breaker', 'operator', 'emergency-stop', … */
-  source: string;
-  trip?: BreakerTrip;
-  resetAt?: string;
-  /** Only move if the state record is still the one read at this `since`, '' for never moved (automatic steps). */
-  expectedSince?: string;
-  /** A reset's fresh start: the high-water mark and/or the session at today's equity. */
-  highWaterMark?: string;
-  session?: { date: string; startEquity: string };
-  /** Losses and failures so far no longer count towards a streak. */
-  clearStreaks?: boolean;
-}
-
-export interface TradingStateTransition {
-  from: TradingState;
-  to: TradingState;
-  reason: string;
-  source: string;
-  at: string;
-  trip?: BreakerTrip;
-  resetAt?: string;
 }
 
 /** Where breaker transitions and reconciliation findings are announced: an event for notifications, a metric for alarms. */

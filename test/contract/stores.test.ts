@@ -1,8 +1,9 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoBookStore } from '../../shared/adapters/dynamodb/book-store.js';
 import { DynamoSignalStore } from '../../shared/adapters/dynamodb/signal-store.js';
-import { DynamoTradingStore } from '../../shared/adapters/dynamodb/trading-store.js';
 import { MemorySignalStore } from '../../shared/adapters/memory/signal-store.js';
 import { MemoryTradingStore } from '../../shared/adapters/memory/trading-store.js';
+import { Book } from '../../shared/usecases/book.js';
 import { documentClient, freshTables } from '../support/dynamo.js';
 import { CONTRACT_STARTING_CASH, describeStoreContract } from './store-contract.js';
 
@@ -19,6 +20,9 @@ describeStoreContract('DynamoDB Local', async () => {
   db ??= documentClient();
   return {
     signals: new DynamoSignalStore(db, tables.signals),
-    store: new DynamoTradingStore(db, tables, CONTRACT_STARTING_CASH, ['AAPL', 'MSFT']),
+    store: new Book(new DynamoBookStore(db, tables), {
+      startingCash: CONTRACT_STARTING_CASH,
+      tradableSymbols: ['AAPL', 'MSFT'],
+    }),
   };
 });

@@ -3,11 +3,12 @@ import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamo
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ensureTables, localDynamoClient, startDynamoDbLocal } from '../../infra/local/dynamodb-local.js';
+import { DynamoBookStore } from '../../shared/adapters/dynamodb/book-store.js';
 import { DynamoSignalStore } from '../../shared/adapters/dynamodb/signal-store.js';
 import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
-import { DynamoTradingStore } from '../../shared/adapters/dynamodb/trading-store.js';
 import type { BrokerOrder, OrderIntent } from '../../shared/domain/trading.js';
 import type { SignalStore, TradingStore } from '../../shared/ports/index.js';
+import { Book } from '../../shared/usecases/book.js';
 import { COMPLETE_PASS_INTERVAL_MS, completePassDue, reconcile } from '../../shared/usecases/reconcile.js';
 import { riskCheck } from '../../shared/usecases/trade-flow.js';
 import { anIntent, aSignal } from '../fixtures/builders.js';
@@ -87,7 +88,7 @@ async function dynamoBooks() {
     { step: 'initialize', name: 'recordCommandsAndLagIndex' },
   );
   return {
-    store: new DynamoTradingStore(db, tables, '100000', ['AAPL']),
+    store: new Book(new DynamoBookStore(db, tables), { startingCash: '100000', tradableSymbols: ['AAPL'] }),
     signals: new DynamoSignalStore(db, tables.signals),
     tables,
     sent,

@@ -101,13 +101,20 @@ function simulate(
       account: {
         ...snapshot.account,
         cash: str(dec(snapshot.account.cash).plus(dec(booking.cashDelta))),
-        version: snapshot.account.version + 1,
-        recentOrders: bookkeeping.recentOrders,
+        // As the book keeps it: each symbol's memory in its position, the account's the union.
+        recentOrders: [
+          ...snapshot.account.recentOrders.filter((o) => o.symbol !== intent.symbol),
+          ...bookkeeping.recentOrders,
+        ].sort((a, b) => (a.at < b.at ? -1 : 1)),
         dayTrades: bookkeeping.dayTrades,
       },
       positions: {
         ...snapshot.positions,
-        [intent.symbol]: { ...booking.position, openedInSession: bookkeeping.openedInSession },
+        [intent.symbol]: {
+          ...booking.position,
+          openedInSession: bookkeeping.openedInSession,
+          recentOrders: bookkeeping.recentOrders,
+        },
       },
     };
   });

@@ -1,5 +1,3 @@
-import type { Denial } from '../../domain/risk.js';
-import type { SignalStatus } from '../../domain/trading.js';
 import type { NewSignal, RecordSignalResult, SignalRecord, SignalStore } from '../../ports/index.js';
 
 interface DedupMarker {
@@ -7,17 +5,6 @@ interface DedupMarker {
   payloadHash: string;
   /** Epoch seconds, as the DynamoDB item's `ttl`. */
   ttl: number;
-}
-
-/** What a decision or a booking changes on a signal record. */
-export interface SignalChange {
-  status: SignalStatus;
-  updatedAt: string;
-  reason?: string;
-  denials?: Denial[];
-  clientOrderId?: string;
-  filledQuantity?: string;
-  averageFillPrice?: string;
 }
 
 /**
@@ -90,12 +77,9 @@ export class MemorySignalStore implements SignalStore {
     return this.records.get(signalId);
   }
 
-  /** Applies a change when the record's status is one of `from`; false when it is not (or absent). */
-  transition(signalId: string, from: readonly SignalStatus[] | 'any', change: SignalChange): boolean {
-    const record = this.records.get(signalId);
-    if (record === undefined || (from !== 'any' && !from.includes(record.status))) return false;
-    this.records.set(signalId, { ...record, ...change });
-    return true;
+  /** Stores the record as given (the book's commits, which check their own conditions). */
+  replace(record: SignalRecord): void {
+    this.records.set(record.signalId, record);
   }
 
   /**
