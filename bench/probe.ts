@@ -296,7 +296,9 @@ try {
   // Every DynamoDB call the bot makes (stores and paper broker share one document client).
   const calls = new Map<string, { n: number; ms: number; failed: number }>();
   type Send = (command: object) => Promise<unknown>;
-  const botDb = (runtime.deps.store as unknown as { db: { send: Send } }).db;
+  // The store's client: on the Book itself (older versions) or on its item store.
+  const bot = runtime.deps.store as unknown as { db?: { send: Send }; items?: { db: { send: Send } } };
+  const botDb = (bot.db ?? bot.items?.db) as { send: Send };
   const send = botDb.send.bind(botDb) as Send;
   botDb.send = async (command: object) => {
     const name = command.constructor.name;

@@ -642,14 +642,14 @@ export const signalStatusOf = (doc: Doc | undefined): SignalStatus | undefined =
  * Books a broker report: fills not yet booked move position and cash (each unit once, whatever
  * order reports arrive in: idempotent per cumulative filled quantity); the reservation is released
  * in step with what fills, and all of it once the order is final, which also ends the signal and
- * moves the streaks. Returns the signal's status afterwards, and the change (none when the order
- * is final already).
+ * moves the streaks. Returns the change, the signal's status and the order as they will be once it
+ * is committed, and whether it books a close (realized P&L moved).
  */
 export function booking(
   read: BookingRead,
   report: BrokerOrder,
   at: string,
-): { change: Change; status: SignalStatus } {
+): { change: Change; status: SignalStatus; order: BookedOrder; closed: boolean } {
   const { order } = read;
   const intent = order.intent;
   const filled = dec(report.filledQuantity);
@@ -804,7 +804,8 @@ export function booking(
         when: [{ field: 'seq', count: streaksSeq ?? 0 }],
       });
   }
-  return { change: writes, status };
+  const afterwards = { ...order, ...(writes[0]?.set as Partial<BookedOrder>) };
+  return { change: writes, status, order: afterwards, closed: orderClosed.gt(dec(order.closedQuantity)) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -102,6 +102,13 @@ export interface OrderRecord {
 
 export type SubmissionClaim = 'send' | 'halted' | 'final';
 
+export interface Booked {
+  status: SignalStatus;
+  order: OrderRecord;
+  /** This booking closed (part of) a position: realized P&L moved, so the loss limits may have. */
+  closed: boolean;
+}
+
 export type { ApprovalResult, TradingStateChange, TradingStateTransition };
 
 /**
@@ -180,6 +187,13 @@ export interface TradingStore {
    * ends the signal. Returns the signal's status afterwards.
    */
   applyBrokerOrder(order: BrokerOrder, at: string): Promise<SignalStatus>;
+  /** applyBrokerOrder, also answering with the order as booked and whether this booking closed (part of) a position. */
+  bookBrokerOrder(
+    order: BrokerOrder,
+    at: string,
+    /** The order's symbol and signal as the caller knows them: read with the order, in one read. */
+    known?: { symbol: string; signalId: string },
+  ): Promise<Booked>;
   /** Ends a signal as failed. The order (if any) is marked unknown and keeps its reservation. */
   markFailed(signalId: string, reason: string, at: string): Promise<void>;
   /**

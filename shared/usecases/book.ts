@@ -44,6 +44,7 @@ import type {
 } from '../domain/trading.js';
 import type {
   ApprovalResult,
+  Booked,
   BookStore,
   OrderRecord,
   SubmissionClaim,
@@ -179,36 +180,67 @@ export class Book implements TradingStore {
   }
 
   async applyBrokerOrder(report: BrokerOrder, at: string): Promise<SignalStatus> {
+    return (await this.bookBrokerOrder(report, at)).status;
+  }
+
+  async bookBrokerOrder(
+    report: BrokerOrder,
+    at: string,
+    known?: { symbol: string; signalId: string },
+  ): Promise<Booked> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       if (attempt > 0) await pause(attempt);
-      const order = await this.readOrder(report.clientOrderId);
-      if (order === undefined) throw new Error(`order ${report.clientOrderId} was never approved`);
-      const [position, streaks, signal, account] = await this.items.read([
-        positionOf(order.intent.symbol),
-        STREAKS,
-        signalOf(order.signalId),
-        ACCOUNT,
-      ]);
+      const read = await this.bookingRead(report.clientOrderId, attempt === 0 ? known : undefined);
+      const { order, position, streaks, signal, account } = read;
       if (order.final) {
         const status = signalStatusOf(signal);
         if (status === undefined)
           throw new Error(`signal ${order.signalId} of order ${order.clientOrderId} is gone`);
-        return status;
+        return { status, order: toOrderRecord(order), closed: false };
       }
       if (isLegacyAccount(account)) {
         await this.snapshot();
         continue;
       }
-      const { change, status } = booking(
+      const booked = booking(
         { order, position: positionFromDoc(position), account: streaksOf(streaks) },
         report,
         at,
       );
-      if ((await this.items.commit(change)).ok) return status;
+      if ((await this.items.commit(booked.change)).ok)
+        return { status: booked.status, order: toOrderRecord(booked.order), closed: booked.closed };
     }
     throw new OptimisticConflictError(
       `could not book order ${report.clientOrderId} after ${MAX_ATTEMPTS} attempts`,
     );
+  }
+
+  /**
+   * What a booking reads, as one consistent read when the order's symbol and signal are known (and
+   * are the order's); else the order first, then the rest.
+   */
+  private async bookingRead(clientOrderId: string, known: { symbol: string; signalId: string } | undefined) {
+    if (known !== undefined) {
+      const [doc, position, streaks, signal, account] = await this.items.read([
+        orderOf(clientOrderId),
+        positionOf(known.symbol),
+        STREAKS,
+        signalOf(known.signalId),
+        ACCOUNT,
+      ]);
+      const order = doc === undefined ? undefined : orderFrom(doc);
+      if (order !== undefined && order.intent.symbol === known.symbol && order.signalId === known.signalId)
+        return { order, position, streaks, signal, account };
+    }
+    const order = await this.readOrder(clientOrderId);
+    if (order === undefined) throw new Error(`order ${clientOrderId} was never approved`);
+    const [position, streaks, signal, account] = await this.items.read([
+      positionOf(order.intent.symbol),
+      STREAKS,
+      signalOf(order.signalId),
+      ACCOUNT,
+    ]);
+    return { order, position, streaks, signal, account };
   }
 
   async markFailed(signalId: string, reason: string, at: string): Promise<void> {

@@ -18,6 +18,7 @@ import {
   type PortfolioSnapshot,
 } from '../domain/trading.js';
 import {
+  type Booked,
   type Broker,
   BrokerAuthError,
   type Clock,
@@ -45,14 +46,24 @@ export const SignalEventSchema = z.object({
 const DenialSchema = z.object({ code: z.string(), detail: z.string() });
 
 export const RiskCheckOutputSchema = z.discriminatedUnion('decision', [
-  z.object({ decision: z.literal('approved'), signalId: z.string(), clientOrderId: z.string() }),
+  z.object({
+    decision: z.literal('approved'),
+    signalId: z.string(),
+    clientOrderId: z.string(),
+    symbol: z.string().optional(),
+  }),
   z.object({ decision: z.literal('rejected'), signalId: z.string(), denials: z.array(DenialSchema).min(1) }),
   /** The signal was already decided (the event arrived twice): nothing more to do. */
   z.object({ decision: z.literal('skipped'), signalId: z.string(), reason: z.string() }),
 ]);
 export type RiskCheckOutput = z.infer<typeof RiskCheckOutputSchema>;
 
-export const OrderRefSchema = z.object({ signalId: z.string(), clientOrderId: z.string() });
+/** The order a workflow follows; `symbol` lets the booking read everything it needs at once (absent in older executions). */
+export const OrderRefSchema = z.object({
+  signalId: z.string(),
+  clientOrderId: z.string(),
+  symbol: z.string().optional(),
+});
 
 export const OrderStateSchema = OrderRefSchema.extend({
   order: BrokerOrderSchema,
@@ -208,7 +219,7 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
         decision.notes,
       );
       if (result === 'approved')
-        return { decision: 'approved', signalId, clientOrderId: decision.intent.clientOrderId };
+        return { decision: 'approved', signalId, clientOrderId: intent.clientOrderId, symbol: intent.symbol };
       if (result === 'already_decided')
         return { decision: 'skipped', signalId, reason: 'decided concurrently' };
       // 'conflict' or 'state_changed': the world moved under us; evaluate again against fresh state,
@@ -329,7 +340,11 @@ const notAfterHalt = (deps: TradeFlowDeps): SubmitGuard => ({
  */
 export async function checkOrder(input: unknown, deps: TradeFlowDeps): Promise<OrderState> {
   const state = OrderStateSchema.parse(input);
-  const ref = { signalId: state.signalId, clientOrderId: state.clientOrderId };
+  const ref = {
+    signalId: state.signalId,
+    clientOrderId: state.clientOrderId,
+    ...(state.symbol === undefined ? {} : { symbol: state.symbol }),
+  };
   let order = (await deps.broker.getOrder(state.clientOrderId)) ?? state.order;
   if (!isFinal(order.status)) {
     const expired = deps.clock.now().getTime() >= Date.parse(state.deadline);
@@ -345,18 +360,25 @@ export async function recordFill(
   deps: TradeFlowDeps,
 ): Promise<{ signalId: string; status: string }> {
   const state = OrderStateSchema.parse(input);
-  const status = await deps.store.applyBrokerOrder(state.order, deps.clock.now().toISOString());
-  deps.metrics?.orderSettled(status);
-  await afterBooking(deps, state.clientOrderId, status);
-  return { signalId: state.signalId, status };
+  const booked = await deps.store.bookBrokerOrder(
+    state.order,
+    deps.clock.now().toISOString(),
+    state.symbol === undefined ? undefined : { symbol: state.symbol, signalId: state.signalId },
+  );
+  deps.metrics?.orderSettled(booked.status);
+  await afterBooking(deps, booked);
+  return { signalId: state.signalId, status: booked.status };
 }
 
-/** After an order is booked: the breaker looks again, and a filled reversal close opens its second leg. */
-async function afterBooking(deps: TradeFlowDeps, clientOrderId: string, status: string): Promise<void> {
-  await breakerAfter(deps, 'a booked order');
-  if (status !== 'filled') return;
-  const order = await deps.store.getOrder(clientOrderId);
-  if (order?.intent.reversalRemainder !== undefined) await openReversalLeg(order.intent, deps);
+/**
+ * After an order is booked: the breaker looks again if the booking realized P&L (a close; what an
+ * opening fill does to equity the breaker sees before the next decision), and a filled reversal
+ * close opens its second leg.
+ */
+async function afterBooking(deps: TradeFlowDeps, booked: Booked): Promise<void> {
+  if (booked.closed) await breakerAfter(deps, 'a booked order');
+  if (booked.status === 'filled' && booked.order.intent.reversalRemainder !== undefined)
+    await openReversalLeg(booked.order.intent, deps);
 }
 
 /**
@@ -454,11 +476,11 @@ export async function recordFailure(
         commission: '0',
         reason: `not submitted (${reason})`,
       };
-      const status = await deps.store.applyBrokerOrder(report, at());
-      if (status === 'filled') {
-        deps.metrics?.orderSettled(status);
-        await afterBooking(deps, clientOrderId, status);
-        return { signalId, status };
+      const booked = await deps.store.bookBrokerOrder(report, at());
+      if (booked.status === 'filled') {
+        deps.metrics?.orderSettled(booked.status);
+        await afterBooking(deps, booked);
+        return { signalId, status: booked.status };
       }
       // Anything short of a fill ends failed below, with the broker's outcome already booked.
     } catch {
