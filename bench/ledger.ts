@@ -50,8 +50,13 @@ sdkClient.send = function (this: unknown, command: object, ...rest: unknown[]) {
 const totalCalls = () => [...calls.values()].reduce((a, b) => a + b, 0);
 
 const webhookSecret = randomBytes(24).toString('base64url');
+// A burst takes minutes to decide on two cores: the queue limit is raised with the others, so
+// every signal is decided on its merits rather than denied STALE_SIGNAL for waiting its turn.
 const runtime = await startLocalRuntime({
-  config: parseConfig(BENCH_CONFIG, 'bench config'),
+  config: parseConfig(
+    { ...BENCH_CONFIG, risk: { ...BENCH_CONFIG.risk, maxQueueSeconds: 3600 } },
+    'bench config',
+  ),
   webhookSecret,
   adminToken: randomBytes(24).toString('base64url'),
   port: 0,
@@ -105,7 +110,13 @@ async function phase(name: string, clients: number, total: number, settle: boole
   });
   await done;
   const ackedAt = epochNow();
-  await runtime.settle();
+  // Every signal's execution to its end (not runtime.settle(), which aborts what is still running
+  // after a minute: a burst's queue takes minutes), then whatever the reconciler started meanwhile.
+  const giveUp = epochNow() + 30 * 60_000;
+  while ([...sentAt.keys()].some((id) => !settledAt.has(id)) && epochNow() < giveUp)
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  while (runtime.workflow.running > 0 && epochNow() < giveUp)
+    await new Promise((resolve) => setTimeout(resolve, 500));
   const ids = [...sentAt.keys()];
   const fills = ids.flatMap((id) => {
     const end = settledAt.get(id);
@@ -114,9 +125,16 @@ async function phase(name: string, clients: number, total: number, settle: boole
   });
   const statuses = new Map<string, number>();
   const reasons = new Map<string, number>();
+  let shown = 0;
   for (const id of ids) {
     const record = await runtime.deps.signals.get(id);
     const status = record?.status ?? 'missing';
+    if (!['filled', 'rejected', 'cancelled', 'failed'].includes(status) && shown++ < 5) {
+      const order = record?.clientOrderId
+        ? await runtime.deps.store.getOrder(record.clientOrderId)
+        : undefined;
+      process.stderr.write(`not ended: ${JSON.stringify({ record, order })}\n`);
+    }
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
     if (status !== 'filled') {
       const reason = (record?.reason ?? '').slice(0, 60);
@@ -126,6 +144,7 @@ async function phase(name: string, clients: number, total: number, settle: boole
   return {
     name,
     clients,
+    executionsFailed: runtime.workflow.failed,
     alerts: ids.length,
     fill: summarize(fills),
     callsPerAlert: (totalCalls() - callsBefore) / Math.max(1, ids.length),

@@ -1,7 +1,13 @@
 import type { RiskConfig } from '../config/schema.js';
 import { nextTradingDay, sessionDateOf, sessionOf } from './calendar.js';
 import { Decimal, dec, Exact } from './money.js';
-import { type BreakerTrip, type PortfolioSnapshot, snapshotEquityOf, type TradingState } from './trading.js';
+import {
+  type BreakerTrip,
+  type PortfolioSnapshot,
+  type SnapshotFigures,
+  snapshotEquityOf,
+  type TradingState,
+} from './trading.js';
 
 /** What the loss limits are measured against at one instant. */
 export interface RiskMarks {
@@ -30,16 +36,11 @@ const parse = Exact.parse; // read once (see risk.ts)
 const ZERO = Exact.ZERO;
 const HUNDRED = Exact.of(100);
 
-// Kept for the last snapshot and instant asked about: every check of a decision asks about the
-// same ones. One entry, unlike a WeakMap, gives the garbage collector no work (see risk.ts).
-let lastExactMarks: { snapshot: PortfolioSnapshot; at: number; marks: ExactMarks } | undefined;
-let lastMarks: { snapshot: PortfolioSnapshot; at: number; marks: RiskMarks } | undefined;
-
-/** riskMarksOf without the drawdown, computed cheaply: what the risk checks compare. */
-export function exactMarksOf(snapshot: PortfolioSnapshot, now: Date): ExactMarks {
-  const memo = lastExactMarks;
-  if (memo?.snapshot === snapshot && memo.at === now.getTime()) return memo.marks;
-  const equity = snapshotEquityOf(snapshot);
+/** riskMarksOf without the drawdown, computed cheaply: what the risk checks compare. Kept in `figures`. */
+export function exactMarksOf(snapshot: PortfolioSnapshot, now: Date, figures?: SnapshotFigures): ExactMarks {
+  const kept = figures?.snapshot === snapshot ? figures : undefined;
+  if (kept?.exactMarks?.at === now.getTime()) return kept.exactMarks.marks as ExactMarks;
+  const equity = snapshotEquityOf(snapshot, kept);
   const date = sessionDateOf(now);
   const recorded = snapshot.breaker.session;
   const session = recorded?.date === date ? recorded : { date, startEquity: equity.toString() };
@@ -53,7 +54,7 @@ export function exactMarksOf(snapshot: PortfolioSnapshot, now: Date): ExactMarks
     sessionPnl: equity.minus(parse(session.startEquity)),
     changed: session !== recorded || recordedMark === undefined || highWaterMark.gt(recordedMark),
   };
-  lastExactMarks = { snapshot, at: now.getTime(), marks };
+  if (kept) kept.exactMarks = { at: now.getTime(), marks };
   return marks;
 }
 
@@ -62,10 +63,10 @@ export function exactMarksOf(snapshot: PortfolioSnapshot, now: Date): ExactMarks
  * fill or breaker evaluation of the day, with the equity of that moment (positions marked at their
  * last prices). The high-water mark is the highest equity any of those moments has seen.
  */
-export function riskMarksOf(snapshot: PortfolioSnapshot, now: Date): RiskMarks {
-  const memo = lastMarks;
-  if (memo?.snapshot === snapshot && memo.at === now.getTime()) return memo.marks;
-  const exact = exactMarksOf(snapshot, now);
+export function riskMarksOf(snapshot: PortfolioSnapshot, now: Date, figures?: SnapshotFigures): RiskMarks {
+  const kept = figures?.snapshot === snapshot ? figures : undefined;
+  if (kept?.marks?.at === now.getTime()) return kept.marks.marks as RiskMarks;
+  const exact = exactMarksOf(snapshot, now, kept);
   const equity = exact.equity.toDecimal();
   const highWaterMark = exact.highWaterMark === exact.equity ? equity : exact.highWaterMark.toDecimal();
   const marks: RiskMarks = {
@@ -78,7 +79,7 @@ export function riskMarksOf(snapshot: PortfolioSnapshot, now: Date): RiskMarks {
       : dec(0),
     changed: exact.changed,
   };
-  lastMarks = { snapshot, at: now.getTime(), marks };
+  if (kept) kept.marks = { at: now.getTime(), marks };
   return marks;
 }
 

@@ -14,6 +14,7 @@ import {
   type Position,
   type RecentOrder,
   rememberOrder,
+  SnapshotFigures,
   snapshotEquityOf,
 } from './trading.js';
 
@@ -67,6 +68,8 @@ export interface RiskContext {
   marketData?: MarketData;
   /** When Pinebridge recorded the signal (the webhook's receipt): bounds its age without `time`. */
   receivedAt?: string;
+  /** Where one decision keeps its figures (see DecisionFigures). */
+  figures?: DecisionFigures;
 }
 
 export type MarketData = 'broker' | 'alerts';
@@ -113,11 +116,17 @@ function openingOf(before: Exact, after: Exact): Exact {
   return Exact.max(after.abs().minus(before.abs()), ZERO);
 }
 
-// Several checks need the same figures of one order. Snapshots and intents are never mutated, so
-// the figures are kept for the last order and snapshot asked about (every check of a decision asks
-// about the same ones), in one plain variable rather than a WeakMap: V8's young-generation
-// collector keeps alive what WeakMap values refer to until a full collection, so a WeakMap per
-// decision made every collection copy and promote snapshots. The entry holds the last snapshot.
+/**
+ * The figures of one decision, computed when a check first asks and kept for the other checks of
+ * the same decision (evaluateRisk makes one per decision; a check called alone computes afresh):
+ * the snapshot's (holdings, equity, marks) and the order's. Snapshots and intents are never
+ * mutated, so nothing kept goes stale.
+ */
+export class DecisionFigures extends SnapshotFigures {
+  order: OrderPosition | undefined;
+  recent: RecentOrders | undefined;
+  book: Book | undefined;
+}
 
 /** What the checks of one order need to know of its symbol's position. */
 interface OrderPosition {
@@ -129,10 +138,13 @@ interface OrderPosition {
   opens: boolean;
 }
 
-let lastOrderPosition: OrderPosition | undefined;
+/** The decision's figures, when they are for this snapshot. */
+const keptFor = (ctx: RiskContext): DecisionFigures | undefined =>
+  ctx.figures?.snapshot === ctx.snapshot ? ctx.figures : undefined;
 
 function orderPositionOf(intent: OrderIntent, ctx: RiskContext): OrderPosition {
-  const memo = lastOrderPosition;
+  const kept = keptFor(ctx);
+  const memo = kept?.order;
   if (memo?.intent === intent && memo.snapshot === ctx.snapshot) return memo;
   const before = committedQuantity(positionOf(ctx, intent.symbol));
   const after = before.plus(signed(intent.side, intent.quantity));
@@ -142,7 +154,7 @@ function orderPositionOf(intent: OrderIntent, ctx: RiskContext): OrderPosition {
     after,
     opens: openingOf(before, after).gt(ZERO),
   };
-  lastOrderPosition = figures;
+  if (kept) kept.order = figures;
   return figures;
 }
 
@@ -312,11 +324,10 @@ interface RecentOrders {
   forSymbol: number;
 }
 
-let lastRecentOrders: RecentOrders | undefined;
-
 /** The duplicate and order-rate checks' figures, from one pass over the memory. */
 function recentOrdersOf(intent: OrderIntent, ctx: RiskContext): RecentOrders {
-  const memo = lastRecentOrders;
+  const kept = keptFor(ctx);
+  const memo = kept?.recent;
   if (
     memo?.intent === intent &&
     memo.ctx.snapshot === ctx.snapshot &&
@@ -354,14 +365,15 @@ function recentOrdersOf(intent: OrderIntent, ctx: RiskContext): RecentOrders {
       if (sameSymbol) forSymbol += 1;
     }
   }
-  lastRecentOrders = {
+  const figures: RecentOrders = {
     intent,
     ctx: { snapshot: ctx.snapshot, config: ctx.config, at: ctx.now.getTime() },
     twin,
     lastMinute,
     forSymbol,
   };
-  return lastRecentOrders;
+  if (kept) kept.recent = figures;
+  return figures;
 }
 
 /** The same trade fired twice (a double alert, two strategies on one chart) is taken once. */
@@ -419,13 +431,12 @@ interface Book {
   held: number;
 }
 
-let lastBook: Book | undefined;
-
 /** Committed quantity per symbol after this order, for the portfolio-wide limits. */
 function committedAfter(intent: OrderIntent, ctx: RiskContext): Book {
-  const memo = lastBook;
+  const kept = keptFor(ctx);
+  const memo = kept?.book;
   if (memo?.intent === intent && memo.snapshot === ctx.snapshot) return memo;
-  const holdings = holdingsOf(ctx.snapshot);
+  const holdings = holdingsOf(ctx.snapshot, kept);
   const { keys, positions } = holdings;
   // committedQuantity of each position (its quantity read once), keyed by the position's own symbol.
   let quantities: Exact[] = [];
@@ -464,8 +475,9 @@ function committedAfter(intent: OrderIntent, ctx: RiskContext): Book {
   } else quantities[found] = after;
   let held = 0;
   for (const quantity of quantities) if (!quantity.isZero()) held += 1;
-  lastBook = { intent, snapshot: ctx.snapshot, symbols, quantities, byKey, held };
-  return lastBook;
+  const book: Book = { intent, snapshot: ctx.snapshot, symbols, quantities, byKey, held };
+  if (kept) kept.book = book;
+  return book;
 }
 
 /** Σ |committed quantity| × mark over the symbols held after the order, this order at its own price. */
@@ -473,7 +485,7 @@ function grossAfter(intent: OrderIntent, ctx: RiskContext): Exact {
   const { symbols, quantities, byKey } = committedAfter(intent, ctx);
   const { prices, positions } = ctx.snapshot;
   // Entry i is position i when keyed by symbol, whose mark (last price, else average cost) equity reads too.
-  const holdings = byKey ? holdingsOf(ctx.snapshot) : undefined;
+  const holdings = byKey ? holdingsOf(ctx.snapshot, keptFor(ctx)) : undefined;
   const held = new Array<Exact>(quantities.length);
   const marks = new Array<Exact>(quantities.length);
   let count = 0;
@@ -507,7 +519,7 @@ export const maxOpenPositionsCheck: IntentCheck = (intent, ctx) => {
 /** The exposure limit: risk.maxGrossExposure, or risk.maxGrossExposurePercent of equity if lower. */
 function exposureLimit(ctx: RiskContext): Exact {
   const { risk } = ctx.config;
-  const relative = snapshotEquityOf(ctx.snapshot)
+  const relative = snapshotEquityOf(ctx.snapshot, keptFor(ctx))
     .times(Exact.of(risk.maxGrossExposurePercent))
     .div(HUNDRED)
     .toCents();
@@ -596,8 +608,8 @@ export function alertPriceBelieved(ctx: RiskContext): boolean {
 /** After a bad session, orders may only shrink positions until the next one. */
 export const dailyLossCheck: IntentCheck = (intent, ctx) => {
   if (!orderPositionOf(intent, ctx).opens) return undefined;
-  if (!dailyLossBreached(exactMarksOf(ctx.snapshot, ctx.now), ctx.config)) return undefined;
-  const marks = riskMarksOf(ctx.snapshot, ctx.now);
+  if (!dailyLossBreached(exactMarksOf(ctx.snapshot, ctx.now, keptFor(ctx)), ctx.config)) return undefined;
+  const marks = riskMarksOf(ctx.snapshot, ctx.now, keptFor(ctx));
   const breach = dailyLossBreach(marks, ctx.config);
   return breach
     ? {
@@ -611,8 +623,8 @@ export const dailyLossCheck: IntentCheck = (intent, ctx) => {
 export const drawdownCheck: IntentCheck = (intent, ctx) => {
   const max = ctx.config.risk.maxDrawdownPercent;
   if (max === 0 || !orderPositionOf(intent, ctx).opens) return undefined;
-  if (drawdownBelow(exactMarksOf(ctx.snapshot, ctx.now), max)) return undefined;
-  const marks = riskMarksOf(ctx.snapshot, ctx.now);
+  if (drawdownBelow(exactMarksOf(ctx.snapshot, ctx.now, keptFor(ctx)), max)) return undefined;
+  const marks = riskMarksOf(ctx.snapshot, ctx.now, keptFor(ctx));
   return marks.drawdownPercent.gte(max)
     ? {
         code: 'MAX_DRAWDOWN',
@@ -655,7 +667,7 @@ export const dayTradeCheck: IntentCheck = (intent, ctx) => {
   if (!rule.enabled) return undefined;
   const session = sessionDateOf(ctx.now);
   if (!isDayTrade(intent, positionOf(ctx, intent.symbol), session)) return undefined;
-  const startEquity = parse(exactMarksOf(ctx.snapshot, ctx.now).session.startEquity);
+  const startEquity = parse(exactMarksOf(ctx.snapshot, ctx.now, keptFor(ctx)).session.startEquity);
   if (startEquity.gte(parse(rule.minEquity))) return undefined;
   const counted = dayTradesInWindow(ctx.snapshot.account.dayTrades, ctx.config, ctx.now).length;
   return counted >= rule.maxDayTrades
@@ -786,7 +798,7 @@ function requestedQuantity(ctx: RiskContext, price: string, open: Exact): Exact 
     case 'dollar_amount':
       return amount.div(parse(price));
     case 'percent_of_equity':
-      return snapshotEquityOf(ctx.snapshot).times(amount).div(HUNDRED).div(parse(price));
+      return snapshotEquityOf(ctx.snapshot, keptFor(ctx)).times(amount).div(HUNDRED).div(parse(price));
     case 'percent_of_position':
       return open.abs().times(amount).div(HUNDRED);
   }
@@ -875,7 +887,8 @@ export function sizeOrder(ctx: RiskContext): { intent: OrderIntent; notes: Denia
     ...(remainder === undefined ? {} : { reversalRemainder: remainder.toString() }),
   };
   // What the checks of this order will ask first (orderPositionOf), known now.
-  lastOrderPosition = { intent, snapshot: ctx.snapshot, after, opens: opening.gt(ZERO) };
+  const kept = keptFor(ctx);
+  if (kept) kept.order = { intent, snapshot: ctx.snapshot, after, opens: opening.gt(ZERO) };
   return { intent, notes };
 }
 
@@ -886,7 +899,8 @@ const isDenial = (value: { intent: OrderIntent; notes: Denial[] } | Denial): val
  * The pre-trade risk check: every check runs, every denial is recorded, the first is the reason
  * shown. A pure function of the signal, the portfolio, the config and the time.
  */
-export function evaluateRisk(ctx: RiskContext): RiskDecision {
+export function evaluateRisk(context: RiskContext): RiskDecision {
+  const ctx = keptFor(context) ? context : { ...context, figures: new DecisionFigures(context.snapshot) };
   const denials: Denial[] = [];
   for (const check of SIGNAL_CHECKS) {
     const denial = check(ctx);

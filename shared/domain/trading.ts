@@ -359,21 +359,35 @@ export class Holdings {
   }
 }
 
-// The figures of the last snapshot asked about: every check of one decision asks about the same
-// snapshot, and snapshots are never mutated. One entry rather than a WeakMap: see risk.ts.
-let last: { snapshot: PortfolioSnapshot; holdings: Holdings; equity: Exact | undefined } | undefined;
+/**
+ * A snapshot's figures, computed when first asked for and kept by whoever holds this object — one
+ * decision (RiskContext.figures): every check of a decision asks about the same snapshot. Without
+ * one, each call computes afresh. Snapshots are never mutated, so figures never go stale.
+ */
+export class SnapshotFigures {
+  holdings: Holdings | undefined;
+  equity: Exact | undefined;
+  /** The loss limits' marks at one instant (see breaker.ts). */
+  exactMarks: { at: number; marks: unknown } | undefined;
+  marks: { at: number; marks: unknown } | undefined;
+  constructor(readonly snapshot: PortfolioSnapshot) {}
+}
 
-const lastOf = (snapshot: PortfolioSnapshot) => {
-  if (last?.snapshot !== snapshot) last = { snapshot, holdings: new Holdings(snapshot), equity: undefined };
-  return last;
-};
+const figuresFor = (snapshot: PortfolioSnapshot, figures: SnapshotFigures | undefined) =>
+  figures?.snapshot === snapshot ? figures : undefined;
 
-/** The snapshot's holdings, read once. */
-export const holdingsOf = (snapshot: PortfolioSnapshot): Holdings => lastOf(snapshot).holdings;
+/** The snapshot's holdings, read once per `figures`. */
+export function holdingsOf(snapshot: PortfolioSnapshot, figures?: SnapshotFigures): Holdings {
+  const kept = figuresFor(snapshot, figures);
+  if (kept === undefined) return new Holdings(snapshot);
+  kept.holdings ??= new Holdings(snapshot);
+  return kept.holdings;
+}
 
-/** exactEquityOf of the snapshot, computed once. */
-export function snapshotEquityOf(snapshot: PortfolioSnapshot): Exact {
-  const memo = lastOf(snapshot);
-  memo.equity ??= equityFrom(snapshot.account.cash, memo.holdings);
-  return memo.equity;
+/** exactEquityOf of the snapshot, computed once per `figures`. */
+export function snapshotEquityOf(snapshot: PortfolioSnapshot, figures?: SnapshotFigures): Exact {
+  const kept = figuresFor(snapshot, figures);
+  if (kept === undefined) return equityFrom(snapshot.account.cash, new Holdings(snapshot));
+  kept.equity ??= equityFrom(snapshot.account.cash, holdingsOf(snapshot, kept));
+  return kept.equity;
 }
