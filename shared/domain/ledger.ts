@@ -397,7 +397,7 @@ export function upgrade(account: Doc, positions: readonly Doc[], prices: Record<
           openSymbols: String(open),
         },
       },
-      when: [{ field: 'version', eq: String(legacy.version) }],
+      when: [{ field: 'version', count: Number(legacy.version) }],
     },
     ...writes,
     {

@@ -1,10 +1,12 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoBookStore } from '../../shared/adapters/dynamodb/book-store.js';
 import { DynamoSignalStore } from '../../shared/adapters/dynamodb/signal-store.js';
+import { MemoryBookStore } from '../../shared/adapters/memory/book-store.js';
 import { MemorySignalStore } from '../../shared/adapters/memory/signal-store.js';
 import { MemoryTradingStore } from '../../shared/adapters/memory/trading-store.js';
 import { Book } from '../../shared/usecases/book.js';
 import { documentClient, freshTables } from '../support/dynamo.js';
+import { describeBookStoreContract } from './book-store-contract.js';
 import { CONTRACT_STARTING_CASH, describeStoreContract } from './store-contract.js';
 
 describeStoreContract('in memory', async () => {
@@ -25,4 +27,12 @@ describeStoreContract('DynamoDB Local', async () => {
       tradableSymbols: ['AAPL', 'MSFT'],
     }),
   };
+});
+
+describeBookStoreContract('in memory', async () => new MemoryBookStore(new MemorySignalStore()));
+
+describeBookStoreContract('DynamoDB Local', async () => {
+  const { tables } = await freshTables();
+  db ??= documentClient();
+  return new DynamoBookStore(db, tables);
 });
