@@ -239,7 +239,15 @@ describe('crash: SIGKILL in the middle of a burst, then a restart on the same da
     bot.kill('SIGTERM');
     await stopped;
     bot = undefined;
-    expect(databasesOnFolder()).toEqual([]);
+    // What is left, if anything, with its state and parent: enough to tell an orphan from a slow exit.
+    const describe = (pid: string) => {
+      try {
+        return `${pid} ${readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ').slice(2, 4).join(' ')}`;
+      } catch {
+        return `${pid} gone`;
+      }
+    };
+    expect(databasesOnFolder().map(describe)).toEqual([]);
     const statuses: Record<string, number> = {};
     for (const r of rows)
       statuses[r.reason.split(':')[0] || r.status] = (statuses[r.reason.split(':')[0] || r.status] ?? 0) + 1;
