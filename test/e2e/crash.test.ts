@@ -240,14 +240,14 @@ describe('crash: SIGKILL in the middle of a burst, then a restart on the same da
     await stopped;
     bot = undefined;
     // What is left, if anything, with its state and parent: enough to tell an orphan from a slow exit.
-    const describe = (pid: string) => {
+    const stateOf = (pid: string) => {
       try {
         return `${pid} ${readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ').slice(2, 4).join(' ')}`;
       } catch {
         return `${pid} gone`;
       }
     };
-    expect(databasesOnFolder().map(describe)).toEqual([]);
+    expect(databasesOnFolder().map(stateOf)).toEqual([]);
     const statuses: Record<string, number> = {};
     for (const r of rows)
       statuses[r.reason.split(':')[0] || r.status] = (statuses[r.reason.split(':')[0] || r.status] ?? 0) + 1;
