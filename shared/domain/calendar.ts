@@ -260,28 +260,6 @@ function utcHourOf(t: number): UtcHour {
   return hour;
 }
 
-// The UTC date of the last day isoInstant formatted, as 'YYYY-MM-DDT'.
-let isoDay: { day: number; prefix: string } | undefined;
-const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => String(n).padStart(2, '0'));
-// 0000-01-01T00:00:00.000Z and 10000-01-01T00:00:00.000Z: toISOString writes other years as ±YYYYYY.
-const ISO_FIRST = -62_167_219_200_000;
-const ISO_END = 253_402_300_800_000;
-
-/**
- * `new Date(ms).toISOString()`, without its cost: the date part is kept per UTC day and the time
- * written out here (the risk checks write two of these per decision).
- */
-export function isoInstant(ms: number): string {
-  const t = Math.trunc(ms); // as Date does
-  if (!(t >= ISO_FIRST && t < ISO_END)) return new Date(ms).toISOString();
-  const day = Math.floor(t / MS_PER_DAY);
-  if (isoDay?.day !== day) isoDay = { day, prefix: new Date(day * MS_PER_DAY).toISOString().slice(0, 11) };
-  const inDay = t - day * MS_PER_DAY;
-  const millis = inDay % 1000;
-  const seconds = (inDay - millis) / 1000;
-  return `${isoDay.prefix}${TWO_DIGITS[Math.floor(seconds / 3600)]}:${TWO_DIGITS[Math.floor(seconds / 60) % 60]}:${TWO_DIGITS[seconds % 60]}.${millis < 100 ? (millis < 10 ? '00' : '0') : ''}${millis}Z`;
-}
-
 /** Name of the NYSE full-day closure on `date` (an observed holiday or a special closure), if any. */
 export function holidayName(date: SessionDate): string | undefined {
   return yearOf(parse(date).year).closures.get(date);

@@ -1,7 +1,7 @@
 import type { RiskConfig } from '../config/schema.js';
 import type { Signal } from './alert.js';
 import { dailyLossBreach, dailyLossBreached, drawdownBelow, exactMarksOf, riskMarksOf } from './breaker.js';
-import { isoInstant, marketPhaseAt, sessionDateOf, tradingDaysBack } from './calendar.js';
+import { marketPhaseAt, sessionDateOf, tradingDaysBack } from './calendar.js';
 import { clientOrderIdOf } from './ids.js';
 import { Decimal, dec, Exact } from './money.js';
 import {
@@ -308,7 +308,7 @@ export const recentOrderMemorySeconds = (config: RiskConfig): number =>
 // `at` is always an ISO-8601 UTC string of one format, so comparing strings compares instants
 // (and is far cheaper than parsing 200 dates per check). Orders approved after the horizon count.
 const horizonOf = (ctx: RiskContext, seconds: number): string =>
-  isoInstant(ctx.now.getTime() - seconds * 1000);
+  new Date(ctx.now.getTime() - seconds * 1000).toISOString();
 
 /** What the approved-order memory holds for one order: a twin, and the orders of the last minute. */
 interface RecentOrders {

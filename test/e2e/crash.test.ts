@@ -235,10 +235,16 @@ describe('crash: SIGKILL in the middle of a burst, then a restart on the same da
     expect(fake.contractViolations).toEqual([]);
 
     // 4. A clean stop leaves no database behind.
-    const stopped = new Promise((resolve) => bot?.once('exit', resolve));
+    const stopped = new Promise<number | null>((resolve) => bot?.once('exit', (code) => resolve(code)));
+    output = '';
     bot.kill('SIGTERM');
-    await stopped;
+    const code = await stopped;
     bot = undefined;
+    // A clean stop says so and exits 0 only after its database has stopped.
+    expect({ code, said: output.includes('Stopped cleanly.') }, output.slice(-4000)).toEqual({
+      code: 0,
+      said: true,
+    });
     // What is left, if anything, with its state and parent: enough to tell an orphan from a slow exit.
     const stateOf = (pid: string) => {
       try {
