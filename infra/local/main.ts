@@ -27,6 +27,33 @@ async function main(): Promise<void> {
       `Node.js ${process.versions.node} is running, but Pinebridge needs Node 22: run it through npm (\`npm start\`), which uses the node@22 dev dependency, or install Node 22.`,
     );
   }
+  // Handled from the first moment: a stop asked for while the bot is still starting (its server
+  // may already answer /health while the reconciliation at start runs) waits for the start to
+  // finish, then stops cleanly. Without a handler the signal would kill the process and orphan
+  // the database on the data directory.
+  let runtime: LocalRuntime | undefined;
+  let stopAsked: string | undefined;
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (runtime === undefined) {
+      stopAsked ??= signal;
+      return;
+    }
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${signal}: finishing executions in flight, then stopping the database…\n`);
+    try {
+      await runtime.stop();
+      process.stdout.write('Stopped cleanly.\n');
+      process.exit(0);
+    } catch (error) {
+      process.stderr.write(`Stopping failed: ${(error as Error).message}\n`);
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+
   const config = loadConfigFile(process.env.PINEBRIDGE_CONFIG_FILE ?? 'config.json');
   const secrets = ensureLocalSecrets('.env');
   const port = Number(process.env.PORT ?? 8000);
@@ -39,7 +66,7 @@ async function main(): Promise<void> {
   const broker = brokerKindOf(config, process.env);
   // For development against the fake Alpaca server (test/fakes/alpaca/main.ts) instead of Alpaca.
   const alpacaUrl = process.env.PINEBRIDGE_ALPACA_URL;
-  const runtime: LocalRuntime = await startLocalRuntime({
+  runtime = await startLocalRuntime({
     config,
     port,
     host,
@@ -80,22 +107,7 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`\n${signal}: finishing executions in flight, then stopping the database…\n`);
-    try {
-      await runtime.stop();
-      process.stdout.write('Stopped cleanly.\n');
-      process.exit(0);
-    } catch (error) {
-      process.stderr.write(`Stopping failed: ${(error as Error).message}\n`);
-      process.exit(1);
-    }
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  if (stopAsked !== undefined) await stop(stopAsked);
 }
 
 main().catch((error: unknown) => {

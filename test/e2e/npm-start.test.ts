@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +93,27 @@ describe('npm start', () => {
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   }, 240_000);
+
+  it('a stop asked for while it is still starting stops it cleanly once started, leaving no database running', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'pinebridge-early-stop-'));
+    const started = start(cwd);
+    await waitFor(started, /Starting Pinebridge/);
+
+    started.child.kill('SIGTERM');
+
+    expect(await started.exited).toBe(0);
+    expect(started.output()).toContain('Stopped cleanly.');
+    const databases = readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(cwd);
+        } catch {
+          return false;
+        }
+      });
+    expect(databases).toEqual([]);
+  });
 
   it('refuses a bad config.json in one line naming the key, before starting anything', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'pinebridge-config-'));
