@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { startFakeAlpaca } from '../fakes/alpaca/server.js';
 
@@ -17,9 +17,17 @@ interface Started {
 }
 
 /** Runs `npm start`'s entry point in `cwd`, as a user would: its own .env, .data/ and config.json. */
-function start(cwd: string, extraEnv: Record<string, string> = {}): Started {
+function start(cwd: string, extraEnv: Record<string, string> = {}, direct = false): Started {
   let output = '';
-  const child = spawn(tsx, [main], {
+  // `direct`: the bot's own process, without tsx's wrapper in front (which relays signals itself),
+  // so a signal reaches the code under test.
+  const [command, args] = direct
+    ? [
+        process.execPath,
+        ['--import', pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href, main],
+      ]
+    : [tsx, [main]];
+  const child = spawn(command, args, {
     cwd,
     env: {
       ...process.env,
@@ -96,7 +104,7 @@ describe('npm start', () => {
 
   it('a stop asked for while it is still starting stops it cleanly once started, leaving no database running', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'pinebridge-early-stop-'));
-    const started = start(cwd);
+    const started = start(cwd, {}, true);
     await waitFor(started, /Starting Pinebridge/);
 
     started.child.kill('SIGTERM');
