@@ -30,6 +30,7 @@ import {
   type BrokerOrder,
   bookFill,
   flatPosition,
+  isFinal,
   type LastPrice,
   ORDER_SIDES,
   type OrderIntent,
@@ -37,6 +38,7 @@ import {
   type PortfolioSnapshot,
   type Position,
   type RecentOrder,
+  SIGNAL_STATUSES,
   type SignalStatus,
   signedQuantity,
   TRADING_STATES,
@@ -229,7 +231,7 @@ export const TransitionDoc = z.object({
 });
 
 const SignalDoc = z.object({
-  status: z.string(),
+  status: z.enum(SIGNAL_STATUSES),
   clientOrderId: z.string().optional(),
 });
 
@@ -616,8 +618,6 @@ export function submission(order: BookedOrder, report: BrokerOrder, at: string):
 // ---------------------------------------------------------------------------------------------
 // Booking what the broker reports
 
-const FINAL_REPORTS: readonly BrokerOrder['status'][] = ['filled', 'cancelled', 'expired', 'rejected'];
-
 /** What a booking reads besides the order: its symbol's position, the streaks. */
 export interface BookingRead {
   order: BookedOrder;
@@ -636,7 +636,7 @@ export const streaksOf = (doc: Doc | undefined): BookingRead['account'] => {
 export const positionFromDoc = (doc: Doc | undefined): Position | undefined =>
   doc === undefined ? undefined : positionFrom(doc);
 export const signalStatusOf = (doc: Doc | undefined): SignalStatus | undefined =>
-  doc === undefined ? undefined : (SignalDoc.parse(doc).status as SignalStatus);
+  doc === undefined ? undefined : SignalDoc.parse(doc).status;
 
 /**
  * Books a broker report: fills not yet booked move position and cash (each unit once, whatever
@@ -655,7 +655,7 @@ export function booking(
   const filled = dec(report.filledQuantity);
   const booked = dec(order.bookedQuantity);
   const newly = filled.gt(booked) ? filled.minus(booked) : dec(0);
-  const final = FINAL_REPORTS.includes(report.status);
+  const final = isFinal(report.status);
   const position = read.position ?? flatPosition(intent.symbol);
 
   let nextPosition: Position = position;

@@ -36,6 +36,10 @@ export const BROKER_ORDER_STATUSES = [
 ] as const;
 export type BrokerOrderStatus = (typeof BROKER_ORDER_STATUSES)[number];
 
+/** Whether the broker is done with an order: everything but `new` and `partially_filled`. */
+export const isFinal = (status: BrokerOrderStatus): boolean =>
+  status !== 'new' && status !== 'partially_filled';
+
 /** One order Pinebridge decided to send: the output of the risk check, the input of SubmitOrder. */
 export const OrderIntentSchema = z.object({
   clientOrderId: z.string().max(48),

@@ -9,6 +9,7 @@ import type {
   CommitResult,
   Doc,
   Entity,
+  ORDER_STATUSES,
   TradingStateChange,
   TradingStateTransition,
 } from '../domain/ledger.js';
@@ -16,7 +17,6 @@ import type { ApprovalBookkeeping, Denial } from '../domain/risk.js';
 import type {
   Breaker,
   BrokerOrder,
-  BrokerOrderStatus,
   OrderIntent,
   PortfolioSnapshot,
   SignalStatus,
@@ -85,7 +85,7 @@ export interface OrderRecord {
   clientOrderId: string;
   signalId: string;
   intent: OrderIntent;
-  status: BrokerOrderStatus | 'pending_submit' | 'unknown';
+  status: (typeof ORDER_STATUSES)[number];
   brokerOrderId?: string;
   filledQuantity: string;
   bookedQuantity: string;

@@ -2,10 +2,15 @@ import type { Signal } from '../domain/alert.js';
 import { clientOrderIdOf } from '../domain/ids.js';
 import { dec } from '../domain/money.js';
 import { approvalBookkeeping, sizeOrder } from '../domain/risk.js';
-import { type BrokerOrder, type PortfolioSnapshot, TERMINAL_SIGNAL_STATUSES } from '../domain/trading.js';
+import {
+  type BrokerOrder,
+  isFinal,
+  type PortfolioSnapshot,
+  TERMINAL_SIGNAL_STATUSES,
+} from '../domain/trading.js';
 import type { OrderRecord } from '../ports/index.js';
 import { haltTrading } from './breaker.js';
-import { inFlightWaitMs, isFinal, recordDerivedSignal, type TradeFlowDeps } from './trade-flow.js';
+import { inFlightWaitMs, recordDerivedSignal, type TradeFlowDeps } from './trade-flow.js';
 
 export interface StopItem {
   kind: 'cancel' | 'flatten';

@@ -10,9 +10,9 @@ import {
   type MarketData,
 } from '../domain/risk.js';
 import {
-  type BROKER_ORDER_STATUSES,
   type BrokerOrder,
   BrokerOrderSchema,
+  isFinal,
   type LastPrice,
   type OrderIntent,
   type PortfolioSnapshot,
@@ -84,9 +84,6 @@ export const RecordFailureInputSchema = z.object({
   clientOrderId: z.string().optional(),
   error: z.object({ Error: z.string(), Cause: z.unknown().optional() }),
 });
-
-const FINAL_STATUSES: readonly BrokerOrder['status'][] = ['filled', 'cancelled', 'expired', 'rejected'];
-export const isFinal = (status: (typeof BROKER_ORDER_STATUSES)[number]) => FINAL_STATUSES.includes(status);
 
 export interface TradeFlowDeps {
   config: Config;
