@@ -1,6 +1,6 @@
 import type { RiskConfig } from '../config/schema.js';
 import { nextTradingDay, sessionDateOf, sessionOf } from './calendar.js';
-import { Decimal, dec, Exact } from './money.js';
+import { Decimal, dec } from './money.js';
 import {
   type BreakerTrip,
   type PortfolioSnapshot,
@@ -9,7 +9,12 @@ import {
   type TradingState,
 } from './trading.js';
 
-/** What the loss limits are measured against at one instant. */
+/**
+ * What the loss limits are measured against at one instant. A session is a New York calendar day;
+ * it begins at the first decision, fill or breaker evaluation of the day, with the equity of that
+ * moment (positions marked at their last prices). The high-water mark is the highest equity any of
+ * those moments has seen.
+ */
 export interface RiskMarks {
   equity: Decimal;
   /** The session the instant belongs to and the equity it began with (now, if it begins now). */
@@ -17,90 +22,57 @@ export interface RiskMarks {
   highWaterMark: Decimal;
   /** Equity minus the session's starting equity: realized and unrealized P&L of the session. */
   sessionPnl: Decimal;
-  /** How far equity is below its high-water mark, in percent (0 at a new high). */
-  drawdownPercent: Decimal;
   /** The session rolled over or equity made a new high: the breaker record should be updated. */
   changed: boolean;
 }
 
-/** The marks in the risk engine's arithmetic (see Exact); riskMarksOf gives them as Decimals. */
-export interface ExactMarks {
-  equity: Exact;
-  session: { date: string; startEquity: string };
-  highWaterMark: Exact;
-  sessionPnl: Exact;
-  changed: boolean;
-}
+const parse = Decimal.parse; // read once (see risk.ts)
+const ZERO = Decimal.ZERO;
+const HUNDRED = dec(100);
 
-const parse = Exact.parse; // read once (see risk.ts)
-const ZERO = Exact.ZERO;
-const HUNDRED = Exact.of(100);
-
-/** riskMarksOf without the drawdown, computed cheaply: what the risk checks compare. Kept in `figures`. */
-export function exactMarksOf(snapshot: PortfolioSnapshot, now: Date, figures?: SnapshotFigures): ExactMarks {
+/** The marks at `now`, kept in `figures` for the other checks of the same decision. */
+export function riskMarksOf(snapshot: PortfolioSnapshot, now: Date, figures?: SnapshotFigures): RiskMarks {
   const kept = figures?.snapshot === snapshot ? figures : undefined;
-  if (kept?.exactMarks?.at === now.getTime()) return kept.exactMarks.marks as ExactMarks;
+  if (kept?.marks?.at === now.getTime()) return kept.marks.marks as RiskMarks;
   const equity = snapshotEquityOf(snapshot, kept);
   const date = sessionDateOf(now);
   const recorded = snapshot.breaker.session;
   const session = recorded?.date === date ? recorded : { date, startEquity: equity.toString() };
   const recordedMark =
     snapshot.breaker.highWaterMark === undefined ? undefined : parse(snapshot.breaker.highWaterMark);
-  const highWaterMark = recordedMark === undefined ? equity : Exact.max(recordedMark, equity);
-  const marks: ExactMarks = {
+  const highWaterMark = recordedMark === undefined ? equity : Decimal.max(recordedMark, equity);
+  const marks: RiskMarks = {
     equity,
     session,
     highWaterMark,
     sessionPnl: equity.minus(parse(session.startEquity)),
     changed: session !== recorded || recordedMark === undefined || highWaterMark.gt(recordedMark),
   };
-  if (kept) kept.exactMarks = { at: now.getTime(), marks };
-  return marks;
-}
-
-/**
- * Session P&L and drawdown. A session is a New York calendar day; it begins at the first decision,
- * fill or breaker evaluation of the day, with the equity of that moment (positions marked at their
- * last prices). The high-water mark is the highest equity any of those moments has seen.
- */
-export function riskMarksOf(snapshot: PortfolioSnapshot, now: Date, figures?: SnapshotFigures): RiskMarks {
-  const kept = figures?.snapshot === snapshot ? figures : undefined;
-  if (kept?.marks?.at === now.getTime()) return kept.marks.marks as RiskMarks;
-  const exact = exactMarksOf(snapshot, now, kept);
-  const equity = exact.equity.toDecimal();
-  const highWaterMark = exact.highWaterMark === exact.equity ? equity : exact.highWaterMark.toDecimal();
-  const marks: RiskMarks = {
-    equity,
-    session: exact.session,
-    highWaterMark,
-    sessionPnl: exact.sessionPnl.toDecimal(),
-    drawdownPercent: highWaterMark.gt(0)
-      ? Decimal.max(highWaterMark.minus(equity).div(highWaterMark).times(100), 0)
-      : dec(0),
-    changed: exact.changed,
-  };
   if (kept) kept.marks = { at: now.getTime(), marks };
   return marks;
 }
 
-/** The session loss that trips the daily limit: the smaller of the dollar and percentage limits. */
-export function dailyLossLimitOf(config: RiskConfig, sessionStartEquity: string): Decimal | undefined {
-  return exactDailyLossLimitOf(config, sessionStartEquity)?.toDecimal();
+/** How far equity is below its high-water mark, in percent (0 at a new high). */
+export function drawdownPercentOf(marks: RiskMarks): Decimal {
+  const { highWaterMark, equity } = marks;
+  return highWaterMark.gt(ZERO)
+    ? Decimal.max(highWaterMark.minus(equity).div(highWaterMark).times(HUNDRED), ZERO)
+    : ZERO;
 }
 
-function exactDailyLossLimitOf(config: RiskConfig, sessionStartEquity: string): Exact | undefined {
-  const limits: Exact[] = [];
+/** The session loss that trips the daily limit: the smaller of the dollar and percentage limits. */
+export function dailyLossLimitOf(config: RiskConfig, sessionStartEquity: string): Decimal | undefined {
+  const limits: Decimal[] = [];
   const maxLoss = parse(config.risk.maxDailyLoss);
   if (maxLoss.gt(ZERO)) limits.push(maxLoss);
   // A percentage of nothing is no limit (an account that began the session empty).
   if (config.risk.maxDailyLossPercent > 0) {
     const start = parse(sessionStartEquity);
-    if (start.gt(ZERO))
-      limits.push(start.times(Exact.of(config.risk.maxDailyLossPercent)).div(HUNDRED).toCents());
+    if (start.gt(ZERO)) limits.push(start.times(dec(config.risk.maxDailyLossPercent)).div(HUNDRED).toCents());
   }
   const [first, second] = limits;
   if (first === undefined) return undefined;
-  return second === undefined ? Exact.min1(first) : Exact.min(first, second);
+  return second === undefined ? first : Decimal.min(first, second);
 }
 
 /** The session's loss and limit when the loss has reached it; undefined while within it. */
@@ -110,22 +82,15 @@ export function dailyLossBreach(
 ): { loss: Decimal; limit: Decimal } | undefined {
   const limit = dailyLossLimitOf(config, marks.session.startEquity);
   const loss = marks.sessionPnl.neg();
-  return limit !== undefined && loss.gt(0) && loss.gte(limit) ? { loss, limit } : undefined;
-}
-
-/** Whether the session's loss has reached the daily limit (dailyLossBreach, computed cheaply). */
-export function dailyLossBreached(marks: ExactMarks, config: RiskConfig): boolean {
-  const limit = exactDailyLossLimitOf(config, marks.session.startEquity);
-  const loss = marks.sessionPnl.neg();
-  return limit !== undefined && loss.gt(ZERO) && loss.gte(limit);
+  return limit !== undefined && loss.gt(ZERO) && loss.gte(limit) ? { loss, limit } : undefined;
 }
 
 /**
- * True when riskMarksOf's drawdownPercent is certainly below `max`, told without its division;
- * false when it is not, or cannot be told that way (then ask riskMarksOf).
+ * True when drawdownPercentOf(marks) is certainly below `max`, told without its division; false
+ * when it is not, or cannot be told that way (then ask drawdownPercentOf).
  */
-export function drawdownBelow(marks: ExactMarks, max: number): boolean {
-  const limit = Exact.of(max);
+export function drawdownBelow(marks: RiskMarks, max: number): boolean {
+  const limit = dec(max);
   if (!limit.gt(ZERO)) return false;
   const { highWaterMark, equity } = marks;
   // drawdownPercent is 0 then.
@@ -197,11 +162,11 @@ function tripOf(snapshot: PortfolioSnapshot, config: RiskConfig, now: Date): Tra
   const iso = (ms: number) => new Date(ms).toISOString();
   const percent = (d: Decimal) => d.toDecimalPlaces(2).toString();
 
-  if (risk.maxDrawdownPercent > 0 && marks.drawdownPercent.gte(risk.maxDrawdownPercent)) {
+  if (risk.maxDrawdownPercent > 0 && drawdownPercentOf(marks).gte(risk.maxDrawdownPercent)) {
     return {
       to: 'HALTED',
       trip: 'DRAWDOWN',
-      reason: `equity $${marks.equity.toFixed(2)} is ${percent(marks.drawdownPercent)}% below its high-water mark $${marks.highWaterMark.toFixed(2)} (risk.maxDrawdownPercent ${risk.maxDrawdownPercent})`,
+      reason: `equity $${marks.equity.toFixed(2)} is ${percent(drawdownPercentOf(marks))}% below its high-water mark $${marks.highWaterMark.toFixed(2)} (risk.maxDrawdownPercent ${risk.maxDrawdownPercent})`,
       ...(risk.drawdownCooldownHours > 0
         ? { resetAt: iso(now.getTime() + risk.drawdownCooldownHours * 3_600_000) }
         : {}),

@@ -685,7 +685,10 @@ export function booking(
   const remaining = dec(order.reservedCashRemaining);
   const release = final
     ? remaining
-    : toCents(dec(intent.reservedCash).times(newly).div(dec(intent.quantity))).clampedTo(0, remaining);
+    : Decimal.min(
+        Decimal.max(toCents(dec(intent.reservedCash).times(newly).div(dec(intent.quantity))), 0),
+        remaining,
+      );
   const unfilled = final ? Decimal.max(dec(intent.quantity).minus(filled), 0) : dec(0);
   const pendingRelease = signedQuantity(intent.side, newly.plus(unfilled));
 

@@ -1,9 +1,9 @@
 import type { RiskConfig } from '../config/schema.js';
 import type { Signal } from './alert.js';
-import { dailyLossBreach, dailyLossBreached, drawdownBelow, exactMarksOf, riskMarksOf } from './breaker.js';
+import { dailyLossBreach, drawdownBelow, drawdownPercentOf, riskMarksOf } from './breaker.js';
 import { marketPhaseAt, sessionDateOf, tradingDaysBack } from './calendar.js';
 import { clientOrderIdOf } from './ids.js';
-import { Decimal, dec, Exact } from './money.js';
+import { Decimal, dec } from './money.js';
 import {
   type DayTrade,
   flatPosition,
@@ -90,30 +90,29 @@ export type RiskDecision =
 const positionOf = (ctx: RiskContext, symbol: string): Position =>
   ctx.snapshot.positions[symbol] ?? flatPosition(symbol);
 
-// Amounts are compared and summed with Exact: decimal.js's values at a fraction of its cost.
-// Exact.parse is read once: tsx runs these modules as CommonJS, where every use of an imported
+// Decimal.parse is read once: tsx runs these modules as CommonJS, where every use of an imported
 // binding calls a getter, a cost the per-position loops notice.
-const parse = Exact.parse;
-const ZERO = Exact.ZERO;
-const HUNDRED = Exact.of(100);
+const parse = Decimal.parse;
+const ZERO = Decimal.ZERO;
+const HUNDRED = dec(100);
 
-const signed = (side: OrderSide, quantity: string): Exact =>
+const signed = (side: OrderSide, quantity: string): Decimal =>
   side === 'buy' ? parse(quantity) : parse(quantity).neg();
 
 /** Position including orders already approved and in flight, so racing signals are counted. */
-const committedQuantity = (p: Position): Exact => parse(p.quantity).plus(parse(p.pendingQuantity));
+const committedQuantity = (p: Position): Decimal => parse(p.quantity).plus(parse(p.pendingQuantity));
 
 /** The part of an order that grows the absolute position (the rest closes). */
-function openingQuantity(intent: Pick<OrderIntent, 'side' | 'quantity'>, position: Position): Exact {
+function openingQuantity(intent: Pick<OrderIntent, 'side' | 'quantity'>, position: Position): Decimal {
   const before = committedQuantity(position);
   return openingOf(before, before.plus(signed(intent.side, intent.quantity)));
 }
 
 /** openingQuantity from the committed quantity before and after the order. */
-function openingOf(before: Exact, after: Exact): Exact {
+function openingOf(before: Decimal, after: Decimal): Decimal {
   // Crossing through flat (a reversal) opens only the part beyond flat.
   if (!before.isZero() && before.gt(ZERO) !== after.gt(ZERO)) return after.abs();
-  return Exact.max(after.abs().minus(before.abs()), ZERO);
+  return Decimal.max(after.abs().minus(before.abs()), ZERO);
 }
 
 /**
@@ -133,7 +132,7 @@ interface OrderPosition {
   intent: OrderIntent;
   snapshot: PortfolioSnapshot;
   /** Committed quantity after the order. */
-  after: Exact;
+  after: Decimal;
   /** The order opens (grows the absolute position). */
   opens: boolean;
 }
@@ -186,7 +185,7 @@ export const maxPositionCheck: IntentCheck = (intent, ctx) => {
   if (!order.opens) return undefined;
   const after = order.after.abs();
   const { maxPositionQuantity, maxPositionNotional } = ctx.config.risk;
-  if (after.gt(Exact.of(maxPositionQuantity))) {
+  if (after.gt(dec(maxPositionQuantity))) {
     return {
       code: 'MAX_POSITION',
       detail: `${intent.symbol} position would be ${after.toString()}, above risk.maxPositionQuantity ${maxPositionQuantity}`,
@@ -196,7 +195,7 @@ export const maxPositionCheck: IntentCheck = (intent, ctx) => {
   if (notional.gt(parse(maxPositionNotional))) {
     return {
       code: 'MAX_POSITION',
-      detail: `${intent.symbol} position would be $${notional.toDecimal().toFixed(2)}, above risk.maxPositionNotional $${maxPositionNotional}`,
+      detail: `${intent.symbol} position would be $${notional.toFixed(2)}, above risk.maxPositionNotional $${maxPositionNotional}`,
     };
   }
   return undefined;
@@ -220,7 +219,7 @@ export const buyingPowerCheck: IntentCheck = (intent, ctx) => {
   return needed.gt(available)
     ? {
         code: 'INSUFFICIENT_BUYING_POWER',
-        detail: `order needs $${needed.toDecimal().toFixed(2)}, buying power is $${Exact.max(available, ZERO).toDecimal().toFixed(2)}`,
+        detail: `order needs $${needed.toFixed(2)}, buying power is $${Decimal.max(available, ZERO).toFixed(2)}`,
       }
     : undefined;
 };
@@ -257,7 +256,7 @@ export const staleSignalCheck: SignalCheck = ({ signal, config, now, receivedAt 
   return undefined;
 };
 
-const sideOf = (quantity: Exact): 'long' | 'short' | 'flat' =>
+const sideOf = (quantity: Decimal): 'long' | 'short' | 'flat' =>
   quantity.gt(ZERO) ? 'long' : quantity.lt(ZERO) ? 'short' : 'flat';
 
 /** Nothing new on a symbol while one of its orders has an unknown fate: the position is not known either. */
@@ -414,7 +413,7 @@ export const maxOrderNotionalCheck: IntentCheck = (intent, ctx) => {
   return opening.gt(limit)
     ? {
         code: 'MAX_ORDER_NOTIONAL',
-        detail: `order opens $${opening.toDecimal().toFixed(2)}, above risk.maxOrderNotional $${ctx.config.risk.maxOrderNotional}`,
+        detail: `order opens $${opening.toFixed(2)}, above risk.maxOrderNotional $${ctx.config.risk.maxOrderNotional}`,
       }
     : undefined;
 };
@@ -424,7 +423,7 @@ interface Book {
   intent: OrderIntent;
   snapshot: PortfolioSnapshot;
   symbols: readonly string[];
-  quantities: readonly Exact[];
+  quantities: readonly Decimal[];
   /** Entry i is position i (each position's key is its symbol, so none repeats). */
   byKey: boolean;
   /** How many symbols would have a position. */
@@ -439,7 +438,7 @@ function committedAfter(intent: OrderIntent, ctx: RiskContext): Book {
   const holdings = holdingsOf(ctx.snapshot, kept);
   const { keys, positions } = holdings;
   // committedQuantity of each position (its quantity read once), keyed by the position's own symbol.
-  let quantities: Exact[] = [];
+  let quantities: Decimal[] = [];
   // While every key is its position's symbol (as the store writes them), no symbol repeats and the
   // keys are those symbols (the same strings, but property names: quicker to look up).
   let byKey = true;
@@ -453,9 +452,9 @@ function committedAfter(intent: OrderIntent, ctx: RiskContext): Book {
     // As a Map does: one entry per symbol, where it first appears, holding the last quantity.
     const index = new Map<string, number>();
     const distinct: string[] = [];
-    const bySymbol: Exact[] = [];
+    const bySymbol: Decimal[] = [];
     positions.forEach((position, i) => {
-      const quantity = quantities[i] as Exact;
+      const quantity = quantities[i] as Decimal;
       const slot = index.get(position.symbol);
       if (slot !== undefined) bySymbol[slot] = quantity;
       else {
@@ -481,16 +480,16 @@ function committedAfter(intent: OrderIntent, ctx: RiskContext): Book {
 }
 
 /** Σ |committed quantity| × mark over the symbols held after the order, this order at its own price. */
-function grossAfter(intent: OrderIntent, ctx: RiskContext): Exact {
+function grossAfter(intent: OrderIntent, ctx: RiskContext): Decimal {
   const { symbols, quantities, byKey } = committedAfter(intent, ctx);
   const { prices, positions } = ctx.snapshot;
   // Entry i is position i when keyed by symbol, whose mark (last price, else average cost) equity reads too.
   const holdings = byKey ? holdingsOf(ctx.snapshot, keptFor(ctx)) : undefined;
-  const held = new Array<Exact>(quantities.length);
-  const marks = new Array<Exact>(quantities.length);
+  const held = new Array<Decimal>(quantities.length);
+  const marks = new Array<Decimal>(quantities.length);
   let count = 0;
   for (let i = 0; i < quantities.length; i++) {
-    const quantity = quantities[i] as Exact;
+    const quantity = quantities[i] as Decimal;
     if (quantity.isZero()) continue;
     const symbol = symbols[i] as string;
     held[count] = quantity;
@@ -502,7 +501,7 @@ function grossAfter(intent: OrderIntent, ctx: RiskContext): Exact {
           : parse(prices[symbol]?.price ?? positions[symbol]?.averageCost ?? '0');
     count += 1;
   }
-  return Exact.sumOfProducts(ZERO, held, marks, count, true);
+  return Decimal.sumOfProducts(ZERO, held, marks, count, true);
 }
 
 export const maxOpenPositionsCheck: IntentCheck = (intent, ctx) => {
@@ -517,13 +516,13 @@ export const maxOpenPositionsCheck: IntentCheck = (intent, ctx) => {
 };
 
 /** The exposure limit: risk.maxGrossExposure, or risk.maxGrossExposurePercent of equity if lower. */
-function exposureLimit(ctx: RiskContext): Exact {
+function exposureLimit(ctx: RiskContext): Decimal {
   const { risk } = ctx.config;
   const relative = snapshotEquityOf(ctx.snapshot, keptFor(ctx))
-    .times(Exact.of(risk.maxGrossExposurePercent))
+    .times(dec(risk.maxGrossExposurePercent))
     .div(HUNDRED)
     .toCents();
-  return Exact.min(parse(risk.maxGrossExposure), relative);
+  return Decimal.min(parse(risk.maxGrossExposure), relative);
 }
 
 /**
@@ -539,7 +538,7 @@ export const maxExposureCheck: IntentCheck = (intent, ctx) => {
   const gross =
     counted === undefined
       ? marked
-      : Exact.max(
+      : Decimal.max(
           marked,
           parse(counted)
             .minus(parse(positionOf(ctx, intent.symbol).exposure ?? '0'))
@@ -549,7 +548,7 @@ export const maxExposureCheck: IntentCheck = (intent, ctx) => {
   return gross.gt(limit)
     ? {
         code: 'MAX_EXPOSURE',
-        detail: `gross exposure would be $${gross.toDecimal().toFixed(2)}, above $${limit.toDecimal().toFixed(2)} (risk.maxGrossExposure $${risk.maxGrossExposure}, risk.maxGrossExposurePercent ${risk.maxGrossExposurePercent}% of equity)`,
+        detail: `gross exposure would be $${gross.toFixed(2)}, above $${limit.toFixed(2)} (risk.maxGrossExposure $${risk.maxGrossExposure}, risk.maxGrossExposurePercent ${risk.maxGrossExposurePercent}% of equity)`,
       }
     : undefined;
 };
@@ -579,7 +578,7 @@ function collarDenial(name: string, price: string, market: string, percent: numb
   // |price − market| / market > percent / 100, compared without dividing (every decision asks).
   const marketPrice = parse(market);
   const gap = parse(price).minus(marketPrice).abs().times(HUNDRED);
-  if (!gap.gt(marketPrice.times(Exact.of(percent)))) return undefined;
+  if (!gap.gt(marketPrice.times(dec(percent)))) return undefined;
   const away = dec(price).minus(dec(market)).abs().div(dec(market)).times(100);
   return {
     code: 'PRICE_COLLAR',
@@ -608,7 +607,6 @@ export function alertPriceBelieved(ctx: RiskContext): boolean {
 /** After a bad session, orders may only shrink positions until the next one. */
 export const dailyLossCheck: IntentCheck = (intent, ctx) => {
   if (!orderPositionOf(intent, ctx).opens) return undefined;
-  if (!dailyLossBreached(exactMarksOf(ctx.snapshot, ctx.now, keptFor(ctx)), ctx.config)) return undefined;
   const marks = riskMarksOf(ctx.snapshot, ctx.now, keptFor(ctx));
   const breach = dailyLossBreach(marks, ctx.config);
   return breach
@@ -623,12 +621,13 @@ export const dailyLossCheck: IntentCheck = (intent, ctx) => {
 export const drawdownCheck: IntentCheck = (intent, ctx) => {
   const max = ctx.config.risk.maxDrawdownPercent;
   if (max === 0 || !orderPositionOf(intent, ctx).opens) return undefined;
-  if (drawdownBelow(exactMarksOf(ctx.snapshot, ctx.now, keptFor(ctx)), max)) return undefined;
   const marks = riskMarksOf(ctx.snapshot, ctx.now, keptFor(ctx));
-  return marks.drawdownPercent.gte(max)
+  if (drawdownBelow(marks, max)) return undefined;
+  const drawdown = drawdownPercentOf(marks);
+  return drawdown.gte(max)
     ? {
         code: 'MAX_DRAWDOWN',
-        detail: `equity $${marks.equity.toFixed(2)} is ${marks.drawdownPercent.toDecimalPlaces(2).toString()}% below its high-water mark $${marks.highWaterMark.toFixed(2)}, risk.maxDrawdownPercent is ${max}`,
+        detail: `equity $${marks.equity.toFixed(2)} is ${drawdown.toDecimalPlaces(2).toString()}% below its high-water mark $${marks.highWaterMark.toFixed(2)}, risk.maxDrawdownPercent is ${max}`,
       }
     : undefined;
 };
@@ -667,13 +666,13 @@ export const dayTradeCheck: IntentCheck = (intent, ctx) => {
   if (!rule.enabled) return undefined;
   const session = sessionDateOf(ctx.now);
   if (!isDayTrade(intent, positionOf(ctx, intent.symbol), session)) return undefined;
-  const startEquity = parse(exactMarksOf(ctx.snapshot, ctx.now, keptFor(ctx)).session.startEquity);
+  const startEquity = parse(riskMarksOf(ctx.snapshot, ctx.now, keptFor(ctx)).session.startEquity);
   if (startEquity.gte(parse(rule.minEquity))) return undefined;
   const counted = dayTradesInWindow(ctx.snapshot.account.dayTrades, ctx.config, ctx.now).length;
   return counted >= rule.maxDayTrades
     ? {
         code: 'DAY_TRADE_LIMIT',
-        detail: `closing ${intent.symbol} opened this session would be day trade ${counted + 1} in ${rule.windowDays} business days with session equity $${startEquity.toDecimal().toFixed(2)} below $${rule.minEquity} (risk.dayTrades.maxDayTrades ${rule.maxDayTrades})`,
+        detail: `closing ${intent.symbol} opened this session would be day trade ${counted + 1} in ${rule.windowDays} business days with session equity $${startEquity.toFixed(2)} below $${rule.minEquity} (risk.dayTrades.maxDayTrades ${rule.maxDayTrades})`,
       }
     : undefined;
 };
@@ -749,7 +748,7 @@ export function approvalBookkeeping(intent: OrderIntent, ctx: RiskContext): Appr
       buyingPower: config.risk.buyingPowerCheck,
       ...(opens
         ? {
-            maxExposure: exposureLimit(ctx).toDecimal().toFixed(2),
+            maxExposure: exposureLimit(ctx).toFixed(2),
             maxOpenPositions: config.risk.maxOpenPositions,
           }
         : {}),
@@ -789,7 +788,7 @@ function referencePriceOf(ctx: RiskContext): string | undefined {
  * The quantity the signal asks for, by its quantityType. (Not a closure in sizeOrder: tsx, which
  * keeps function names, names every closure it creates, at a cost per call.)
  */
-function requestedQuantity(ctx: RiskContext, price: string, open: Exact): Exact {
+function requestedQuantity(ctx: RiskContext, price: string, open: Decimal): Decimal {
   const { signal } = ctx;
   const amount = parse(signal.quantity ?? '0');
   switch (signal.quantityType) {
@@ -826,7 +825,7 @@ export function sizeOrder(ctx: RiskContext): { intent: OrderIntent; notes: Denia
     (signal.action === 'sell' && signal.quantity === undefined);
 
   let side: OrderSide;
-  let quantity: Exact;
+  let quantity: Decimal;
   if (closing) {
     // Close only in the direction the alert names: sell closes a long, buy covers a short, exit either.
     const closable =
@@ -839,7 +838,9 @@ export function sizeOrder(ctx: RiskContext): { intent: OrderIntent; notes: Denia
     }
     side = open.gt(ZERO) ? 'sell' : 'buy';
     quantity =
-      signal.quantity === undefined ? open.abs() : Exact.min(requestedQuantity(ctx, price, open), open.abs());
+      signal.quantity === undefined
+        ? open.abs()
+        : Decimal.min(requestedQuantity(ctx, price, open), open.abs());
   } else {
     side = signal.action === 'sell' ? 'sell' : 'buy';
     quantity = requestedQuantity(ctx, price, open);
@@ -849,7 +850,7 @@ export function sizeOrder(ctx: RiskContext): { intent: OrderIntent; notes: Denia
   // way as a follow-up signal once the close has filled. Brokers such as Alpaca reject one order
   // that flips a position, and each leg then passes its own risk check.
   const notes: Denial[] = [];
-  let remainder: Exact | undefined;
+  let remainder: Decimal | undefined;
   if (!open.isZero() && open.gt(ZERO) !== (side === 'buy') && quantity.gt(open.abs())) {
     remainder = quantity.minus(open.abs());
     quantity = open.abs();

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { Decimal, dec, Exact, str, toCents } from './money.js';
+import { Decimal, dec, str, toCents } from './money.js';
 
 export const ORDER_SIDES = ['buy', 'sell'] as const;
 export type OrderSide = (typeof ORDER_SIDES)[number];
@@ -296,50 +296,46 @@ export function bookFill(
 
 /** Equity = cash + every position marked at its last price (average cost when none is known). */
 export function equityOf(snapshot: Pick<PortfolioSnapshot, 'account' | 'positions' | 'prices'>): Decimal {
-  return exactEquityOf(snapshot).toDecimal();
+  return equityFrom(snapshot.account.cash, new Holdings(snapshot));
 }
-
-/** equityOf in the risk engine's arithmetic (see Exact): the same value, computed cheaply. */
-const exactEquityOf = (snapshot: Pick<PortfolioSnapshot, 'account' | 'positions' | 'prices'>): Exact =>
-  equityFrom(snapshot.account.cash, new Holdings(snapshot));
 
 // Read once: tsx runs these modules as CommonJS, where every use of an imported binding calls a
 // getter, a cost the per-position loops of the risk checks notice.
-const parse = Exact.parse;
+const parse = Decimal.parse;
 
-function equityFrom(cash: string, holdings: Holdings): Exact {
+function equityFrom(cash: string, holdings: Holdings): Decimal {
   const start = parse(cash);
   const count = holdings.positions.length;
-  const quantities = new Array<Exact>(count);
-  const marks = new Array<Exact>(count);
+  const quantities = new Array<Decimal>(count);
+  const marks = new Array<Decimal>(count);
   for (let i = 0; i < count; i++) {
     quantities[i] = holdings.quantity(i);
     marks[i] = holdings.mark(i);
   }
-  return Exact.sumOfProducts(start, quantities, marks, count, false).toCents();
+  return Decimal.sumOfProducts(start, quantities, marks, count, false).toCents();
 }
 
 /**
  * A snapshot's positions in the order of Object.values(positions), with the amounts the risk
- * checks read: each read once, when first asked for (so in the order the Decimal code read them).
+ * checks read: each read once, when first asked for.
  */
 export class Holdings {
   /** Object.keys(positions): the symbols, as property names (quicker to look up than other strings). */
   readonly keys: string[];
   readonly positions: Position[];
-  private readonly quantities: (Exact | undefined)[];
-  private readonly marks: (Exact | undefined)[];
+  private readonly quantities: (Decimal | undefined)[];
+  private readonly marks: (Decimal | undefined)[];
 
   constructor(readonly snapshot: Pick<PortfolioSnapshot, 'positions' | 'prices'>) {
     this.keys = Object.keys(snapshot.positions);
     // In the order of the keys (both list the own enumerable properties, in the same order).
     this.positions = Object.values(snapshot.positions);
-    this.quantities = new Array<Exact | undefined>(this.keys.length).fill(undefined);
-    this.marks = new Array<Exact | undefined>(this.keys.length).fill(undefined);
+    this.quantities = new Array<Decimal | undefined>(this.keys.length).fill(undefined);
+    this.marks = new Array<Decimal | undefined>(this.keys.length).fill(undefined);
   }
 
   /** Position i's quantity. */
-  quantity(i: number): Exact {
+  quantity(i: number): Decimal {
     let quantity = this.quantities[i];
     if (quantity === undefined) {
       quantity = parse((this.positions[i] as Position).quantity);
@@ -349,7 +345,7 @@ export class Holdings {
   }
 
   /** Position i's mark: its last price, else its average cost. */
-  mark(i: number): Exact {
+  mark(i: number): Decimal {
     let mark = this.marks[i];
     if (mark === undefined) {
       const position = this.positions[i] as Position;
@@ -370,9 +366,8 @@ export class Holdings {
  */
 export class SnapshotFigures {
   holdings: Holdings | undefined;
-  equity: Exact | undefined;
+  equity: Decimal | undefined;
   /** The loss limits' marks at one instant (see breaker.ts). */
-  exactMarks: { at: number; marks: unknown } | undefined;
   marks: { at: number; marks: unknown } | undefined;
   constructor(readonly snapshot: PortfolioSnapshot) {}
 }
@@ -388,8 +383,8 @@ export function holdingsOf(snapshot: PortfolioSnapshot, figures?: SnapshotFigure
   return kept.holdings;
 }
 
-/** exactEquityOf of the snapshot, computed once per `figures`. */
-export function snapshotEquityOf(snapshot: PortfolioSnapshot, figures?: SnapshotFigures): Exact {
+/** equityOf the snapshot, computed once per `figures`. */
+export function snapshotEquityOf(snapshot: PortfolioSnapshot, figures?: SnapshotFigures): Decimal {
   const kept = figuresFor(snapshot, figures);
   if (kept === undefined) return equityFrom(snapshot.account.cash, new Holdings(snapshot));
   kept.equity ??= equityFrom(snapshot.account.cash, holdingsOf(snapshot, kept));

@@ -1,4 +1,4 @@
-import { riskMarksOf } from '../domain/breaker.js';
+import { drawdownPercentOf, riskMarksOf } from '../domain/breaker.js';
 import { type Decimal, dec, money } from '../domain/money.js';
 import { equityOf } from '../domain/trading.js';
 import type { Clock, OrderRecord, SignalStore, TradingStore } from '../ports/index.js';
@@ -104,7 +104,7 @@ export async function portfolioStatus(
       sessionStartEquity: money(dec(marks.session.startEquity)),
       sessionPnl: money(marks.sessionPnl),
       highWaterMark: money(marks.highWaterMark),
-      drawdownPercent: marks.drawdownPercent.toDecimalPlaces(2).toNumber(),
+      drawdownPercent: drawdownPercentOf(marks).toDecimalPlaces(2).toNumber(),
     },
     positions,
     signals: signals.map((s) => ({

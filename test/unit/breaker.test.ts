@@ -4,6 +4,7 @@ import type { Config } from '../../shared/config/schema.js';
 import {
   breakerStep,
   dailyLossLimitOf,
+  drawdownPercentOf,
   manualReset,
   riskMarksOf,
   streakLength,
@@ -495,7 +496,7 @@ describe('riskMarksOf', () => {
 
     expect(marks.session).toEqual({ date: TODAY, startEquity: '100000' });
     expect(marks.sessionPnl.toFixed(2)).toBe('-5000.00');
-    expect(marks.drawdownPercent.toFixed(2)).toBe('5.00');
+    expect(drawdownPercentOf(marks).toFixed(2)).toBe('5.00');
     expect(marks.changed).toBe(false);
   });
 
@@ -505,7 +506,7 @@ describe('riskMarksOf', () => {
     const marks = riskMarksOf(snapshot, NOW);
 
     expect(marks.highWaterMark.toFixed(2)).toBe('105000.00');
-    expect(marks.drawdownPercent.toFixed(2)).toBe('0.00');
+    expect(drawdownPercentOf(marks).toFixed(2)).toBe('0.00');
     expect(marks.changed).toBe(true);
   });
 
@@ -515,7 +516,7 @@ describe('riskMarksOf', () => {
     const marks = riskMarksOf(snapshot, NOW);
 
     expect(marks.highWaterMark.toFixed(2)).toBe('110000.00');
-    expect(marks.drawdownPercent.toFixed(2)).toBe('10.00');
+    expect(drawdownPercentOf(marks).toFixed(2)).toBe('10.00');
     expect(marks.changed).toBe(false);
   });
 

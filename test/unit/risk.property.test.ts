@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../shared/config/load.js';
 import type { Signal } from '../../shared/domain/alert.js';
-import { dailyLossLimitOf, riskMarksOf } from '../../shared/domain/breaker.js';
+import { dailyLossLimitOf, drawdownPercentOf, riskMarksOf } from '../../shared/domain/breaker.js';
 import { dec, str } from '../../shared/domain/money.js';
 import { approvalBookkeeping, dayTradesInWindow, evaluateRisk } from '../../shared/domain/risk.js';
 import { bookFill, equityOf, flatPosition, type PortfolioSnapshot } from '../../shared/domain/trading.js';
@@ -117,7 +117,7 @@ describe('risk limits hold for any sequence of signals', () => {
           if (grows) {
             const limit = dailyLossLimitOf(config, marks.session.startEquity);
             expect(limit === undefined || marks.sessionPnl.neg().lt(limit)).toBe(true);
-            expect(marks.drawdownPercent.lt(config.risk.maxDrawdownPercent)).toBe(true);
+            expect(drawdownPercentOf(marks).lt(config.risk.maxDrawdownPercent)).toBe(true);
           }
           // Below minEquity, never more day trades in the window than allowed.
           if (dec(marks.session.startEquity).lt(dec(config.risk.dayTrades.minEquity))) {
