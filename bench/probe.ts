@@ -31,7 +31,7 @@ const runtime = await startLocalRuntime({
   webhookSecret,
   adminToken: randomBytes(24).toString('base64url'),
   port: 0,
-  dynamoEndpoint: database.endpoint,
+  store: { kind: 'dynamodb', endpoint: database.endpoint },
 });
 
 const rows: string[][] = [];

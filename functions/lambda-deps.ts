@@ -3,6 +3,7 @@ import type { AlpacaCredentialSource } from '../shared/adapters/alpaca/alpaca-br
 import { AlpacaBroker } from '../shared/adapters/alpaca/alpaca-broker.js';
 import { configFromEnv, createCoreDependencies, requireEnv } from '../shared/adapters/dependencies.js';
 import { tableNamesFromEnv } from '../shared/adapters/dynamodb/tables.js';
+import { dynamoStorage } from '../shared/adapters/dynamodb/storage.js';
 import { EventBridgePublisher, EventBridgeTradingStateEvents } from '../shared/adapters/events.js';
 import { TradingMetrics } from '../shared/adapters/metrics.js';
 import { logger } from '../shared/logger.js';
@@ -40,7 +41,7 @@ export function lambdaDependencies(env: NodeJS.ProcessEnv = process.env): Lambda
   const config = configFromEnv(env);
   const metrics = new TradingMetrics();
   const keysWithheld = config.broker === 'alpaca' && !env.ALPACA_SECRET_ID;
-  const deps = createCoreDependencies(config, tableNamesFromEnv(env), {
+  const deps = createCoreDependencies(config, dynamoStorage(tableNamesFromEnv(env)), {
     publisher: new EventBridgePublisher(bus),
     events: new EventBridgeTradingStateEvents(bus, metrics),
     ...(keysWithheld ? { alpaca: { credentials: withheldKeys } } : {}),
@@ -82,7 +83,7 @@ export function readOnlyDependencies(
 ): TradeFlowDeps {
   const config = configFromEnv(env);
   const alpaca = config.broker === 'alpaca';
-  const deps = createCoreDependencies(config, tableNamesFromEnv(env), {
+  const deps = createCoreDependencies(config, dynamoStorage(tableNamesFromEnv(env)), {
     publisher: { publish: refused('publish signals') },
     events: {
       transitioned: refused('announce a trading-state change'),

@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import type { Config } from '../../shared/config/schema.js';
 import { buildApp } from '../app.js';
@@ -49,4 +53,49 @@ export function synthesizeFlow(config: Config): SynthesizedFlow {
     definition: JSON.parse(joinDefinition(machine.Properties.DefinitionString)) as Record<string, unknown>,
     eventPattern: rule.Properties.EventPattern as Record<string, unknown>,
   };
+}
+
+/** The files a synthesized flow depends on: the app's sources and the locked CDK version. */
+function sourceFiles(root: string): string[] {
+  const files: string[] = [join(root, 'package-lock.json')];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts')) files.push(path);
+    }
+  };
+  walk(join(root, 'infra'));
+  walk(join(root, 'shared'));
+  return files;
+}
+
+/**
+ * synthesizeFlow, kept in `cacheDir` under a key made of the config and every source file the
+ * synthesis reads (infra/, shared/, package-lock.json): a start with nothing changed reads the
+ * definition back instead of synthesizing the CDK app again (seconds), and any change to the
+ * code, the CDK version or the config synthesizes afresh.
+ */
+export function synthesizeFlowCached(config: Config, cacheDir: string): SynthesizedFlow {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const hash = createHash('sha256').update(JSON.stringify(config));
+  for (const file of sourceFiles(root)) hash.update(file.slice(root.length)).update(readFileSync(file));
+  const path = join(cacheDir, `flow-${hash.digest('hex').slice(0, 32)}.json`);
+  if (existsSync(path)) {
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as SynthesizedFlow;
+    } catch {
+      // Unreadable (a write cut short): synthesize again below.
+    }
+  }
+  const flow = synthesizeFlow(config);
+  mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+  // Only this key's entry is kept: older ones are for code or config no longer running.
+  for (const old of readdirSync(cacheDir))
+    if (old.startsWith('flow-')) rmSync(join(cacheDir, old), { force: true });
+  writeFileSync(`${path}.tmp`, JSON.stringify(flow));
+  renameSync(`${path}.tmp`, path);
+  return flow;
 }

@@ -7,6 +7,7 @@ import { PrerequisiteError } from './dynamodb-local.js';
 import { ensureLocalSecrets } from './env-file.js';
 import { isLoopbackHost, LOOPBACK } from './loopback.js';
 import { type LocalRuntime, startLocalRuntime } from './runtime.js';
+import { localStoreOf } from './store.js';
 
 /** The banner's warning when HOST puts the bot on the network. */
 function exposureWarning(host: string, port: string): string[] {
@@ -59,8 +60,13 @@ async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 8000);
   // Loopback only unless HOST says otherwise: the bot serves plain HTTP.
   const host = process.env.HOST || LOOPBACK;
+  const store = localStoreOf(config, process.env);
+  const storeName =
+    store.kind === 'sqlite'
+      ? `SQLite, ${store.file}`
+      : `DynamoDB Local, ${store.kind === 'dynamodb-local' ? store.dataDir : ''}`;
   process.stdout.write(
-    'Starting Pinebridge: local database, workflow synthesized from the CDK stack, HTTP server…\n',
+    `Starting Pinebridge: database (${storeName}), workflow synthesized from the CDK stack, HTTP server…\n`,
   );
 
   const broker = brokerKindOf(config, process.env);
@@ -70,7 +76,7 @@ async function main(): Promise<void> {
     config,
     port,
     host,
-    dataDir: '.data/dynamodb',
+    store,
     webhookSecret: secrets.webhookSecret,
     adminToken: secrets.adminToken,
     ...(broker === 'alpaca' && alpacaUrl
@@ -92,7 +98,7 @@ async function main(): Promise<void> {
   const secretShown = secrets.generated ? secrets.webhookSecret : '$PINEBRIDGE_WEBHOOK_SECRET';
   const lines = [
     '',
-    `Pinebridge is running on ${url} (${brokerName}, data in .data/). Ctrl-C stops it cleanly.`,
+    `Pinebridge is running on ${url} (${brokerName}, data in ${storeName}). Ctrl-C stops it cleanly.`,
     ...(isLoopbackHost(host) ? [] : exposureWarning(host, new URL(runtime.url).port)),
     secrets.generated
       ? `First start: generated a webhook secret and an admin token into .env (mode 0600). They are shown once:\n  webhook secret: ${secrets.webhookSecret}\n  admin token:    ${secrets.adminToken}`

@@ -1,11 +1,8 @@
 import type { AddressInfo } from 'node:net';
-import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { cachedProbe, componentHealth } from '../../functions/health.js';
 import { createWebhookHandler } from '../../functions/webhook.js';
 import { AlpacaBroker, type AlpacaCredentialSource } from '../../shared/adapters/alpaca/alpaca-broker.js';
 import { type CoreDependencies, createCoreDependencies } from '../../shared/adapters/dependencies.js';
-import { createDocumentClient } from '../../shared/adapters/dynamodb/client.js';
-import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
 import { EnvWebhookSecrets } from '../../shared/adapters/secrets.js';
 import type { Config } from '../../shared/config/schema.js';
 import { ObservedTradingStateEvents } from '../../shared/dashboard/live.js';
@@ -16,11 +13,11 @@ import { isWriteAction, type OperatorRequest, operate } from '../../shared/useca
 import { completePassDue, reconcile } from '../../shared/usecases/reconcile.js';
 import { createLocalDashboard } from '../dashboard/local.js';
 import { synthesizeFlow } from './definition.js';
-import { type DynamoDbLocal, ensureTables, startDynamoDbLocal } from './dynamodb-local.js';
 import { checkAdminToken } from './env-file.js';
 import { LocalEventBus, localPublisher } from './event-bus.js';
 import { LOOPBACK } from './loopback.js';
 import { createLocalServer, TokenBucket } from './server.js';
+import { type LocalStore, openStorage } from './store.js';
 import { LocalWorkflow } from './workflow.js';
 
 export interface LocalRuntimeOptions {
@@ -31,11 +28,8 @@ export interface LocalRuntimeOptions {
   port: number;
   /** Where the HTTP server listens: 127.0.0.1 (this machine only) unless given. */
   host?: string;
-  /** Where DynamoDB Local keeps its files; undefined keeps it in memory. Ignored with dynamoEndpoint. */
-  dataDir?: string;
-  /** Use an already running DynamoDB Local instead of starting one (tests share one). */
-  dynamoEndpoint?: string;
-  tablePrefix?: string;
+  /** Where the bot keeps its state: SQLite in memory unless given. */
+  store?: LocalStore;
   clock?: Clock;
   /** Milliseconds for each AwaitFill wait instead of workflow.orderPollSeconds. */
   waitOverrideMs?: number;
@@ -60,19 +54,15 @@ export interface LocalRuntime {
 }
 
 /**
- * The whole bot in one process: DynamoDB Local, the synthesized state machine run by
+ * The whole bot in one process: its database (SQLite by default), the synthesized state machine run by
  * aws-local-stepfunctions, an in-process bus applying the deployed rule, and an HTTP server
  * routing to the same webhook handler API Gateway invokes.
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const { config } = options;
   checkAdminToken(options.adminToken);
-  const database: DynamoDbLocal = options.dynamoEndpoint
-    ? { endpoint: options.dynamoEndpoint, stop: async () => {} }
-    : await startDynamoDbLocal(options.dataDir);
+  const database = await openStorage(options.store ?? { kind: 'sqlite' });
   try {
-    const tables = tableNamesFor(options.tablePrefix ?? 'pinebridge-local');
-    await ensureTables(database.endpoint, tables);
     const flow = synthesizeFlow(config);
     // The bus targets the workflow, and the workflow publishes follow-up legs on the bus.
     let bus: LocalEventBus | undefined;
@@ -82,10 +72,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         await localPublisher(bus).publish(event);
       },
     };
-    const deps = createCoreDependencies(config, tables, {
+    const deps = createCoreDependencies(config, database.storage, {
       publisher,
       ...(options.alpaca ? { alpaca: options.alpaca } : {}),
-      dynamoEndpoint: database.endpoint,
       ...(options.clock ? { clock: options.clock } : {}),
       // Open dashboards hear of every change of trading state, whoever made it.
       events: new ObservedTradingStateEvents(logger, () => dashboard.notify()),
@@ -109,7 +98,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       PINEBRIDGE_WEBHOOK_SECRET: options.webhookSecret,
     });
     const webhook = createWebhookHandler({ ...deps, secrets });
-    const probe = createDocumentClient({ endpoint: database.endpoint });
 
     // Both front doors (admin API, dashboard) act through here: open dashboards see every outcome.
     const operateLocally = async (request: OperatorRequest, source: string) => {
@@ -122,7 +110,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const brokerProbe = cachedProbe(() => deps.broker.ping(), options.brokerProbeTtlMs);
     const health = () =>
       componentHealth({
-        database: () => probe.send(new ListTablesCommand({ Limit: 1 })),
+        database: () => database.storage.probe(),
         workflow: async () => {
           if (workflow.failed > 0 && workflow.failed === workflow.started)
             throw new Error('every execution failed');
@@ -213,15 +201,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
           server.closeAllConnections();
           workflow.close();
           await workflow.drain(10_000);
-          probe.destroy();
         } finally {
-          // Whatever failed above, the database is never left running on the data directory.
-          await database.stop();
+          // Whatever failed above, the database is closed (DynamoDB Local never left running on the data directory).
+          await database.close();
         }
       },
     };
   } catch (error) {
-    await database.stop();
+    await database.close();
     throw error;
   }
 }

@@ -2,27 +2,38 @@ import { parseConfigText } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { logger } from '../logger.js';
 import {
+  type BookStore,
   type Broker,
   type Clock,
   type Log,
   type SignalPublisher,
+  type SignalStore,
   systemClock,
   type TradingStateEvents,
 } from '../ports/index.js';
 import { Book } from '../usecases/book.js';
 import { AlpacaBroker, type AlpacaCredentialSource } from './alpaca/alpaca-broker.js';
-import { DynamoBookStore } from './dynamodb/book-store.js';
-import { createDocumentClient } from './dynamodb/client.js';
-import { DynamoSignalStore } from './dynamodb/signal-store.js';
-import type { TableNames } from './dynamodb/tables.js';
 import { LoggedTradingStateEvents } from './events.js';
-import { PaperBroker } from './paper/paper-broker.js';
+import { PaperBroker, type PaperOrderBook } from './paper/paper-broker.js';
 import { EnvAlpacaCredentials, SecretsManagerAlpacaCredentials } from './secrets.js';
+
+/**
+ * Where the bot keeps what it must not forget: DynamoDB in AWS (dynamodb/storage.ts), SQLite
+ * locally (sqlite/storage.ts). Each store passes the same contract suite (test/contract).
+ */
+export interface Storage {
+  signals: SignalStore;
+  book: BookStore;
+  /** The built-in paper broker's venue. */
+  paperOrders: PaperOrderBook;
+  /** Throws when the database does not answer (/health). */
+  probe(): Promise<void>;
+}
 
 export interface CoreDependencies {
   config: Config;
   clock: Clock;
-  signals: DynamoSignalStore;
+  signals: SignalStore;
   store: Book;
   broker: Broker;
   /** Where breaker transitions are announced (EventBridge and metrics in AWS, the log locally). */
@@ -35,11 +46,10 @@ export interface CoreDependencies {
 /** Builds the stores and the broker once per container (or once per local process). */
 export function createCoreDependencies(
   config: Config,
-  tables: TableNames,
+  storage: Storage,
   options: {
     publisher: SignalPublisher;
     clock?: Clock;
-    dynamoEndpoint?: string;
     events?: TradingStateEvents;
     /** Alpaca's keys (and, for tests, the fake server's address); else APCA_* from the environment. */
     alpaca?: { credentials: AlpacaCredentialSource; tradingUrl?: string; dataUrl?: string };
@@ -53,7 +63,6 @@ export function createCoreDependencies(
   },
 ): CoreDependencies {
   const clock = options.clock ?? systemClock;
-  const db = createDocumentClient(options.dynamoEndpoint ? { endpoint: options.dynamoEndpoint } : {});
   const env = options.env ?? process.env;
   let broker: Broker;
   let store: Book;
@@ -76,21 +85,21 @@ export function createCoreDependencies(
     });
     broker = alpaca;
     // Pinebridge's own book opens with the Alpaca account's cash; the reconciler compares the two.
-    store = new Book(new DynamoBookStore(db, tables), {
+    store = new Book(storage.book, {
       startingCash: options.startingCash ?? (async () => (await alpaca.account()).cash),
       tradableSymbols: config.symbols.allowed,
     });
   } else {
-    store = new Book(new DynamoBookStore(db, tables), {
+    store = new Book(storage.book, {
       startingCash: options.startingCash ?? config.paper.startingCash,
       tradableSymbols: config.symbols.allowed,
     });
-    broker = new PaperBroker(db, tables.paperOrders, config.paper, store);
+    broker = new PaperBroker(storage.paperOrders, config.paper, store);
   }
   return {
     config,
     clock,
-    signals: new DynamoSignalStore(db, tables.signals),
+    signals: storage.signals,
     store,
     broker,
     events: options.events ?? new LoggedTradingStateEvents(logger),

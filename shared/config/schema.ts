@@ -36,6 +36,11 @@ export const TRADINGVIEW_WEBHOOK_ADDRESSES = [
   '52.32.178.7',
 ] as const;
 
+/** The local bot's databases (DESIGN: local mode). */
+export const LOCAL_STORES = ['sqlite', 'dynamodb-local'] as const;
+/** SQLite's `synchronous` levels Pinebridge offers (shared/adapters/sqlite/database.ts). */
+export const SQLITE_SYNCHRONOUS = ['normal', 'full'] as const;
+
 export const ConfigSchema = z
   .object({
     $schema: z.string().optional(),
@@ -465,6 +470,32 @@ export const ConfigSchema = z
       .strict()
       .prefault({})
       .describe('Alarms and uptime checks of a deployment (CloudWatch, Route 53).'),
+    local: z
+      .object({
+        store: z
+          .enum(LOCAL_STORES)
+          .default('sqlite')
+          .describe(
+            'The database of the local bot (npm start): "sqlite" is one file, .data/pinebridge.db, with nothing to install; "dynamodb-local" is DynamoDB Local in .data/dynamodb, the AWS write path on this machine (needs Java 17). The environment variable PINEBRIDGE_STORE overrides it.',
+          ),
+        synchronous: z
+          .enum(SQLITE_SYNCHRONOUS)
+          .default('normal')
+          .describe(
+            'How hard a SQLite commit waits for the disk. "normal": an acknowledged alert and every booking survive the bot being killed or crashing; a power loss or kernel crash may undo the last moments (the file stays consistent). "full": they survive a power loss too, at the cost of an fsync per commit (docs/PERFORMANCE.md).',
+          ),
+        retentionDays: z
+          .number()
+          .int()
+          .min(7)
+          .optional()
+          .describe(
+            'SQLite only: signals and final orders received more than this many days ago are exported to .data/audit/<day>.csv and then deleted, once a day. Left out: kept for ever.',
+          ),
+      })
+      .strict()
+      .prefault({})
+      .describe('The local bot (npm start); a deployment ignores it.'),
     workflow: z
       .object({
         type: z.enum(['STANDARD', 'EXPRESS']).default('STANDARD').describe('Step Functions workflow type.'),

@@ -87,8 +87,7 @@ function startBot(): Promise<LocalRuntime> {
     webhookSecret: SECRET,
     adminToken: ADMIN,
     port: 0,
-    dynamoEndpoint: inject('dynamoEndpoint'),
-    tablePrefix: PREFIX,
+    store: { kind: 'dynamodb', endpoint: inject('dynamoEndpoint'), tablePrefix: PREFIX },
     // The AwaitFill loop polls every 100 ms instead of every orderPollSeconds.
     waitOverrideMs: 100,
     alpaca: {

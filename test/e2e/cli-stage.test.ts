@@ -39,8 +39,7 @@ beforeAll(async () => {
     webhookSecret: SECRET,
     adminToken: ADMIN,
     port: 0,
-    dynamoEndpoint: inject('dynamoEndpoint'),
-    tablePrefix: prefix,
+    store: { kind: 'dynamodb', endpoint: inject('dynamoEndpoint'), tablePrefix: prefix },
   });
   const tables = tableNamesFor(prefix);
   const functions: Record<string, (event: unknown) => Promise<unknown>> = {};

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.js';
 import { parseConfig } from '../../shared/config/load.js';
 import { EXPORT_COLUMNS } from '../../shared/usecases/operator.js';
@@ -32,8 +32,6 @@ beforeAll(async () => {
     webhookSecret: SECRET,
     adminToken: ADMIN,
     port: 0,
-    dynamoEndpoint: inject('dynamoEndpoint'),
-    tablePrefix: `cli-${randomUUID().slice(0, 8)}`,
   });
   env = { PINEBRIDGE_URL: runtime.url, PINEBRIDGE_ADMIN_TOKEN: ADMIN, PINEBRIDGE_WEBHOOK_SECRET: SECRET };
 });

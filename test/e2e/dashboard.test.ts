@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDashboardHandler } from '../../functions/dashboard.js';
 import { writeDashboardAssets } from '../../infra/dashboard/build.js';
 import { StatusAnswer } from '../../infra/dashboard/contract.js';
@@ -122,8 +122,6 @@ beforeAll(async () => {
     webhookSecret: SECRET,
     adminToken: ADMIN,
     port: 0,
-    dynamoEndpoint: inject('dynamoEndpoint'),
-    tablePrefix: `dash-${randomUUID().slice(0, 8)}`,
     clock,
   });
   browser = await chromium.launch({

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebhookHandler } from '../../functions/webhook.js';
 import { createLocalServer, TokenBucket } from '../../infra/local/server.js';
 import { createCoreDependencies } from '../../shared/adapters/dependencies.js';
+import { dynamoStorage } from '../../shared/adapters/dynamodb/storage.js';
 import { EnvWebhookSecrets } from '../../shared/adapters/secrets.js';
 import { parseConfig } from '../../shared/config/load.js';
 import type { SignalReceived } from '../../shared/ports/index.js';
@@ -29,10 +30,13 @@ const maxBodyBytes = parseConfig({}).webhook.maxBodyBytes;
 beforeAll(async () => {
   const { endpoint, tables } = await freshTables();
   published = [];
-  deps = createCoreDependencies(parseConfig({ risk: { duplicateWindowSeconds: 0 } }), tables, {
-    publisher: { publish: async (event) => void published.push(event) },
-    dynamoEndpoint: endpoint,
-  });
+  deps = createCoreDependencies(
+    parseConfig({ risk: { duplicateWindowSeconds: 0 } }),
+    dynamoStorage(tables, { endpoint }),
+    {
+      publisher: { publish: async (event) => void published.push(event) },
+    },
+  );
   const webhook = createWebhookHandler({
     ...deps,
     secrets: new EnvWebhookSecrets({ PINEBRIDGE_WEBHOOK_SECRET: SECRET }),

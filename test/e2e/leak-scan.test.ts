@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../infra/local/runtime.js';
 import { type FakeAlpaca, startFakeAlpaca } from '../fakes/alpaca/server.js';
 import { leakedPiece } from '../support/leaks.js';
@@ -44,8 +44,6 @@ beforeAll(async () => {
     webhookSecret: SECRET,
     adminToken: ADMIN,
     port: 0,
-    dynamoEndpoint: inject('dynamoEndpoint'),
-    tablePrefix: `leak-${randomUUID().slice(0, 8)}`,
     alpaca: {
       credentials: { get: async () => keys, refresh: async () => keys },
       tradingUrl: fake.url,

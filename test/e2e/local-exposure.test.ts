@@ -35,8 +35,7 @@ const botOn = (endpoint: string, tablePrefix = prefix): Promise<LocalRuntime> =>
     webhookSecret: SECRET,
     adminToken: ADMIN,
     port: 0,
-    dynamoEndpoint: endpoint,
-    tablePrefix,
+    store: { kind: 'dynamodb', endpoint, tablePrefix },
   });
 
 const adminStop = (bot: LocalRuntime, reason: string) =>

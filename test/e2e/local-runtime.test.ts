@@ -1,17 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynamoDbLocal } from '../../infra/local/dynamodb-local.js';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.js';
-import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
 import { parseConfig } from '../../shared/config/load.js';
 import { logger } from '../../shared/logger.js';
 import { startFakeAlpaca } from '../fakes/alpaca/server.js';
-import { documentClient } from '../support/dynamo.js';
 
 const SECRET = `whsec-${randomUUID()}`;
 const ADMIN = `admin-${randomUUID()}`;
 const prefix = `e2e-${randomUUID().slice(0, 8)}`;
+/** The bot's SQLite file (the local default store). */
+const databaseFile = join(mkdtempSync(join(tmpdir(), 'pinebridge-e2e-')), 'pinebridge.db');
 
 let runtime: LocalRuntime;
 
@@ -49,8 +52,7 @@ beforeAll(async () => {
     webhookSecret: SECRET,
     adminToken: ADMIN,
     port: 0,
-    dynamoEndpoint: inject('dynamoEndpoint'),
-    tablePrefix: prefix,
+    store: { kind: 'sqlite', file: databaseFile },
   });
   // A running bot is warm: the first alert through a fresh process pays for module loading and JIT.
   await post(`/webhook/${SECRET}`, alert({ ticker: 'SPY' }));
@@ -137,14 +139,15 @@ describe('the local bot over HTTP', () => {
     expect(ids.size).toBe(1);
     await runtime.settle();
 
-    const orders = await documentClient().send(
-      new ScanCommand({ TableName: tableNamesFor(prefix).paperOrders, ConsistentRead: true }),
+    // The paper venue's order book, read through a connection of the test's own.
+    const reader = new DatabaseSync(databaseFile, { readOnly: true });
+    const orders = (reader.prepare('SELECT doc FROM paper_orders').all() as { doc: string }[]).map(
+      (row) => JSON.parse(row.doc) as { clientOrderId: string; intent: { symbol: string } },
     );
+    reader.close();
     const [signalId] = [...ids];
-    expect((orders.Items ?? []).filter((o) => o.clientOrderId === `pb-${signalId}`)).toHaveLength(1);
-    expect(
-      (orders.Items ?? []).filter((o) => (o.intent as { symbol: string }).symbol === 'MSFT'),
-    ).toHaveLength(1);
+    expect(orders.filter((o) => o.clientOrderId === `pb-${signalId}`)).toHaveLength(1);
+    expect(orders.filter((o) => o.intent.symbol === 'MSFT')).toHaveLength(1);
   });
 
   it('answers 409 when an alert id comes back with a different payload', async () => {
@@ -266,8 +269,6 @@ describe('the local bot under a request flood', () => {
       webhookSecret: SECRET,
       adminToken: ADMIN,
       port: 0,
-      dynamoEndpoint: inject('dynamoEndpoint'),
-      tablePrefix: `${prefix}-flood`,
     });
     try {
       const responses = await Promise.all(
@@ -290,8 +291,6 @@ describe('the local bot under a request flood', () => {
       webhookSecret: SECRET,
       adminToken: ADMIN,
       port: 0,
-      dynamoEndpoint: inject('dynamoEndpoint'),
-      tablePrefix: `${prefix}-stop-in-flood`,
     });
     try {
       const flood = await Promise.all(
@@ -330,8 +329,6 @@ describe('the local bot trading with Alpaca', () => {
       webhookSecret: SECRET,
       adminToken: ADMIN,
       port: 0,
-      dynamoEndpoint: inject('dynamoEndpoint'),
-      tablePrefix: `${prefix}-alpaca-health`,
       alpaca: {
         credentials: { get: async () => keys, refresh: async () => keys },
         tradingUrl: fake.url,
@@ -365,8 +362,7 @@ describe('the local bot when its database goes away', () => {
       webhookSecret: SECRET,
       adminToken: ADMIN,
       port: 0,
-      dynamoEndpoint: database.endpoint,
-      tablePrefix: `${prefix}-down`,
+      store: { kind: 'dynamodb', endpoint: database.endpoint, tablePrefix: `${prefix}-down` },
       // Every /health probes the (paper) broker afresh, instead of reusing the answer for seconds.
       brokerProbeTtlMs: 0,
     });

@@ -24,17 +24,22 @@ function start(cwd: string, extraEnv: Record<string, string> = {}, direct = fals
   const [command, args] = direct
     ? [
         process.execPath,
-        ['--import', pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href, main],
+        [
+          '--disable-warning=ExperimentalWarning',
+          '--import',
+          pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href,
+          main,
+        ],
       ]
-    : [tsx, [main]];
+    : [tsx, ['--disable-warning=ExperimentalWarning', main]];
   const child = spawn(command, args, {
     cwd,
     env: {
       ...process.env,
-      ...extraEnv,
       PORT: '0',
       PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
       POWERTOOLS_LOG_LEVEL: 'WARN',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -60,14 +65,19 @@ async function waitFor(started: Started, pattern: RegExp, timeoutMs = 120_000): 
 }
 
 describe('npm start', () => {
-  it('generates secrets on first start, serves a paper order, stops cleanly and keeps its state across a restart', async () => {
+  it('generates secrets on first start, serves a paper order, stops cleanly and keeps its state across a restart — with nothing but Node on PATH', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'pinebridge-start-'));
+    // Only Node's own folder: no Java, nothing else installed.
+    const nodeOnly = { PATH: dirname(process.execPath) };
 
-    const first = start(cwd);
+    const first = start(cwd, nodeOnly);
     const [, url] = await waitFor(first, /running on (http:\/\/localhost:\d+)/);
     const [, secret] = await waitFor(first, /webhook secret: (\S+)/);
     const [, token] = await waitFor(first, /admin token: {4}(\S+)/);
     expect(first.output()).not.toContain('WARNING');
+    // The first screen is Pinebridge's: no ExperimentalWarning from node:sqlite.
+    expect(first.output()).not.toMatch(/ExperimentalWarning|experimental feature/);
+    expect(first.output()).toContain('SQLite, .data/pinebridge.db');
     expect(statSync(join(cwd, '.env')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(cwd, '.env'), 'utf8')).toContain(`PINEBRIDGE_WEBHOOK_SECRET=${secret}`);
 
@@ -92,7 +102,7 @@ describe('npm start', () => {
     expect(await first.exited).toBe(0);
     expect(first.output()).toContain('Stopped cleanly.');
 
-    const second = start(cwd);
+    const second = start(cwd, nodeOnly);
     const [, url2] = await waitFor(second, /running on (http:\/\/localhost:\d+)/);
     expect(second.output()).not.toContain('First start');
     expect((await status(url2 as string)).positions).toEqual([
@@ -102,10 +112,11 @@ describe('npm start', () => {
     expect(await second.exited).toBe(0);
   }, 240_000);
 
-  it('a stop asked for while it is still starting stops it cleanly once started, leaving no database running', async () => {
+  it('on DynamoDB Local (PINEBRIDGE_STORE=dynamodb-local), a stop asked for while it is still starting stops it cleanly once started, leaving no database running', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'pinebridge-early-stop-'));
-    const started = start(cwd, {}, true);
+    const started = start(cwd, { PINEBRIDGE_STORE: 'dynamodb-local' }, true);
     await waitFor(started, /Starting Pinebridge/);
+    expect(started.output()).toContain('DynamoDB Local, .data/dynamodb');
 
     started.child.kill('SIGTERM');
 

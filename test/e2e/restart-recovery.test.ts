@@ -4,6 +4,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { ensureTables } from '../../infra/local/dynamodb-local.js';
 import { startLocalRuntime } from '../../infra/local/runtime.js';
 import { createCoreDependencies } from '../../shared/adapters/dependencies.js';
+import { dynamoStorage } from '../../shared/adapters/dynamodb/storage.js';
 import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
 import { parseConfig } from '../../shared/config/load.js';
 import { validateAlert } from '../../shared/domain/alert.js';
@@ -18,8 +19,7 @@ describe('restart after a crash mid-flight', () => {
     const tables = tableNamesFor(prefix);
     await ensureTables(endpoint, tables);
     const config = parseConfig({ risk: { duplicateWindowSeconds: 0 } });
-    const before = createCoreDependencies(config, tables, {
-      dynamoEndpoint: endpoint,
+    const before = createCoreDependencies(config, dynamoStorage(tables, { endpoint }), {
       publisher: {
         publish: async () => {
           throw new Error('nothing is published before the crash in this test');
@@ -58,8 +58,7 @@ describe('restart after a crash mid-flight', () => {
       webhookSecret: 'w'.repeat(24),
       adminToken: 'a'.repeat(24),
       port: 0,
-      dynamoEndpoint: endpoint,
-      tablePrefix: prefix,
+      store: { kind: 'dynamodb', endpoint: endpoint, tablePrefix: prefix },
     });
     try {
       await restarted.settle();

@@ -2,6 +2,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { LocalWorkflow } from '../../infra/local/workflow.js';
 import { createCoreDependencies } from '../../shared/adapters/dependencies.js';
+import { dynamoStorage } from '../../shared/adapters/dynamodb/storage.js';
 import { LoggedTradingStateEvents } from '../../shared/adapters/events.js';
 import { parseConfig } from '../../shared/config/load.js';
 import type { ConfigInput } from '../../shared/config/schema.js';
@@ -167,8 +168,8 @@ describe('circuit breaker through the workflow on DynamoDB Local', () => {
     // The same stores, but a broker whose order book does not exist: every broker call fails.
     const broken = createCoreDependencies(
       parseConfig({ risk: { duplicateWindowSeconds: 0 } }),
-      { ...flow.tables, paperOrders: 'no-such-table' },
-      { dynamoEndpoint: flow.endpoint, publisher: flow.deps.publisher, clock },
+      dynamoStorage({ ...flow.tables, paperOrders: 'no-such-table' }, { endpoint: flow.endpoint }),
+      { publisher: flow.deps.publisher, clock },
     );
     const workflow = new LocalWorkflow(definition(), broken, silentLog, { waitOverrideMs: 5 });
     for (const ticker of ['AAPL', 'MSFT', 'GOOG']) {

@@ -44,7 +44,6 @@ describe('the local admin token (infra/local/env-file.ts)', () => {
       webhookSecret: 'whsec-0123456789abcdef0123456789',
       adminToken: 'short',
       port: 0,
-      dynamoEndpoint: 'http://127.0.0.1:9',
     });
 
     await expect(started).rejects.toThrow(/PINEBRIDGE_ADMIN_TOKEN is 5 characters long/);

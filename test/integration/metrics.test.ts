@@ -3,6 +3,7 @@ import { LocalWorkflow } from '../../infra/local/workflow.js';
 import { AlpacaBroker } from '../../shared/adapters/alpaca/alpaca-broker.js';
 import { createCoreDependencies } from '../../shared/adapters/dependencies.js';
 import { DynamoSignalStore } from '../../shared/adapters/dynamodb/signal-store.js';
+import { dynamoStorage } from '../../shared/adapters/dynamodb/storage.js';
 import { parseConfig } from '../../shared/config/load.js';
 import { systemClock, type TradingMetricsSink, type WebhookOutcome } from '../../shared/ports/index.js';
 import { acceptSignal } from '../../shared/usecases/accept-signal.js';
@@ -113,8 +114,8 @@ describe('metrics the use cases emit (through the TradingMetricsSink port)', () 
     // The same stores, but a broker whose order book does not exist: the submit faults.
     const broken = createCoreDependencies(
       parseConfig({}),
-      { ...flow.tables, paperOrders: 'no-such-table' },
-      { dynamoEndpoint: flow.endpoint, publisher: flow.deps.publisher },
+      dynamoStorage({ ...flow.tables, paperOrders: 'no-such-table' }, { endpoint: flow.endpoint }),
+      { publisher: flow.deps.publisher },
     );
     Object.assign(broken, { metrics });
     const workflow = new LocalWorkflow(definition(), broken, silentLog, { waitOverrideMs: 5 });

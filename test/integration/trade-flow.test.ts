@@ -2,6 +2,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it, vi } from 'vitest';
 import { LocalWorkflow } from '../../infra/local/workflow.js';
 import { createCoreDependencies } from '../../shared/adapters/dependencies.js';
+import { dynamoStorage } from '../../shared/adapters/dynamodb/storage.js';
 import { parseConfig } from '../../shared/config/load.js';
 import type { OrderIntent } from '../../shared/domain/trading.js';
 import { BrokerUnavailableError } from '../../shared/ports/index.js';
@@ -214,8 +215,7 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
     // The same stores, but a broker whose order book does not exist: every broker call fails.
     const config = parseConfig({});
     const tables = { ...flow.tables, paperOrders: 'no-such-table' };
-    const broken = createCoreDependencies(config, tables, {
-      dynamoEndpoint: flow.endpoint,
+    const broken = createCoreDependencies(config, dynamoStorage(tables, { endpoint: flow.endpoint }), {
       publisher: flow.deps.publisher,
     });
     const workflow = new LocalWorkflow(definition(), broken, silentLog, { waitOverrideMs: 5 });

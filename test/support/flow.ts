@@ -2,6 +2,7 @@ import { synthesizeFlow } from '../../infra/local/definition.js';
 import { LocalWorkflow } from '../../infra/local/workflow.js';
 import type { AlpacaCredentialSource } from '../../shared/adapters/alpaca/alpaca-broker.js';
 import { type CoreDependencies, createCoreDependencies } from '../../shared/adapters/dependencies.js';
+import { dynamoStorage } from '../../shared/adapters/dynamodb/storage.js';
 import type { TableNames } from '../../shared/adapters/dynamodb/tables.js';
 import { parseConfig } from '../../shared/config/load.js';
 import type { ConfigInput } from '../../shared/config/schema.js';
@@ -45,10 +46,9 @@ export async function flowHarness(
       followUps.push(workflow.start({ ...event }));
     },
   };
-  const deps = createCoreDependencies(parseConfig(config), tables, {
+  const deps = createCoreDependencies(parseConfig(config), dynamoStorage(tables, { endpoint }), {
     publisher,
     ...(options.alpaca ? { alpaca: options.alpaca } : {}),
-    dynamoEndpoint: endpoint,
     ...(clock ? { clock } : {}),
   });
   const workflow = new LocalWorkflow(definition(), deps, silentLog, { waitOverrideMs: 5 });

@@ -149,6 +149,7 @@ describe('config defaults', () => {
       },
       dashboard: { enabled: false },
       monitoring: { healthCheck: true, authFailureThreshold: 3, webhookLatencyP99Ms: 1500 },
+      local: { store: 'dynamodb-local', synchronous: 'full', retentionDays: 400 },
       workflow: { type: 'EXPRESS', orderPollSeconds: 2, orderTimeoutSeconds: 120 },
     };
 

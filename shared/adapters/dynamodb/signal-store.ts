@@ -6,31 +6,15 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import { SignalSchema } from '../../domain/alert.js';
 import { sha256 } from '../../domain/ids.js';
-import { SIGNAL_STATUSES } from '../../domain/trading.js';
 import type { NewSignal, RecordSignalResult, SignalRecord, SignalStore } from '../../ports/index.js';
+import { parseSignalRecord } from '../signal-record.js';
 import { cancellationReasons } from './client.js';
-
-export const SignalItemSchema = z.object({
-  signalId: z.string(),
-  status: z.enum(SIGNAL_STATUSES),
-  signal: SignalSchema,
-  receivedAt: z.string(),
-  updatedAt: z.string(),
-  reason: z.string().optional(),
-  denials: z.array(z.object({ code: z.string(), detail: z.string() })).optional(),
-  clientOrderId: z.string().optional(),
-  filledQuantity: z.string().optional(),
-  averageFillPrice: z.string().optional(),
-});
 
 const DedupItemSchema = z.object({ signalId: z.string(), payloadHash: z.string() });
 
-export const parseSignalItem = (item: unknown): SignalRecord => SignalItemSchema.parse(item) as SignalRecord;
-
 /** The `undecided` attribute's one value: the sparse byUndecided index's single partition. */
-export const UNDECIDED = 'received';
+const UNDECIDED = 'received';
 
 const dedupPk = (dedupKey: string) => `dedup#${sha256(dedupKey).toString('hex')}`;
 
@@ -103,7 +87,7 @@ export class DynamoSignalStore implements SignalStore {
     const result = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: signalId }, ConsistentRead: true }),
     );
-    return result.Item === undefined ? undefined : parseSignalItem(result.Item);
+    return result.Item === undefined ? undefined : parseSignalRecord(result.Item);
   }
 
   async recent(limit: number, now: Date): Promise<SignalRecord[]> {
@@ -113,7 +97,7 @@ export class DynamoSignalStore implements SignalStore {
       const result = await this.db.send(
         this.onDay(day, { ScanIndexForward: false, Limit: limit - records.length }),
       );
-      records.push(...(result.Items ?? []).map(parseSignalItem));
+      records.push(...(result.Items ?? []).map(parseSignalRecord));
     }
     return records;
   }
@@ -131,7 +115,7 @@ export class DynamoSignalStore implements SignalStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      records.push(...(page.Items ?? []).map(parseSignalItem));
+      records.push(...(page.Items ?? []).map(parseSignalRecord));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     // The index is eventually consistent: a signal decided a moment ago may still be listed.
@@ -143,7 +127,7 @@ export class DynamoSignalStore implements SignalStore {
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.db.send(this.onDay(day, { ExclusiveStartKey: startKey }));
-      records.push(...(page.Items ?? []).map(parseSignalItem));
+      records.push(...(page.Items ?? []).map(parseSignalRecord));
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return records;
