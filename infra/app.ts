@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { parseConfig, parseConfigText } from '../shared/config/load.js';
+import { loadConfigFile } from '../shared/config/load.js';
 import { type Stage, stackNames } from '../shared/config/names.js';
 import type { Config } from '../shared/config/schema.js';
 import { StatefulStack } from './stacks/stateful-stack.js';
@@ -17,16 +16,6 @@ export function stageOf(app: App): Stage {
     );
   }
   return stage;
-}
-
-/** config.json when present, else the built-in defaults; validated loudly at synth. */
-export function loadConfigFile(path = 'config.json'): Config {
-  try {
-    return parseConfigText(readFileSync(path, 'utf8'), path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return parseConfig({});
-    throw error;
-  }
 }
 
 /**

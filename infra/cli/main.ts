@@ -409,6 +409,12 @@ const COMMANDS: Record<string, Command> = {
     options: [],
     run: async () => EXIT.usage,
   },
+  backup: {
+    summary: "a consistent copy of the local bot's SQLite database, taken while it trades (docs/RUNBOOK.md)",
+    usage: 'pinebridge backup [--out FILE] [--json]   (default .data/backups/pinebridge-<time>.db)',
+    options: ['out'],
+    run: backupCommand,
+  },
   config: {
     summary: 'config validate [--file config.json]: check the configuration as the bot and cdk synth will',
     usage: 'pinebridge config validate [--file config.json] [--json]',
@@ -560,6 +566,37 @@ async function performanceCommand(ctx: Context): Promise<number> {
 
 const nextDay = (day: string) =>
   new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+
+/** `pinebridge backup`: the local database, copied online (infra/local/backup.ts); no bot needed. */
+async function backupCommand(ctx: Context): Promise<number> {
+  const { BackupError, backupDatabase, defaultBackupPath } = await import('../local/backup.js');
+  const { LOCAL_DATABASE_FILE } = await import('../local/store.js');
+  const within = (file: string) => (file.startsWith('/') ? file : `${ctx.io.cwd}/${file}`);
+  const out = str(ctx.values.out) ?? defaultBackupPath(new Date());
+  try {
+    const report = backupDatabase(within(LOCAL_DATABASE_FILE), within(out));
+    print(ctx, { ...report, out }, () =>
+      [
+        `Backed up ${LOCAL_DATABASE_FILE} to ${out}.`,
+        fields([
+          ['size', `${(report.bytes / 1024).toFixed(0)} KiB`],
+          ['signals', String(report.signals)],
+          ['orders', String(report.orders)],
+          ['schema version', String(report.schemaVersion)],
+          ['integrity check', 'ok'],
+        ]),
+        'Restore: stop the bot, then copy it back (docs/RUNBOOK.md, "Backups and restore").',
+      ].join('\n'),
+    );
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof BackupError) {
+      ctx.io.stderr(`pinebridge backup: ${error.message}\n`);
+      return EXIT.failed;
+    }
+    throw error;
+  }
+}
 
 async function configValidate(ctx: Context): Promise<number> {
   if (ctx.positionals[0] !== 'validate')

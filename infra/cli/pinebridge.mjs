@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --disable-warning=ExperimentalWarning
 // `npx pinebridge …` from the project folder: runs the TypeScript CLI through tsx (a dev dependency
 // of the clone), on the Node 22 that the node@22 dev dependency puts first on npm's PATH.
 import { register } from 'tsx/esm/api';

@@ -2,9 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { App } from 'aws-cdk-lib';
 import type { Config } from '../../shared/config/schema.js';
-import { buildApp } from '../app.js';
 
 /** The parts of the synthesized stack the local runtime executes. */
 export interface SynthesizedFlow {
@@ -29,9 +27,11 @@ function joinDefinition(value: unknown): string {
 
 /**
  * Synthesizes the real CDK app in-process (Lambda bundling skipped: the code runs in-process)
- * and returns the state machine definition and rule pattern exactly as they would deploy.
+ * and returns the state machine definition and rule pattern exactly as they would deploy. The
+ * CDK is imported here, when asked for: a start that finds the flow cached never loads it.
  */
-export function synthesizeFlow(config: Config): SynthesizedFlow {
+export async function synthesizeFlow(config: Config): Promise<SynthesizedFlow> {
+  const [{ App }, { buildApp }] = await Promise.all([import('aws-cdk-lib'), import('../app.js')]);
   const app = new App({
     context: {
       stage: 'dev',
@@ -78,7 +78,7 @@ function sourceFiles(root: string): string[] {
  * definition back instead of synthesizing the CDK app again (seconds), and any change to the
  * code, the CDK version or the config synthesizes afresh.
  */
-export function synthesizeFlowCached(config: Config, cacheDir: string): SynthesizedFlow {
+export async function synthesizeFlowCached(config: Config, cacheDir: string): Promise<SynthesizedFlow> {
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const hash = createHash('sha256').update(JSON.stringify(config));
   for (const file of sourceFiles(root)) hash.update(file.slice(root.length)).update(readFileSync(file));
@@ -90,7 +90,7 @@ export function synthesizeFlowCached(config: Config, cacheDir: string): Synthesi
       // Unreadable (a write cut short): synthesize again below.
     }
   }
-  const flow = synthesizeFlow(config);
+  const flow = await synthesizeFlow(config);
   mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
   // Only this key's entry is kept: older ones are for code or config no longer running.
   for (const old of readdirSync(cacheDir))

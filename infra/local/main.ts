@@ -1,8 +1,7 @@
 import { brokerKindOf } from '../../shared/adapters/dependencies.js';
 import { EnvAlpacaCredentials, SecretUnavailableError } from '../../shared/adapters/secrets.js';
-import { ConfigError } from '../../shared/config/load.js';
+import { ConfigError, loadConfigFile } from '../../shared/config/load.js';
 import { BrokerAuthError } from '../../shared/ports/index.js';
-import { loadConfigFile } from '../app.js';
 import { PrerequisiteError } from './dynamodb-local.js';
 import { ensureLocalSecrets } from './env-file.js';
 import { isLoopbackHost, LOOPBACK } from './loopback.js';
@@ -77,6 +76,10 @@ async function main(): Promise<void> {
     port,
     host,
     store,
+    flowCacheDir: '.data/cache',
+    ...(config.local.retentionDays !== undefined && store.kind === 'sqlite'
+      ? { retention: { days: config.local.retentionDays, auditDir: '.data/audit' } }
+      : {}),
     webhookSecret: secrets.webhookSecret,
     adminToken: secrets.adminToken,
     ...(broker === 'alpaca' && alpacaUrl

@@ -12,10 +12,11 @@ import { evaluateBreaker } from '../../shared/usecases/breaker.js';
 import { isWriteAction, type OperatorRequest, operate } from '../../shared/usecases/operator.js';
 import { completePassDue, reconcile } from '../../shared/usecases/reconcile.js';
 import { createLocalDashboard } from '../dashboard/local.js';
-import { synthesizeFlow } from './definition.js';
+import { synthesizeFlow, synthesizeFlowCached } from './definition.js';
 import { checkAdminToken } from './env-file.js';
 import { LocalEventBus, localPublisher } from './event-bus.js';
 import { LOOPBACK } from './loopback.js';
+import { pruneHistory } from './retention.js';
 import { createLocalServer, TokenBucket } from './server.js';
 import { type LocalStore, openStorage } from './store.js';
 import { LocalWorkflow } from './workflow.js';
@@ -28,6 +29,16 @@ export interface LocalRuntimeOptions {
   port: number;
   /** Where the HTTP server listens: 127.0.0.1 (this machine only) unless given. */
   host?: string;
+  /**
+   * Where the synthesized workflow is kept between starts, keyed by the config and the sources
+   * it came from (`npm start`: .data/cache); synthesized afresh every start unless given.
+   */
+  flowCacheDir?: string;
+  /**
+   * Signals and orders older than `days` are exported to `auditDir` and pruned, at start and then
+   * daily (SQLite only; see retention.ts).
+   */
+  retention?: { days: number; auditDir: string };
   /** Where the bot keeps its state: SQLite in memory unless given. */
   store?: LocalStore;
   clock?: Clock;
@@ -63,7 +74,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   checkAdminToken(options.adminToken);
   const database = await openStorage(options.store ?? { kind: 'sqlite' });
   try {
-    const flow = synthesizeFlow(config);
+    const flow = options.flowCacheDir
+      ? await synthesizeFlowCached(config, options.flowCacheDir)
+      : await synthesizeFlow(config);
     // The bus targets the workflow, and the workflow publishes follow-up legs on the bus.
     let bus: LocalEventBus | undefined;
     const publisher: SignalPublisher = {
@@ -165,6 +178,29 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         }),
     );
 
+    // The retention window: at start, then once a day. A failure is logged and tried again tomorrow.
+    const { retention } = options;
+    const { history } = database;
+    if (retention !== undefined && history === undefined)
+      throw new Error('a retention window needs the SQLite store');
+    const prune = () =>
+      retention !== undefined && history !== undefined
+        ? pruneHistory(deps, history, {
+            retentionDays: retention.days,
+            auditDir: retention.auditDir,
+            log: logger,
+          })
+            .then(() => undefined)
+            .catch((error: unknown) =>
+              logger.error('retention: pruning failed; it runs again in a day', {
+                error: (error as Error).message,
+              }),
+            )
+        : Promise.resolve();
+    await prune();
+    const retentionTimer = setInterval(() => void prune(), 86_400_000);
+    retentionTimer.unref();
+
     // As the scheduled rule does in AWS: cool-downs end and trips land even when no alert arrives.
     const breakerTimer = setInterval(() => {
       evaluateBreaker(deps).catch((error: unknown) =>
@@ -196,6 +232,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         try {
           clearInterval(breakerTimer);
           clearInterval(reconcileTimer);
+          clearInterval(retentionTimer);
           dashboard.stop();
           await new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeAllConnections();

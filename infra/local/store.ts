@@ -2,6 +2,7 @@ import type { Storage } from '../../shared/adapters/dependencies.js';
 import { dynamoStorage } from '../../shared/adapters/dynamodb/storage.js';
 import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
 import { SqliteDatabase, type Synchronous } from '../../shared/adapters/sqlite/database.js';
+import { SqliteHistory } from '../../shared/adapters/sqlite/history.js';
 import { sqliteStorage } from '../../shared/adapters/sqlite/storage.js';
 import { ConfigError } from '../../shared/config/load.js';
 import type { Config } from '../../shared/config/schema.js';
@@ -24,13 +25,22 @@ export type LocalStore =
   | { kind: 'dynamodb'; endpoint: string; tablePrefix?: string };
 
 /** The storage the store names, opened (tables created where they are missing), and how to close it. */
-export async function openStorage(store: LocalStore): Promise<{ storage: Storage; close(): Promise<void> }> {
+export async function openStorage(store: LocalStore): Promise<{
+  storage: Storage;
+  /** What a retention window may prune (SQLite only). */
+  history?: SqliteHistory;
+  close(): Promise<void>;
+}> {
   switch (store.kind) {
     case 'sqlite': {
       const database = new SqliteDatabase(store.file ?? ':memory:', {
         ...(store.synchronous ? { synchronous: store.synchronous } : {}),
       });
-      return { storage: sqliteStorage(database), close: async () => database.close() };
+      return {
+        storage: sqliteStorage(database),
+        history: new SqliteHistory(database),
+        close: async () => database.close(),
+      };
     }
     case 'dynamodb-local': {
       const database = await startDynamoDbLocal(store.dataDir);

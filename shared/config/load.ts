@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import * as z from 'zod';
 import { type Config, ConfigSchema } from './schema.js';
 
@@ -61,3 +62,13 @@ export const defaultConfig = (): Config => parseConfig({});
 
 export const configJsonSchema = (): unknown =>
   z.toJSONSchema(ConfigSchema, { io: 'input', target: 'draft-2020-12' });
+
+/** config.json when present, else the built-in defaults; validated loudly at synth. */
+export function loadConfigFile(path = 'config.json'): Config {
+  try {
+    return parseConfigText(readFileSync(path, 'utf8'), path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return parseConfig({});
+    throw error;
+  }
+}

@@ -171,7 +171,7 @@ describe('circuit breaker through the workflow on DynamoDB Local', () => {
       dynamoStorage({ ...flow.tables, paperOrders: 'no-such-table' }, { endpoint: flow.endpoint }),
       { publisher: flow.deps.publisher, clock },
     );
-    const workflow = new LocalWorkflow(definition(), broken, silentLog, { waitOverrideMs: 5 });
+    const workflow = new LocalWorkflow(await definition(), broken, silentLog, { waitOverrideMs: 5 });
     for (const ticker of ['AAPL', 'MSFT', 'GOOG']) {
       clock.advance(60_000);
       const signalId = await flow.record(order(ticker, 'buy', 1, 100));

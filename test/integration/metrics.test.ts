@@ -118,7 +118,7 @@ describe('metrics the use cases emit (through the TradingMetricsSink port)', () 
       { publisher: flow.deps.publisher },
     );
     Object.assign(broken, { metrics });
-    const workflow = new LocalWorkflow(definition(), broken, silentLog, { waitOverrideMs: 5 });
+    const workflow = new LocalWorkflow(await definition(), broken, silentLog, { waitOverrideMs: 5 });
     const signalId = await flow.record(buy('SPY', 1, 500));
 
     await workflow.start({ signalId, symbol: 'SPY', receivedAt: new Date().toISOString() });

@@ -218,7 +218,7 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
     const broken = createCoreDependencies(config, dynamoStorage(tables, { endpoint: flow.endpoint }), {
       publisher: flow.deps.publisher,
     });
-    const workflow = new LocalWorkflow(definition(), broken, silentLog, { waitOverrideMs: 5 });
+    const workflow = new LocalWorkflow(await definition(), broken, silentLog, { waitOverrideMs: 5 });
     const signalId = await flow.record(buy('SPY', 2, 500));
 
     await workflow.start({ signalId, symbol: 'SPY', receivedAt: new Date().toISOString() });

@@ -24,7 +24,8 @@ export function runCli(
   options: { env?: Record<string, string>; input?: string; cwd?: string } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    // As the bin's shebang runs it.
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', BIN, ...args], {
       cwd: options.cwd ?? emptyFolder(),
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],

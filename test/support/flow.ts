@@ -16,8 +16,8 @@ export const silentLog: Log = { info() {}, warn() {}, error() {} };
 let cachedDefinition: Record<string, unknown> | undefined;
 
 /** The state machine definition synthesized from the CDK stack, once per test file. */
-export function definition(): Record<string, unknown> {
-  cachedDefinition ??= synthesizeFlow(parseConfig({})).definition;
+export async function definition(): Promise<Record<string, unknown>> {
+  cachedDefinition ??= (await synthesizeFlow(parseConfig({}))).definition;
   return cachedDefinition;
 }
 
@@ -51,7 +51,7 @@ export async function flowHarness(
     ...(options.alpaca ? { alpaca: options.alpaca } : {}),
     ...(clock ? { clock } : {}),
   });
-  const workflow = new LocalWorkflow(definition(), deps, silentLog, { waitOverrideMs: 5 });
+  const workflow = new LocalWorkflow(await definition(), deps, silentLog, { waitOverrideMs: 5 });
   let sequence = 0;
   return {
     deps,
