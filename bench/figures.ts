@@ -39,6 +39,16 @@ export interface Latency {
 
 /** bench/run.ts */
 export interface RunFigures {
+  /** The store the bot ran on: sqlite (the local default) or dynamodb-local. */
+  store: 'sqlite' | 'dynamodb-local';
+  /** Back to back: each client sends on its 202, the workflow works through the backlog. */
+  backToBack: {
+    clients: number;
+    ack: Latency;
+    bare: Latency | null;
+    fill: Latency;
+    filledPerSecond: number;
+  }[];
   phases: {
     clients: number;
     ack: Latency;
@@ -58,6 +68,24 @@ export interface RunFigures {
   } | null;
   notFilled: number;
   malfunctions: number;
+}
+
+/** bench/local-bot.ts: the bot as `npm start` runs it, a process of its own. */
+export interface LocalBotFigures {
+  stores: {
+    store: 'sqlite' | 'dynamodb-local';
+    /** `npm start` to a healthy /health: the first start (synthesizes) and a second (cached). */
+    firstStartMs: number;
+    warmStartMs: number;
+    alerts: number;
+    filled: number;
+    /** Resident memory of the bot (Node, and DynamoDB Local's JVM where it runs one) after the alerts. */
+    rssBytes: number;
+    /** Alerts filled per second, 4 clients back to back, on an empty store and after `history` signals. */
+    emptyRate: number;
+    historyRate: number | null;
+    history: number;
+  }[];
 }
 
 /** bench/risk-engine.ts */
@@ -90,6 +118,8 @@ export interface BacktestFigures {
 
 export interface FigureFiles {
   run: RunFigures;
+  'run-dynamodb-local': RunFigures;
+  'local-bot': LocalBotFigures;
   'risk-engine': RiskEngineFigures;
   'cold-start': ColdStartFigures;
   backtest: BacktestFigures;

@@ -16,6 +16,8 @@ const run = readFigures('run');
 const risk = readFigures('risk-engine');
 const coldStart = readFigures('cold-start');
 const backtest = readFigures('backtest');
+const runDynamo = readFigures('run-dynamodb-local');
+const localBot = readFigures('local-bot');
 
 const finite = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
 const thousands = (v: number) => Math.round(v).toLocaleString('en-US');
@@ -29,6 +31,8 @@ const FROM_RUN: Source = { script: 'bench/run.ts', figures: run };
 const FROM_RISK: Source = { script: 'bench/risk-engine.ts', figures: risk };
 const FROM_COLD_START: Source = { script: 'bench/cold-start.ts', figures: coldStart };
 const FROM_BACKTEST: Source = { script: 'bench/backtest.ts', figures: backtest };
+const FROM_RUN_DYNAMO: Source = { script: 'BENCH_STORE=dynamodb-local bench/run.ts', figures: runDynamo };
+const FROM_LOCAL_BOT: Source = { script: 'bench/local-bot.ts', figures: localBot };
 
 interface Target {
   /** `max`: the measured value must not exceed it; `min`: it must reach it. */
@@ -212,6 +216,99 @@ rows.push(
   ),
 );
 
+// The embedded-store issue: SQLite (bench/run.ts, bench/local-bot.ts), DynamoDB Local beside it.
+const store = 'embedded store';
+const backToBack = (figures: typeof run, clients: number) =>
+  figures?.backToBack?.find((p) => p.clients === clients);
+for (const clients of [1, 4]) {
+  const p = backToBack(run, clients);
+  const dynamo = backToBack(runDynamo, clients);
+  for (const [which, limit] of [
+    ['p50', 2],
+    ['p99', 3],
+  ] as const) {
+    const ours = p?.ack[which];
+    const bare = p?.bare?.[which];
+    const ratio = finite(ours) && finite(bare) ? ours / bare : undefined;
+    const dynamoRatio =
+      finite(dynamo?.ack[which]) && finite(dynamo?.bare?.[which])
+        ? ` (DynamoDB Local: ${((dynamo?.ack[which] as number) / (dynamo?.bare?.[which] as number)).toFixed(1)}×)`
+        : '';
+    rows.push(
+      row(
+        `Ack ${which} back to back / bare \`node:http\`, ${clients} client${clients === 1 ? '' : 's'}, workflow running`,
+        { kind: 'max', value: limit, text: `≤ ${limit}×`, issue: store },
+        ratio,
+        ratio === undefined ? '–' : `${ratio.toFixed(1)}× (${msText(ours)} / ${msText(bare)})${dynamoRatio}`,
+        p === undefined ? '–' : `${p.ack.count} alerts`,
+        FROM_RUN,
+      ),
+    );
+  }
+}
+for (const [clients, limit] of [
+  [1, 5],
+  [4, 15],
+] as const) {
+  const p = phase(clients);
+  const dynamo = runDynamo?.phases.find((q) => q.clients === clients);
+  rows.push(
+    row(
+      `Signal-to-fill p50, ${clients} client${clients === 1 ? '' : 's'}, SQLite`,
+      { kind: 'max', value: limit, text: `≤ ${limit} ms`, issue: store },
+      orUndefined(p?.fill.p50),
+      `${msText(p?.fill.p50)}${dynamo === undefined ? '' : ` (DynamoDB Local: ${msText(dynamo.fill.p50)})`}`,
+      p === undefined ? '–' : `${p.fill.count} alerts`,
+      FROM_RUN,
+    ),
+  );
+}
+const rateOf = (figures: typeof run) => figures?.sustained?.rate ?? undefined;
+rows.push(
+  row(
+    'Sustained alerts/s with zero loss, SQLite (open loop)',
+    { kind: 'min', value: 500, text: '≥ 500/s', issue: store },
+    rateOf(run),
+    `${rateOf(run) ?? '–'}/s${run?.sustained?.stoppedBy === 'max' ? ' (top step passed)' : ''}${runDynamo?.sustained ? ` (DynamoDB Local: ${rateOf(runDynamo) ?? 'none'}/s)` : ''}`,
+    run?.sustained == null ? '–' : `${run.sustained.steps} step(s) of ${run.sustained.stepSeconds} s`,
+    FROM_RUN,
+  ),
+);
+const sqliteBot = localBot?.stores.find((s) => s.store === 'sqlite');
+const dynamoBot = localBot?.stores.find((s) => s.store === 'dynamodb-local');
+const mibText = (bytes: number | undefined) =>
+  bytes === undefined ? '–' : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+rows.push(
+  row(
+    'Resident memory of the local bot after its alerts (SQLite)',
+    { kind: 'max', value: 250 * 2 ** 20, text: '≤ 250 MB', issue: store },
+    sqliteBot?.rssBytes,
+    `${mibText(sqliteBot?.rssBytes)}${dynamoBot ? ` (DynamoDB Local, Node + JVM: ${mibText(dynamoBot.rssBytes)} after ${dynamoBot.alerts})` : ''}`,
+    sqliteBot === undefined ? '–' : `${thousands(sqliteBot.alerts)} alerts`,
+    FROM_LOCAL_BOT,
+  ),
+  row(
+    '`npm start` to healthy /health, second start (SQLite)',
+    { kind: 'max', value: 3000, text: '≤ 3 s', issue: store },
+    sqliteBot?.warmStartMs,
+    sqliteBot === undefined
+      ? '–'
+      : `${(sqliteBot.warmStartMs / 1000).toFixed(2)} s (first start ${(sqliteBot.firstStartMs / 1000).toFixed(2)} s${dynamoBot ? `; DynamoDB Local ${(dynamoBot.warmStartMs / 1000).toFixed(2)} s` : ''})`,
+    '1 start each',
+    FROM_LOCAL_BOT,
+  ),
+  row(
+    'Decided/s with history / on an empty store (SQLite)',
+    { kind: 'min', value: 0.8, text: '≥ 0.80 (within 20 %)', issue: store },
+    sqliteBot?.historyRate == null ? undefined : sqliteBot.historyRate / sqliteBot.emptyRate,
+    sqliteBot?.historyRate == null
+      ? '–'
+      : `${(sqliteBot.historyRate / sqliteBot.emptyRate).toFixed(2)} (${sqliteBot.historyRate.toFixed(0)} / ${sqliteBot.emptyRate.toFixed(0)} per s)`,
+    sqliteBot === undefined ? '–' : `${thousands(sqliteBot.history)} signals recorded`,
+    FROM_LOCAL_BOT,
+  ),
+);
+
 const here = provenance();
 const load = (l: readonly number[]) => l.map((v) => v.toFixed(2)).join(' / ');
 const sourceLine = ({ script, figures: source }: Source) =>
@@ -233,7 +330,7 @@ const section = [
   `- Date: ${here.date}; Node ${here.node}; machine: ${here.machine}`,
   '- Measured / target: the measured value divided by the target; a ≤ target passes at 1.00 or less, a ≥ target at 1.00 or more. "Sample" is how much each figure rests on: fewer than the scripts\' defaults means a quick run, not a record.',
   '- Sources:',
-  ...[FROM_RUN, FROM_RISK, FROM_COLD_START, FROM_BACKTEST].map(sourceLine),
+  ...[FROM_RUN, FROM_RUN_DYNAMO, FROM_LOCAL_BOT, FROM_RISK, FROM_COLD_START, FROM_BACKTEST].map(sourceLine),
   ...warnings,
   '',
   table(['Figure', 'Target (issue)', 'Measured', 'Measured / target', 'Result', 'Sample', 'Source'], rows),

@@ -33,6 +33,11 @@ function rowOf(entity: Entity): Row {
   }
 }
 
+const keyOf = (entity: Entity): string => {
+  const row = rowOf(entity);
+  return `${row.table}\u0000${'kind' in row ? row.kind : ''}\u0000${row.id}`;
+};
+
 const parse = (row: unknown): Doc | undefined =>
   row === undefined ? undefined : (JSON.parse((row as { doc: string }).doc) as Doc);
 const docs = (rows: unknown[]): Doc[] => rows.map((row) => JSON.parse((row as { doc: string }).doc) as Doc);
@@ -113,15 +118,24 @@ export class SqliteBookStore implements BookStore {
 
   async commit(change: Change): Promise<CommitResult> {
     return this.database.transaction(() => {
+      // Each item read once; a write of the change updates what a later write of it reads.
+      const items = new Map<string, Doc | undefined>();
+      const itemOf = (entity: Entity) => {
+        const key = keyOf(entity);
+        if (!items.has(key)) items.set(key, this.get(entity));
+        return items.get(key);
+      };
       const refused = change.flatMap((write, i) => {
-        const doc = this.get(write.to);
+        const doc = itemOf(write.to);
         return (write.when ?? []).every((check) => holds(doc, check)) ? [] : [i];
       });
       if (refused.length > 0) return { ok: false, refused } as const;
       for (const write of change) {
         const writes = write.set ?? write.setIfAbsent ?? write.add ?? write.remove ?? write.replace;
-        // Read again: an earlier write of the same change may have written this item.
-        if (writes !== undefined) this.put(write.to, applied(this.get(write.to), write));
+        if (writes === undefined) continue;
+        const doc = applied(itemOf(write.to), write);
+        this.put(write.to, doc);
+        items.set(keyOf(write.to), doc);
       }
       return { ok: true } as const;
     });
