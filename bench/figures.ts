@@ -119,6 +119,7 @@ export interface BacktestFigures {
 export interface FigureFiles {
   run: RunFigures;
   'run-dynamodb-local': RunFigures;
+  'run-sqlite-full': RunFigures;
   'local-bot': LocalBotFigures;
   'risk-engine': RiskEngineFigures;
   'cold-start': ColdStartFigures;

@@ -48,9 +48,12 @@ const FILL_TIMEOUT_MS = 30_000;
 const STORE = (process.env.BENCH_STORE ?? 'sqlite') as 'sqlite' | 'dynamodb-local';
 if (STORE !== 'sqlite' && STORE !== 'dynamodb-local')
   throw new Error(`BENCH_STORE=${String(STORE)}: use sqlite or dynamodb-local`);
-const STORE_NAME = STORE === 'sqlite' ? 'SQLite' : 'DynamoDB Local';
-const FIGURES_NAME = STORE === 'sqlite' ? 'run' : 'run-dynamodb-local';
-const HEADING = STORE === 'sqlite' ? LATEST_RUN_HEADING : `${LATEST_RUN_HEADING}: DynamoDB Local`;
+/** SQLite's synchronous level (BENCH_SYNCHRONOUS=full measures what the stricter level costs). */
+const SYNCHRONOUS = (process.env.BENCH_SYNCHRONOUS ?? 'normal') as 'normal' | 'full';
+const FULL = STORE === 'sqlite' && SYNCHRONOUS === 'full';
+const STORE_NAME = STORE === 'sqlite' ? `SQLite${FULL ? ', synchronous full' : ''}` : 'DynamoDB Local';
+const FIGURES_NAME = STORE === 'dynamodb-local' ? 'run-dynamodb-local' : FULL ? 'run-sqlite-full' : 'run';
+const HEADING = FIGURES_NAME === 'run' ? LATEST_RUN_HEADING : `${LATEST_RUN_HEADING}: ${STORE_NAME}`;
 
 /**
  * The open-loop steps; BENCH_SUSTAINED_MAX=0 skips them. Each step starts with room in the
@@ -102,7 +105,7 @@ const runtime = await startLocalRuntime({
   port: 0,
   store:
     STORE === 'sqlite'
-      ? { kind: 'sqlite', file: join(databaseFolder, 'bench.db') }
+      ? { kind: 'sqlite', file: join(databaseFolder, 'bench.db'), synchronous: SYNCHRONOUS }
       : { kind: 'dynamodb-local' },
 });
 const bootMs = performance.now() - bootStarted;
@@ -749,7 +752,7 @@ function report(
     `- Machine: ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, ${os.type()} ${os.release()} ${os.arch()}`,
     `- Load average (1 / 5 / 15 min) before: ${load(loadBefore)}; after: ${load(loadAfter)}`,
     `- Node: ${process.version}`,
-    `- Store: **${STORE_NAME}** (${STORE === 'sqlite' ? 'a file in the temporary folder, WAL, synchronous normal' : 'in memory, a JVM child process'})`,
+    `- Store: **${STORE_NAME}** (${STORE === 'sqlite' ? `a file in the temporary folder, WAL, synchronous ${SYNCHRONOUS}` : 'in memory, a JVM child process'})`,
     `- Runtime start (${STORE_NAME}, CDK synth, server): ${(bootMs / 1000).toFixed(1)} s; measured phases: ${elapsedS.toFixed(1)} s`,
     `- Alert: \`{"ticker":"${SYMBOL}","action":"buy","quantity":1,"price":"100","id":…}\`, a new \`id\` each time; warm-up ${warmup.ack.count} alerts (4 clients) to the bot and as many to the bare server, not measured`,
     `- Closed-loop phases: 1 client, then 4 clients, each first against a bare \`node:http\` server and then the bot; each up to ${ALERTS_1} / ${ALERTS_4} alerts or ${PHASE_BUDGET_MS / 1000} s, whichever comes first; every client waits for its signal's fill (bare server: for the answer) before its next alert`,

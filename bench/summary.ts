@@ -17,6 +17,7 @@ const risk = readFigures('risk-engine');
 const coldStart = readFigures('cold-start');
 const backtest = readFigures('backtest');
 const runDynamo = readFigures('run-dynamodb-local');
+const runFull = readFigures('run-sqlite-full');
 const localBot = readFigures('local-bot');
 
 const finite = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -32,6 +33,7 @@ const FROM_RISK: Source = { script: 'bench/risk-engine.ts', figures: risk };
 const FROM_COLD_START: Source = { script: 'bench/cold-start.ts', figures: coldStart };
 const FROM_BACKTEST: Source = { script: 'bench/backtest.ts', figures: backtest };
 const FROM_RUN_DYNAMO: Source = { script: 'BENCH_STORE=dynamodb-local bench/run.ts', figures: runDynamo };
+const FROM_RUN_FULL: Source = { script: 'BENCH_SYNCHRONOUS=full bench/run.ts', figures: runFull };
 const FROM_LOCAL_BOT: Source = { script: 'bench/local-bot.ts', figures: localBot };
 
 interface Target {
@@ -263,6 +265,20 @@ for (const [clients, limit] of [
     ),
   );
 }
+for (const clients of [1, 4]) {
+  const normal = phase(clients);
+  const full = runFull?.phases.find((q) => q.clients === clients);
+  rows.push(
+    row(
+      `Signal-to-fill p50, ${clients} client${clients === 1 ? '' : 's'}: SQLite synchronous full (normal)`,
+      undefined,
+      undefined,
+      `${msText(full?.fill.p50)} (${msText(normal?.fill.p50)})`,
+      full === undefined ? '–' : `${full.fill.count} alerts`,
+      FROM_RUN_FULL,
+    ),
+  );
+}
 const rateOf = (figures: typeof run) => figures?.sustained?.rate ?? undefined;
 rows.push(
   row(
@@ -330,7 +346,15 @@ const section = [
   `- Date: ${here.date}; Node ${here.node}; machine: ${here.machine}`,
   '- Measured / target: the measured value divided by the target; a ≤ target passes at 1.00 or less, a ≥ target at 1.00 or more. "Sample" is how much each figure rests on: fewer than the scripts\' defaults means a quick run, not a record.',
   '- Sources:',
-  ...[FROM_RUN, FROM_RUN_DYNAMO, FROM_LOCAL_BOT, FROM_RISK, FROM_COLD_START, FROM_BACKTEST].map(sourceLine),
+  ...[
+    FROM_RUN,
+    FROM_RUN_DYNAMO,
+    FROM_RUN_FULL,
+    FROM_LOCAL_BOT,
+    FROM_RISK,
+    FROM_COLD_START,
+    FROM_BACKTEST,
+  ].map(sourceLine),
   ...warnings,
   '',
   table(['Figure', 'Target (issue)', 'Measured', 'Measured / target', 'Result', 'Sample', 'Source'], rows),
