@@ -1,3 +1,5 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Storage } from '../../shared/adapters/dependencies.js';
 import { dynamoStorage } from '../../shared/adapters/dynamodb/storage.js';
 import { tableNamesFor } from '../../shared/adapters/dynamodb/tables.js';
@@ -7,7 +9,7 @@ import { sqliteStorage } from '../../shared/adapters/sqlite/storage.js';
 import { ConfigError } from '../../shared/config/load.js';
 import type { Config } from '../../shared/config/schema.js';
 import { LOCAL_STORES } from '../../shared/config/schema.js';
-import { ensureTables, startDynamoDbLocal } from './dynamodb-local.js';
+import { ensureTables, PrerequisiteError, startDynamoDbLocal } from './dynamodb-local.js';
 
 /** Where `npm start` keeps its SQLite database, relative to the working folder. */
 export const LOCAL_DATABASE_FILE = '.data/pinebridge.db';
@@ -61,14 +63,24 @@ export async function openStorage(store: LocalStore): Promise<{
   }
 }
 
-/** The store `npm start` uses: PINEBRIDGE_STORE when set, else the config's `local.store`. */
-export function localStoreOf(config: Config, env: NodeJS.ProcessEnv): LocalStore {
+/**
+ * The store `npm start` uses: PINEBRIDGE_STORE when set, else the config's `local.store`. A folder
+ * whose book is in DynamoDB Local (an earlier version's default) and not yet in SQLite is refused
+ * on SQLite: starting afresh would forget its positions and its trading state (a HALTED bot would
+ * come back ACTIVE).
+ */
+export function localStoreOf(config: Config, env: NodeJS.ProcessEnv, cwd = '.'): LocalStore {
   const kind = env.PINEBRIDGE_STORE || config.local.store;
   if (!(LOCAL_STORES as readonly string[]).includes(kind))
     throw new ConfigError(
       `PINEBRIDGE_STORE=${kind} is not a local store: use one of ${LOCAL_STORES.join(', ')}`,
     );
-  return kind === 'dynamodb-local'
-    ? { kind: 'dynamodb-local', dataDir: LOCAL_DYNAMODB_DIR }
-    : { kind: 'sqlite', file: LOCAL_DATABASE_FILE, synchronous: config.local.synchronous };
+  if (kind === 'dynamodb-local') return { kind: 'dynamodb-local', dataDir: LOCAL_DYNAMODB_DIR };
+  const dynamoDir = join(cwd, LOCAL_DYNAMODB_DIR);
+  const dynamoBook = existsSync(dynamoDir) && readdirSync(dynamoDir).some((file) => file.endsWith('.db'));
+  if (dynamoBook && !existsSync(join(cwd, LOCAL_DATABASE_FILE)))
+    throw new PrerequisiteError(
+      `this folder's book (positions, orders, trading state) is in DynamoDB Local (${LOCAL_DYNAMODB_DIR}), the earlier default store. Keep trading on it with PINEBRIDGE_STORE=dynamodb-local npm start (or "local": {"store": "dynamodb-local"} in config.json; needs Java 17), or move ${LOCAL_DYNAMODB_DIR} away to start afresh on SQLite, which forgets the positions: flatten them first (docs/RUNBOOK.md, "Moving to the SQLite store").`,
+    );
+  return { kind: 'sqlite', file: LOCAL_DATABASE_FILE, synchronous: config.local.synchronous };
 }

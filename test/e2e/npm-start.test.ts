@@ -1,5 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -133,6 +141,19 @@ describe('npm start', () => {
       });
     expect(databases).toEqual([]);
   });
+
+  it('refuses to start afresh on SQLite in a folder whose book is in DynamoDB Local (the earlier default), saying how to keep it', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'pinebridge-dynamodb-folder-'));
+    mkdirSync(join(cwd, '.data/dynamodb'), { recursive: true });
+    writeFileSync(join(cwd, '.data/dynamodb/AKIDLOCAL_us-east-1.db'), '');
+
+    const started = start(cwd);
+
+    expect(await started.exited).toBe(1);
+    expect(started.output()).toMatch(/pinebridge: this folder's book .* is in DynamoDB Local/);
+    expect(started.output()).toContain('PINEBRIDGE_STORE=dynamodb-local npm start');
+    expect(existsSync(join(cwd, '.data/pinebridge.db'))).toBe(false);
+  }, 60_000);
 
   it('refuses a bad config.json in one line naming the key, before starting anything', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'pinebridge-config-'));

@@ -129,6 +129,11 @@ export class SqliteDatabase {
     return statement;
   }
 
+  /** The SQL of every statement prepared so far (tests check their query plans). */
+  get preparedSql(): string[] {
+    return [...this.statements.keys()];
+  }
+
   /** Runs `work` in one transaction (nested calls join the outer one): all of it, or none. */
   transaction<T>(work: () => T): T {
     if (this.depth > 0) return work();
