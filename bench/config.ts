@@ -10,6 +10,8 @@ import type { ConfigInput } from '../shared/config/schema.js';
 export const BENCH_CONFIG: ConfigInput = {
   paper: { startingCash: '1000000000' },
   risk: {
+    // Every alert buys AAPL: each adds to the position.
+    pyramiding: true,
     maxPositionQuantity: 1e9,
     maxPositionNotional: '1000000000000',
     maxGrossExposure: '1000000000000',

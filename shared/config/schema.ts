@@ -133,6 +133,19 @@ export const ConfigSchema = z
           .describe(
             'Allow sells that open or extend a short position. Off: such sells are denied SHORT_NOT_ALLOWED.',
           ),
+        pyramiding: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Let a buy add to a long position (a sell to a short one). Off: such an alert is denied ALREADY_IN_POSITION, as TradersPost does unless "Allow add to position" is on; the add action adds either way.',
+          ),
+        defaultQuantity: DecimalString.default('1').describe(
+          'How much an entry alert without a quantity buys or sells, in risk.defaultQuantityType (TradersPost defaults to 1 share). An exit without a quantity closes the whole position.',
+        ),
+        defaultQuantityType: z
+          .enum(['fixed_quantity', 'dollar_amount', 'percent_of_equity'])
+          .default('fixed_quantity')
+          .describe('What risk.defaultQuantity counts: shares, dollars, or percent of equity.'),
         buyingPowerCheck: z
           .boolean()
           .default(true)

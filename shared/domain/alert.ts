@@ -39,7 +39,11 @@ const booleanLike = z
 const lowerEnum = <T extends readonly [string, ...string[]]>(values: T) =>
   z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(values));
 
-export const ORDER_ACTIONS = ['buy', 'sell', 'exit', 'cancel', 'add'] as const;
+/**
+ * TradersPost's actions, plus `reverse` (close the position and open the same size, or
+ * `quantity`, the other way). `cancel` is refused by the risk check until cancels exist.
+ */
+export const ORDER_ACTIONS = ['buy', 'sell', 'exit', 'cancel', 'add', 'reverse'] as const;
 export const SENTIMENTS = ['long', 'bullish', 'short', 'bearish', 'flat'] as const;
 export const QUANTITY_TYPES = [
   'fixed_quantity',
@@ -47,6 +51,79 @@ export const QUANTITY_TYPES = [
   'percent_of_equity',
   'percent_of_position',
 ] as const;
+/** TradersPost's sizing by risk: both need a stop-loss distance, which Pinebridge does not place yet. */
+const RISK_QUANTITY_TYPES = ['risk_dollar_amount', 'risk_percent'] as const;
+
+/**
+ * Fields TradersPost documents that Pinebridge does not act on yet. Ignoring one would trade
+ * differently from what the trader asked, so an alert carrying one is refused, naming it
+ * (docs/ALERTS.md has the table). `false` or an empty value asks for nothing and passes.
+ */
+const REFUSED_FIELDS: Record<string, { message: string; code: string }> = {
+  cancel: {
+    message: 'cancelling open orders is not supported yet; send "cancel": false or leave it out',
+    code: 'invalid-payload',
+  },
+  cancelOrderType: { message: 'cancelling open orders is not supported yet', code: 'invalid-payload' },
+  delay: {
+    message: 'delayed execution is not supported yet; send the alert when it should trade',
+    code: 'invalid-payload',
+  },
+  trailAmount: { message: 'trailing stops are not supported yet', code: 'invalid-trailing-stop' },
+  trailPercent: { message: 'trailing stops are not supported yet', code: 'invalid-trailing-stop' },
+  ignoreTradingWindows: {
+    message: 'an alert cannot lift risk.marketHours; change the config instead',
+    code: 'invalid-payload',
+  },
+  optionType: {
+    message: 'options are not supported: Pinebridge trades stocks and ETFs',
+    code: 'invalid-asset-class',
+  },
+  intrinsicValue: {
+    message: 'options are not supported: Pinebridge trades stocks and ETFs',
+    code: 'invalid-asset-class',
+  },
+  expiration: {
+    message: 'options are not supported: Pinebridge trades stocks and ETFs',
+    code: 'invalid-asset-class',
+  },
+  strikeCount: {
+    message: 'options are not supported: Pinebridge trades stocks and ETFs',
+    code: 'invalid-asset-class',
+  },
+  strikesAway: {
+    message: 'options are not supported: Pinebridge trades stocks and ETFs',
+    code: 'invalid-asset-class',
+  },
+  strikePrice: {
+    message: 'options are not supported: Pinebridge trades stocks and ETFs',
+    code: 'invalid-asset-class',
+  },
+};
+
+/** Whether a refused field asks for anything: `false`, `0`, `""` and `null` do not. */
+const asksFor = (value: unknown) =>
+  !(value === false || value === 'false' || value === null || value === '' || value === 0);
+
+/**
+ * The asset class a ticker names when it is not a stock or ETF symbol: an option (OCC or
+ * TradersPost's `SPY 250624C596`), a future (`NQ1!`, `MNQU2025`, `ESZ24`) or a crypto pair
+ * (`BTCUSD`, `BTC/USD`, `ETHUSDT`). Pinebridge trades stocks and ETFs only.
+ */
+export function assetClassOf(ticker: string): 'option' | 'future' | 'crypto' | undefined {
+  if (/^[A-Z.]{1,6} ?\d{6}[CP]\d+(\.\d+)?$/.test(ticker)) return 'option';
+  if (/\d!$/.test(ticker) || /^[A-Z]{1,4}[FGHJKMNQUVXZ](\d{2}|20\d{2})$/.test(ticker)) return 'future';
+  if (
+    /^(BTC|ETH|SOL|DOGE|LTC|XRP|ADA|AVAX|DOT|LINK|BCH|SHIB|UNI|AAVE|XLM|USDT|USDC)\/?(USD|USDT|USDC|EUR|BTC)$/.test(
+      ticker,
+    )
+  )
+    return 'crypto';
+  return undefined;
+}
+
+/** Every field the contract knows, whether it is acted on or refused; anything else is ignored. */
+const SECRET_FIELDS = ['secret', 'passphrase'];
 export const ORDER_TYPES = ['market', 'limit', 'stop', 'stop_limit'] as const;
 export const TIME_IN_FORCE = ['day', 'gtc', 'ioc', 'fok', 'opg', 'cls'] as const;
 
@@ -55,13 +132,22 @@ const AlertSchema = z
     ticker: z
       .string()
       .trim()
-      .min(1)
-      .transform((t) => t.toUpperCase().replace(/^[A-Z_]+:/, ''))
+      .min(1, 'ticker is empty')
+      .transform((t) => t.toUpperCase().replace(/^[A-Z0-9_]+:/, ''))
+      .superRefine((t, ctx) => {
+        const assetClass = assetClassOf(t);
+        if (assetClass !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            message: `${t} is ${assetClass === 'option' ? 'an option' : assetClass === 'future' ? 'a future' : 'a crypto pair'}: Pinebridge trades stocks and ETFs only`,
+            params: { messageCode: 'invalid-asset-class' },
+          });
+      })
       .pipe(z.string().regex(/^[A-Z0-9./-]{1,20}$/, 'ticker must be a symbol such as "AAPL"')),
     action: lowerEnum(ORDER_ACTIONS),
     sentiment: lowerEnum(SENTIMENTS).optional(),
     quantity: positiveDecimal('quantity', 1e9).optional(),
-    quantityType: lowerEnum(QUANTITY_TYPES).default('fixed_quantity'),
+    quantityType: lowerEnum([...QUANTITY_TYPES, ...RISK_QUANTITY_TYPES] as const).optional(),
     orderType: lowerEnum(ORDER_TYPES).default('market'),
     limitPrice: positiveDecimal('limitPrice', 1e7).optional(),
     stopPrice: positiveDecimal('stopPrice', 1e7).optional(),
@@ -71,6 +157,24 @@ const AlertSchema = z
     extendedHours: booleanLike.default(false),
     takeProfit: z.unknown().optional(),
     stopLoss: z.unknown().optional(),
+    /** The chart's timeframe (`{{interval}}`): kept for the record, as TradersPost keeps it for support. */
+    interval: z.string().trim().max(16).optional(),
+    /** Free-form metadata, kept on the signal record. */
+    extras: z.record(z.string(), z.unknown()).optional(),
+    /** A test alert: recorded and decided like any other, never traded (TEST_SIGNAL). */
+    test: booleanLike.optional(),
+    /** A signal not decided by this time is refused (SIGNAL_EXPIRED). */
+    expiresAt: z
+      .string()
+      .trim()
+      .refine(
+        (t) =>
+          /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(t) &&
+          !Number.isNaN(Date.parse(t)),
+        'expiresAt must be an ISO-8601 timestamp with a zone',
+      )
+      .transform((t) => new Date(t).toISOString())
+      .optional(),
     id: z.union([z.string().trim().min(1).max(128), z.number().transform(String)]).optional(),
     time: z
       .string()
@@ -90,28 +194,31 @@ const AlertSchema = z
     secret: z.unknown().optional(),
     passphrase: z.unknown().optional(),
   })
-  .strict()
   .superRefine((a, ctx) => {
-    // A sell without a quantity closes the long position (TradersPost semantics); buys must say how much.
-    if ((a.action === 'buy' || a.action === 'add') && a.quantity === undefined) {
+    // TradersPost: "sending "action": "exit" and "sentiment": "flat" will produce an error since only
+    // the "action": "exit" is needed".
+    if (a.action === 'exit' && a.sentiment !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sentiment'],
+        message: 'sentiment and action "exit" together: an exit needs no sentiment; send one or the other',
+        params: { messageCode: 'invalid-sentiment-action' },
+      });
+    }
+    if (a.quantityType === 'risk_dollar_amount' || a.quantityType === 'risk_percent') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['quantityType'],
+        message: `${a.quantityType} sizes by the distance to a stop loss, and Pinebridge does not place stop losses yet: send a quantity as fixed_quantity, dollar_amount or percent_of_equity`,
+        params: { messageCode: 'invalid-risk-dollar-amount-action' },
+      });
+    }
+    if (a.quantityType !== undefined && a.quantity === undefined && a.quantityType !== 'fixed_quantity') {
       ctx.addIssue({
         code: 'custom',
         path: ['quantity'],
-        message: `quantity is required for action "${a.action}"`,
-      });
-    }
-    if ((a.orderType === 'limit' || a.orderType === 'stop_limit') && a.limitPrice === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['limitPrice'],
-        message: `limitPrice is required for a ${a.orderType} order`,
-      });
-    }
-    if ((a.orderType === 'stop' || a.orderType === 'stop_limit') && a.stopPrice === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['stopPrice'],
-        message: `stopPrice is required for a ${a.orderType} order`,
+        message: `quantityType ${a.quantityType} needs a quantity`,
+        params: { messageCode: 'quantity-type-requires-quantity' },
       });
     }
     if (
@@ -159,12 +266,40 @@ export const SignalSchema = z.object({
   comment: z.string().optional(),
   /** Set on a reversal's second leg: the signal whose closing order it follows. */
   followsSignalId: z.string().optional(),
+  interval: z.string().optional(),
+  extras: z.record(z.string(), z.unknown()).optional(),
+  test: z.boolean().optional(),
+  expiresAt: z.string().optional(),
+  /** Fields the alert carried that the contract does not know: accepted, not acted on. */
+  ignored: z.array(z.string()).optional(),
 });
 export type Signal = z.infer<typeof SignalSchema>;
 
 export type AlertParseResult =
   | { ok: true; signal: Signal; bodySecret: string | undefined }
-  | { ok: false; status: 400; error: string; fields: string[] };
+  | {
+      ok: false;
+      status: 400;
+      error: string;
+      fields: string[];
+      /** TradersPost's code for the first problem (its webhook reference), for users searching its docs. */
+      messageCode: string;
+    };
+
+/** TradersPost's message code for a problem with a field, where it has one. */
+const FIELD_CODES: Record<string, string> = {
+  ticker: 'unsupported-ticker',
+  action: 'invalid-action',
+  sentiment: 'invalid-sentiment',
+  orderType: 'invalid-order-type',
+  quantityType: 'invalid-quantity-type',
+  quantity: 'invalid-quantity',
+  timeInForce: 'invalid-time-in-force',
+  extendedHours: 'invalid-extended-hours',
+  expiresAt: 'invalid-expires-at',
+  takeProfit: 'invalid-take-profit-value-required',
+  stopLoss: 'invalid-stop-loss-value-required',
+};
 
 /** Parses TradingView's raw body: JSON whatever the content type; BOM, trailing newline or CRLF ignored. */
 export function parseAlertJson(rawBody: string): { ok: true; value: unknown } | { ok: false; error: string } {
@@ -200,6 +335,17 @@ export function validateAlert(value: unknown): AlertParseResult {
       status: 400,
       error: `unrendered TradingView placeholder in ${placeholders.join(', ')}`,
       fields: placeholders,
+      messageCode: 'invalid-payload',
+    };
+  }
+  const refused = refusedFields(value);
+  if (refused.length > 0) {
+    return {
+      ok: false,
+      status: 400,
+      error: refused.map((r) => `${r.field}: ${r.message}`).join('; '),
+      fields: refused.map((r) => r.field),
+      messageCode: refused[0]?.code ?? 'invalid-payload',
     };
   }
   const result = AlertSchema.safeParse(value);
@@ -209,19 +355,30 @@ export function validateAlert(value: unknown): AlertParseResult {
     ];
     const messages = result.error.issues.map((i) => {
       const field = i.path.length > 0 ? i.path.join('.') : 'body';
-      return i.code === 'unrecognized_keys'
-        ? `unknown field(s) ${i.keys.join(', ')}`
-        : `${field}: ${i.message}`;
+      return `${field}: ${i.message}`;
     });
-    return { ok: false, status: 400, error: messages.join('; '), fields };
+    const [first] = result.error.issues;
+    const explicit = (first as { params?: { messageCode?: string } } | undefined)?.params?.messageCode;
+    const messageCode =
+      explicit ??
+      FIELD_CODES[String(first?.path[0] ?? '')] ??
+      (first?.path.length ? 'invalid-payload' : 'invalid-payload');
+    return { ok: false, status: 400, error: messages.join('; '), fields, messageCode };
   }
   const a = result.data;
+  const known = new Set([
+    ...Object.keys(AlertSchema.shape),
+    ...SECRET_FIELDS,
+    ...Object.keys(REFUSED_FIELDS),
+  ]);
+  const ignored = Object.keys(value as Record<string, unknown>).filter((key) => !known.has(key));
   const signal: Signal = stripUndefined({
     symbol: a.ticker,
     action: a.action,
     sentiment: a.sentiment,
     quantity: a.quantity,
-    quantityType: a.quantityType,
+    // Validation refused the risk-based types above.
+    quantityType: (a.quantityType ?? 'fixed_quantity') as Signal['quantityType'],
     orderType: a.orderType,
     limitPrice: a.limitPrice,
     stopPrice: a.stopPrice,
@@ -233,9 +390,38 @@ export function validateAlert(value: unknown): AlertParseResult {
     strategy: a.strategy,
     prevMarketPosition: a.prev_market_position,
     comment: a.comment,
+    interval: a.interval,
+    extras: a.extras,
+    test: a.test,
+    expiresAt: a.expiresAt,
+    ignored: ignored.length > 0 ? ignored : undefined,
   });
   const secret = bodySecretOf(value);
   return { ok: true, signal, bodySecret: typeof secret === 'string' ? secret : undefined };
+}
+
+/** The fields TradersPost documents that Pinebridge does not act on yet, present and asking for something. */
+function refusedFields(value: unknown): { field: string; message: string; code: string }[] {
+  if (value === null || typeof value !== 'object') return [];
+  const record = value as Record<string, unknown>;
+  const refused = Object.entries(REFUSED_FIELDS)
+    .filter(([field]) => field in record && asksFor(record[field]))
+    .map(([field, why]) => ({ field, ...why }));
+  const orderType = typeof record.orderType === 'string' ? record.orderType.trim().toLowerCase() : undefined;
+  if (orderType === 'trailing_stop')
+    refused.push({
+      field: 'orderType',
+      message: 'trailing stops are not supported yet',
+      code: 'invalid-trailing-stop',
+    });
+  const action = typeof record.action === 'string' ? record.action.trim().toLowerCase() : undefined;
+  if (action === 'breakeven')
+    refused.push({
+      field: 'action',
+      message: 'breakeven moves an open stop to the entry price, and Pinebridge does not place stops yet',
+      code: 'invalid-action',
+    });
+  return refused;
 }
 
 function findPlaceholders(value: unknown, path = ''): string[] {

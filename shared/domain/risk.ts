@@ -31,6 +31,10 @@ export const DENIAL_CODES = [
   'NO_FRESH_PRICE',
   'PRICE_COLLAR',
   'NOTHING_TO_CLOSE',
+  'ALREADY_IN_POSITION',
+  'NO_POSITION_TO_ADD',
+  'TEST_SIGNAL',
+  'SIGNAL_EXPIRED',
   'QUANTITY_TOO_SMALL',
   'SHORT_NOT_ALLOWED',
   'DUPLICATIVE_ORDER',
@@ -170,6 +174,21 @@ export const symbolAllowedCheck: SignalCheck = ({ signal, config }) =>
 export const supportedActionCheck: SignalCheck = ({ signal }) =>
   signal.action === 'cancel'
     ? { code: 'UNSUPPORTED_ACTION', detail: 'cancel alerts are not supported yet; nothing was cancelled' }
+    : undefined;
+
+/** A test alert (`"test": true`) goes through every check and is recorded, but never trades. */
+export const testSignalCheck: SignalCheck = ({ signal }) =>
+  signal.test === true
+    ? { code: 'TEST_SIGNAL', detail: 'a test alert ("test": true): checked and recorded, not traded' }
+    : undefined;
+
+/** An alert that names an expiry (`expiresAt`) is not traded after it. */
+export const expiryCheck: SignalCheck = ({ signal, now }) =>
+  signal.expiresAt !== undefined && now.getTime() > Date.parse(signal.expiresAt)
+    ? {
+        code: 'SIGNAL_EXPIRED',
+        detail: `the alert expired at ${signal.expiresAt}, before it could be decided`,
+      }
     : undefined;
 
 export const reducingCheck: IntentCheck = (intent, ctx) =>
@@ -683,10 +702,12 @@ export const SIGNAL_CHECKS: readonly SignalCheck[] = [
   symbolAllowedCheck,
   supportedActionCheck,
   staleSignalCheck,
+  expiryCheck,
   marketHoursCheck,
   reconciliationCheck,
   stateMismatchCheck,
   priceCollarCheck,
+  testSignalCheck,
 ];
 export const INTENT_CHECKS: readonly IntentCheck[] = [
   reducingCheck,
@@ -777,7 +798,11 @@ function marketPriceOf(ctx: RiskContext): string | undefined {
  */
 function referencePriceOf(ctx: RiskContext): string | undefined {
   const { signal } = ctx;
-  if (signal.price === undefined && (signal.orderType === 'limit' || signal.orderType === 'stop_limit'))
+  if (
+    signal.price === undefined &&
+    signal.limitPrice !== undefined &&
+    (signal.orderType === 'limit' || signal.orderType === 'stop_limit')
+  )
     return signal.limitPrice;
   const market = marketPriceOf(ctx);
   if (market === undefined || signal.price === undefined) return market;
@@ -789,9 +814,11 @@ function referencePriceOf(ctx: RiskContext): string | undefined {
  * keeps function names, names every closure it creates, at a cost per call.)
  */
 function requestedQuantity(ctx: RiskContext, price: string, open: Decimal): Decimal {
-  const { signal } = ctx;
-  const amount = parse(signal.quantity ?? '0');
-  switch (signal.quantityType) {
+  const { signal, config } = ctx;
+  // An entry without a quantity is sized by the configured default (TradersPost: 1 share).
+  const given = signal.quantity !== undefined;
+  const amount = parse(given ? (signal.quantity as string) : config.risk.defaultQuantity);
+  switch (given ? signal.quantityType : config.risk.defaultQuantityType) {
     case 'fixed_quantity':
       return amount;
     case 'dollar_amount':
@@ -826,7 +853,25 @@ export function sizeOrder(ctx: RiskContext): { intent: OrderIntent; notes: Denia
 
   let side: OrderSide;
   let quantity: Decimal;
-  if (closing) {
+  if (signal.action === 'reverse') {
+    // Close the whole position and open the same size (or `quantity`) the other way: one order
+    // for both, which the reversal split below turns into a close and a follow-up entry.
+    if (open.isZero())
+      return { code: 'NOTHING_TO_CLOSE', detail: `no position in ${signal.symbol} to reverse` };
+    side = open.gt(ZERO) ? 'sell' : 'buy';
+    quantity = open
+      .abs()
+      .plus(signal.quantity === undefined ? open.abs() : requestedQuantity(ctx, price, open));
+  } else if (signal.action === 'add') {
+    // Adds to the open position, long or short, whatever risk.pyramiding says.
+    if (open.isZero())
+      return {
+        code: 'NO_POSITION_TO_ADD',
+        detail: `add needs an open position in ${signal.symbol}; send buy or sell to open one`,
+      };
+    side = open.gt(ZERO) ? 'buy' : 'sell';
+    quantity = requestedQuantity(ctx, price, open);
+  } else if (closing) {
     // Close only in the direction the alert names: sell closes a long, buy covers a short, exit either.
     const closable =
       (signal.action === 'sell' && open.gt(ZERO)) ||
@@ -837,12 +882,20 @@ export function sizeOrder(ctx: RiskContext): { intent: OrderIntent; notes: Denia
       return { code: 'NOTHING_TO_CLOSE', detail: `no ${which}position in ${signal.symbol} left to close` };
     }
     side = open.gt(ZERO) ? 'sell' : 'buy';
+    // sentiment flat closes the whole position whatever quantity is sent (TradersPost).
     quantity =
-      signal.quantity === undefined
+      signal.quantity === undefined || signal.sentiment === 'flat'
         ? open.abs()
         : Decimal.min(requestedQuantity(ctx, price, open), open.abs());
   } else {
     side = signal.action === 'sell' ? 'sell' : 'buy';
+    // A buy while long (a sell while short) adds to the position only with risk.pyramiding.
+    if (!config.risk.pyramiding && !open.isZero() && open.gt(ZERO) === (side === 'buy')) {
+      return {
+        code: 'ALREADY_IN_POSITION',
+        detail: `already ${open.gt(ZERO) ? 'long' : 'short'} ${open.abs().toString()} ${signal.symbol}; send add, or set risk.pyramiding, to add to it`,
+      };
+    }
     quantity = requestedQuantity(ctx, price, open);
   }
   quantity = quantity.toDecimalPlaces(config.symbols.quantityDecimals, Decimal.ROUND_DOWN);
@@ -879,8 +932,14 @@ export function sizeOrder(ctx: RiskContext): { intent: OrderIntent; notes: Denia
     side,
     quantity: ordered,
     orderType: signal.orderType,
-    ...(signal.limitPrice !== undefined ? { limitPrice: signal.limitPrice } : {}),
-    ...(signal.stopPrice !== undefined ? { stopPrice: signal.stopPrice } : {}),
+    // A limit or stop order sent without its price is placed at the checked price (TradersPost:
+    // "the current market price will be used").
+    ...(signal.orderType === 'limit' || signal.orderType === 'stop_limit'
+      ? { limitPrice: signal.limitPrice ?? price }
+      : {}),
+    ...(signal.orderType === 'stop' || signal.orderType === 'stop_limit'
+      ? { stopPrice: signal.stopPrice ?? price }
+      : {}),
     timeInForce: signal.timeInForce,
     extendedHours: signal.extendedHours,
     referencePrice: price,

@@ -109,7 +109,13 @@ async function answer(request: WebhookRequest, deps: AcceptSignalDeps): Promise<
   const parsed = parseAlertJson(text);
   if (!parsed.ok) {
     log.warn('alert refused: not JSON', { error: parsed.error });
-    return { statusCode: 400, body: { error: parsed.error } };
+    return {
+      statusCode: 400,
+      body: {
+        error: parsed.error,
+        messageCode: parsed.error.startsWith('body is empty') ? 'empty-json' : 'malformed-json',
+      },
+    };
   }
 
   const secretUsed =
@@ -126,11 +132,33 @@ async function answer(request: WebhookRequest, deps: AcceptSignalDeps): Promise<
   const validated = validateAlert(parsed.value);
   if (!validated.ok) {
     log.warn('alert refused: invalid', { fields: validated.fields, error: validated.error });
-    return { statusCode: 400, body: { error: validated.error, fields: validated.fields } };
+    return {
+      statusCode: 400,
+      body: { error: validated.error, fields: validated.fields, messageCode: validated.messageCode },
+    };
   }
 
   const signal = validated.signal;
-  const canonical = canonicalJson(signal);
+  // The secret belongs in the URL or in `secret`/`passphrase`, which are never kept. Anywhere else
+  // (a comment, extras, a field's name) it would be recorded and shown: refuse the alert, without
+  // saying where, so the answer cannot echo it either.
+  const kept = canonicalJson(signal);
+  if (
+    [secrets.current, secrets.previous].some(
+      (known) => known !== undefined && known.length > 0 && kept.includes(known),
+    )
+  ) {
+    log.warn('alert refused: the webhook secret appears outside secret/passphrase');
+    return {
+      statusCode: 400,
+      body: {
+        error:
+          'the alert carries the webhook secret in a field other than secret or passphrase; remove it from there',
+        messageCode: 'invalid-payload',
+      },
+    };
+  }
+  const canonical = kept;
   const dedupKey = dedupKeyOf(signal.alertId, canonical);
   const receivedAt = now.toISOString();
   const signalId = signalIdOf(dedupKey, receivedAt);
@@ -185,12 +213,20 @@ async function answer(request: WebhookRequest, deps: AcceptSignalDeps): Promise<
     };
   }
 
-  log.info('signal accepted', { signalId, symbol: signal.symbol, action: signal.action, secretUsed });
+  log.info('signal accepted', {
+    signalId,
+    symbol: signal.symbol,
+    action: signal.action,
+    secretUsed,
+    ...(signal.ignored ? { ignored: signal.ignored } : {}),
+  });
   if (!(await publish(deps, signalId, signal.symbol, receivedAt))) {
     // Durable but not queued: TradingView re-sends on a 5xx, and the re-delivery publishes again.
     return { statusCode: 503, body: { error: 'signal recorded but not queued; retry' } };
   }
-  return { statusCode: 202, body: { signalId } };
+  // Fields the contract does not know are accepted and not acted on (TradersPost: "can be sent,
+  // but will be ignored"): the answer names them, so a typo in a field is seen at once.
+  return { statusCode: 202, body: { signalId, ...(signal.ignored ? { ignored: signal.ignored } : {}) } };
 }
 
 async function publish(

@@ -21,7 +21,12 @@ const SECRET = `whsec-${randomUUID()}`;
 const ADMIN = `admin-${randomUUID()}`;
 const config = parseConfig({
   api: { throttle: { rateLimit: 10_000, burstLimit: 10_000 } },
-  risk: { duplicateWindowSeconds: 0, maxOrdersPerMinute: 1000, maxOrdersPerMinutePerSymbol: 1000 },
+  risk: {
+    duplicateWindowSeconds: 0,
+    pyramiding: true,
+    maxOrdersPerMinute: 1000,
+    maxOrdersPerMinutePerSymbol: 1000,
+  },
 });
 
 const botIn = (

@@ -70,6 +70,7 @@ const config = parseConfig({
   api: { throttle: { rateLimit: 1_000, burstLimit: 1_000 } },
   risk: {
     duplicateWindowSeconds: 0,
+    pyramiding: true,
     maxOrdersPerMinute: 1_000,
     maxOrdersPerMinutePerSymbol: 1_000,
     maxOpenPositions: 50,

@@ -18,7 +18,12 @@ const ADMIN = `admin-${randomUUID()}`;
 const prefix = `stage-${randomUUID().slice(0, 8)}`;
 const configJson = JSON.stringify({
   api: { throttle: { rateLimit: 1000, burstLimit: 1000 } },
-  risk: { duplicateWindowSeconds: 0, maxOrdersPerMinute: 1000, maxOrdersPerMinutePerSymbol: 1000 },
+  risk: {
+    duplicateWindowSeconds: 0,
+    pyramiding: true,
+    maxOrdersPerMinute: 1000,
+    maxOrdersPerMinutePerSymbol: 1000,
+  },
 });
 
 let runtime: LocalRuntime;

@@ -102,6 +102,7 @@ beforeAll(async () => {
       alpaca: { requestsPerMinute: 1000 },
       risk: {
         duplicateWindowSeconds: 0,
+        pyramiding: true,
         maxOrdersPerMinute: 2_000,
         maxOrdersPerMinutePerSymbol: 2_000,
         maxPositionQuantity: 10_000,

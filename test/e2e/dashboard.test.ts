@@ -117,7 +117,12 @@ beforeAll(async () => {
   runtime = await startLocalRuntime({
     config: parseConfig({
       api: { throttle: { rateLimit: 1000, burstLimit: 1000 } },
-      risk: { duplicateWindowSeconds: 0, maxOrdersPerMinute: 1000, maxOrdersPerMinutePerSymbol: 1000 },
+      risk: {
+        duplicateWindowSeconds: 0,
+        pyramiding: true,
+        maxOrdersPerMinute: 1000,
+        maxOrdersPerMinutePerSymbol: 1000,
+      },
     }),
     webhookSecret: SECRET,
     adminToken: ADMIN,

@@ -31,7 +31,7 @@ beforeAll(async () => {
   const { endpoint, tables } = await freshTables();
   published = [];
   deps = createCoreDependencies(
-    parseConfig({ risk: { duplicateWindowSeconds: 0 } }),
+    parseConfig({ risk: { duplicateWindowSeconds: 0, pyramiding: true } }),
     dynamoStorage(tables, { endpoint }),
     {
       publisher: { publish: async (event) => void published.push(event) },

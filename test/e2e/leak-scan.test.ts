@@ -40,7 +40,7 @@ beforeAll(async () => {
   const { startLocalRuntime } = await import('../../infra/local/runtime.js');
   const { parseConfig } = await import('../../shared/config/load.js');
   runtime = await startLocalRuntime({
-    config: parseConfig({ broker: 'alpaca', risk: { duplicateWindowSeconds: 0 } }),
+    config: parseConfig({ broker: 'alpaca', risk: { duplicateWindowSeconds: 0, pyramiding: true } }),
     webhookSecret: SECRET,
     adminToken: ADMIN,
     port: 0,

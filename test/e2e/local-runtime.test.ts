@@ -47,7 +47,12 @@ beforeAll(async () => {
   runtime = await startLocalRuntime({
     config: parseConfig({
       api: { throttle: { rateLimit: 1000, burstLimit: 1000 } },
-      risk: { duplicateWindowSeconds: 0, maxOrdersPerMinute: 1000, maxOrdersPerMinutePerSymbol: 1000 },
+      risk: {
+        duplicateWindowSeconds: 0,
+        pyramiding: true,
+        maxOrdersPerMinute: 1000,
+        maxOrdersPerMinutePerSymbol: 1000,
+      },
     }),
     webhookSecret: SECRET,
     adminToken: ADMIN,
@@ -75,6 +80,19 @@ describe('the local bot over HTTP', () => {
     const view = await status();
     expect(view.orders.find((o) => o.signalId === signalId)?.status).toBe('filled');
     expect(view.positions.find((p) => p.symbol === 'AAPL')).toBeDefined();
+  });
+
+  it("answers a refusal with TradersPost's message code beside its own message", async () => {
+    const response = await post(
+      `/webhook/${SECRET}`,
+      JSON.stringify({ ticker: 'AAPL', action: 'exit', sentiment: 'flat' }),
+    );
+
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      fields: ['sentiment'],
+      messageCode: 'invalid-sentiment-action',
+    });
   });
 
   it('accepts the secret in the body as well as in the path', async () => {
@@ -382,5 +400,100 @@ describe('the local bot when its database goes away', () => {
       await bot.stop();
       await database.stop();
     }
+  });
+});
+
+describe("TradersPost's templates on a bot with risk.pyramiding off (the default)", () => {
+  let bot: LocalRuntime;
+  beforeAll(async () => {
+    bot = await startLocalRuntime({
+      // Defaults but the duplicate window, so an add right after the buy is not a duplicate.
+      config: parseConfig({
+        api: { throttle: { rateLimit: 1000, burstLimit: 1000 } },
+        risk: { duplicateWindowSeconds: 0 },
+      }),
+      webhookSecret: SECRET,
+      adminToken: ADMIN,
+      port: 0,
+    });
+  });
+  afterAll(async () => {
+    await bot?.stop();
+  });
+  const postTo = (target: LocalRuntime, path: string, body: string) =>
+    fetch(`${target.url}${path}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body });
+  const statusOf = async (target: LocalRuntime) =>
+    (await (
+      await fetch(`${target.url}/status`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    ).json()) as {
+      signals: { signalId: string; status: string; reason: string | null }[];
+      positions: { symbol: string; quantity: string }[];
+    };
+  const signalOn = async (target: LocalRuntime, signalId: string, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = (await statusOf(target)).signals.find((s) => s.signalId === signalId);
+      if (found && ['filled', 'rejected', 'failed', 'cancelled'].includes(found.status)) return found;
+      if (Date.now() > deadline) return found;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+
+  it("takes TradersPost's default templates as TradingView renders them: buys the default quantity, refuses a second buy while long, names ignored fields, and a flat strategy alert closes everything", async () => {
+    const now = () => new Date().toISOString();
+    // The indicator template, with a field Pinebridge does not know.
+    const indicator = () =>
+      JSON.stringify({
+        ticker: 'NASDAQ:NVDA',
+        action: 'buy',
+        price: '120.5',
+        time: now(),
+        interval: '5',
+        leverage: '2',
+      });
+    const first = await postTo(bot, `/webhook/${SECRET}`, indicator());
+    expect(first.status).toBe(202);
+    const accepted = (await first.json()) as { signalId: string; ignored: string[] };
+    expect(accepted.ignored).toEqual(['leverage']);
+    const firstSignal = await signalOn(bot, accepted.signalId, 5000);
+    expect(firstSignal?.reason ?? firstSignal?.status).toBe('filled');
+    expect((await statusOf(bot)).positions.find((p) => p.symbol === 'NVDA')?.quantity).toBe('1');
+
+    await new Promise((r) => setTimeout(r, 5));
+    const again = (await (await postTo(bot, `/webhook/${SECRET}`, indicator())).json()) as {
+      signalId: string;
+    };
+    const refused = await signalOn(bot, again.signalId, 5000);
+    expect(refused?.status).toBe('rejected');
+    expect(refused?.reason).toMatch(/^ALREADY_IN_POSITION/);
+
+    const add = (await (
+      await postTo(
+        bot,
+        `/webhook/${SECRET}`,
+        JSON.stringify({ ticker: 'NVDA', action: 'add', quantity: '4', price: '120.5' }),
+      )
+    ).json()) as { signalId: string };
+    expect((await signalOn(bot, add.signalId, 5000))?.status).toBe('filled');
+    expect((await statusOf(bot)).positions.find((p) => p.symbol === 'NVDA')?.quantity).toBe('5');
+
+    // The strategy template when the strategy goes flat: sells the whole position, not just 1.
+    const flat = (await (
+      await postTo(
+        bot,
+        `/webhook/${SECRET}`,
+        JSON.stringify({
+          ticker: 'NVDA',
+          action: 'sell',
+          sentiment: 'flat',
+          quantity: '1',
+          price: '120.5',
+          time: now(),
+          interval: '5',
+        }),
+      )
+    ).json()) as { signalId: string };
+    expect((await signalOn(bot, flat.signalId, 5000))?.status).toBe('filled');
+    expect((await statusOf(bot)).positions.find((p) => p.symbol === 'NVDA')).toBeUndefined();
   });
 });

@@ -18,7 +18,7 @@ describe('restart after a crash mid-flight', () => {
     const prefix = `crash-${randomUUID().slice(0, 8)}`;
     const tables = tableNamesFor(prefix);
     await ensureTables(endpoint, tables);
-    const config = parseConfig({ risk: { duplicateWindowSeconds: 0 } });
+    const config = parseConfig({ risk: { duplicateWindowSeconds: 0, pyramiding: true } });
     const before = createCoreDependencies(config, dynamoStorage(tables, { endpoint }), {
       publisher: {
         publish: async () => {

@@ -35,6 +35,7 @@ const config = parseConfig({
     maxOrdersPerMinute: 2_000,
     maxOrdersPerMinutePerSymbol: 2_000,
     duplicateWindowSeconds: 0,
+    pyramiding: true,
     priceCollarPercent: 50,
     maxDailyLoss: '1000000',
     maxDailyLossPercent: 100,

@@ -30,7 +30,7 @@ async function alpacaFlow(
       ...config,
       alpaca: { requestTimeoutMs: 300, submitBudgetMs: 2_000, ...config.alpaca },
       workflow: { orderPollSeconds: 1, orderTimeoutSeconds: 5, ...config.workflow },
-      risk: { duplicateWindowSeconds: 0, ...config.risk },
+      risk: { duplicateWindowSeconds: 0, pyramiding: true, ...config.risk },
     },
     undefined,
     {

@@ -65,7 +65,7 @@ async function paperOrderCount(tableName: string): Promise<number> {
 describe('circuit breaker through the workflow on DynamoDB Local', () => {
   it('trips to REDUCING at the daily loss limit, still lets positions shrink, and resets at the next session', async () => {
     const { flow, clock } = await harness({
-      risk: { maxDailyLoss: '50', maxDailyLossPercent: 0, duplicateWindowSeconds: 0 },
+      risk: { maxDailyLoss: '50', maxDailyLossPercent: 0, duplicateWindowSeconds: 0, pyramiding: true },
     });
     expect((await trade(flow, clock, order('AAPL', 'buy', 10, 100))).status).toBe('filled');
 
@@ -142,7 +142,11 @@ describe('circuit breaker through the workflow on DynamoDB Local', () => {
 
   it('trips to REDUCING after N losing trades in a row and resets itself after the cool-down', async () => {
     const { flow, clock } = await harness({
-      risk: { duplicateWindowSeconds: 0, lossStreak: { count: 2, windowMinutes: 60, cooldownMinutes: 30 } },
+      risk: {
+        duplicateWindowSeconds: 0,
+        pyramiding: true,
+        lossStreak: { count: 2, windowMinutes: 60, cooldownMinutes: 30 },
+      },
     });
     for (let round = 0; round < 2; round++) {
       await trade(flow, clock, order('SPY', 'buy', 10, 100));
@@ -164,10 +168,10 @@ describe('circuit breaker through the workflow on DynamoDB Local', () => {
   });
 
   it('halts after N failed signals in a row until an operator resets it', async () => {
-    const { flow, clock } = await harness({ risk: { duplicateWindowSeconds: 0 } });
+    const { flow, clock } = await harness({ risk: { duplicateWindowSeconds: 0, pyramiding: true } });
     // The same stores, but a broker whose order book does not exist: every broker call fails.
     const broken = createCoreDependencies(
-      parseConfig({ risk: { duplicateWindowSeconds: 0 } }),
+      parseConfig({ risk: { duplicateWindowSeconds: 0, pyramiding: true } }),
       dynamoStorage({ ...flow.tables, paperOrders: 'no-such-table' }, { endpoint: flow.endpoint }),
       { publisher: flow.deps.publisher, clock },
     );
@@ -239,7 +243,9 @@ describe('racing transitions', () => {
 
 describe('reversals: a sell through zero is a close and then an open, one order each', () => {
   it('closes the long, then opens the short as a follow-up signal of its own when shorting is allowed', async () => {
-    const { flow, clock } = await harness({ risk: { allowShort: true, duplicateWindowSeconds: 0 } });
+    const { flow, clock } = await harness({
+      risk: { allowShort: true, duplicateWindowSeconds: 0, pyramiding: true },
+    });
     await trade(flow, clock, order('AAPL', 'buy', 10, 100));
 
     const reversal = await trade(flow, clock, order('AAPL', 'sell', 25, 100));
@@ -274,7 +280,7 @@ describe('reversals: a sell through zero is a close and then an open, one order 
   });
 
   it('closes the long and sends no short when shorting is off, noting why', async () => {
-    const { flow, clock } = await harness({ risk: { duplicateWindowSeconds: 0 } });
+    const { flow, clock } = await harness({ risk: { duplicateWindowSeconds: 0, pyramiding: true } });
     await trade(flow, clock, order('AAPL', 'buy', 10, 100));
 
     const reversal = await trade(flow, clock, order('AAPL', 'sell', 25, 100));

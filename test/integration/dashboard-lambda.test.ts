@@ -19,7 +19,7 @@ const PASSWORD = 'dashboard-password-for-the-lambda-test';
 const HOST = 'abc123.execute-api.us-east-1.amazonaws.com';
 const ORIGIN = `https://${HOST}`;
 const SOURCE_IP = '198.51.100.7';
-const configJson = JSON.stringify({ risk: { duplicateWindowSeconds: 0 } });
+const configJson = JSON.stringify({ risk: { duplicateWindowSeconds: 0, pyramiding: true } });
 
 let aws: FakeAws;
 let assetsDir: string;

@@ -51,7 +51,7 @@ const paperOrders = async (flow: FlowHarness) =>
     .Items ?? [];
 
 const config: ConfigInput = {
-  risk: { duplicateWindowSeconds: 0 },
+  risk: { duplicateWindowSeconds: 0, pyramiding: true },
   workflow: { orderPollSeconds: 1, orderTimeoutSeconds: 60 },
 };
 

@@ -28,7 +28,7 @@ const WEBHOOK_SECRET = 'least-privilege-webhook-secret-0123';
 const PASSWORD = 'least-privilege-dashboard-password';
 const HOST = 'abc123.execute-api.us-east-1.amazonaws.com';
 const ORIGIN = `https://${HOST}`;
-const CONFIG = { risk: { duplicateWindowSeconds: 0 } };
+const CONFIG = { risk: { duplicateWindowSeconds: 0, pyramiding: true } };
 
 /** What the stack grants each function, keyed `signals`, `orders/index/byLifecycle`… */
 let granted: Record<string, Record<string, string[]>>;

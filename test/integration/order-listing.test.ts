@@ -284,7 +284,7 @@ describe('local tables made by an older version', () => {
 
 describe('the reconciler and the orders index', () => {
   it('a regular pass settles what the index lists; a complete pass also what it lacks (an older version wrote it)', async () => {
-    const flow = await flowHarness({ risk: { duplicateWindowSeconds: 0 } });
+    const flow = await flowHarness({ risk: { duplicateWindowSeconds: 0, pyramiding: true } });
     const signalId = await flow.record({ ticker: 'AAPL', action: 'buy', quantity: 1, price: 100 });
     // Approved, then the process died before submitting; written by a version without the index.
     const approved = await riskCheck({ signalId, symbol: 'AAPL', receivedAt: '' }, flow.deps);

@@ -81,6 +81,7 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
       risk: {
         maxGrossExposurePercent: 1000,
         duplicateWindowSeconds: 0,
+        pyramiding: true,
         maxOrdersPerMinute: 1000,
         maxOrdersPerMinutePerSymbol: 1000,
       },
@@ -109,6 +110,7 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
       risk: {
         maxPositionQuantity: 25,
         duplicateWindowSeconds: 0,
+        pyramiding: true,
         maxOrdersPerMinute: 1000,
         maxOrdersPerMinutePerSymbol: 1000,
       },
@@ -169,7 +171,7 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
   it('fills a resting limit order once a later alert moves the price through the limit', async () => {
     const flow = await flowHarness({
       workflow: { orderTimeoutSeconds: 30, orderPollSeconds: 1 },
-      risk: { duplicateWindowSeconds: 0 },
+      risk: { duplicateWindowSeconds: 0, pyramiding: true },
     });
     const limitId = await flow.record({
       ticker: 'QQQ',
@@ -196,7 +198,7 @@ describe('trade flow: the synthesized state machine on aws-local-stepfunctions a
   });
 
   it("paper: an alert's price beyond the collar of the last price is denied PRICE_COLLAR and never becomes the market", async () => {
-    const flow = await flowHarness({ risk: { duplicateWindowSeconds: 0 } });
+    const flow = await flowHarness({ risk: { duplicateWindowSeconds: 0, pyramiding: true } });
     const first = await flow.record(buy('AAPL', 1, 187.5));
     await flow.run(first);
 
@@ -269,6 +271,7 @@ describe('portfolio-wide limits under a burst, through the real workflow', () =>
       risk: {
         maxGrossExposure: '10000',
         duplicateWindowSeconds: 0,
+        pyramiding: true,
         maxOrdersPerMinute: 1000,
         maxOrdersPerMinutePerSymbol: 1000,
       },
@@ -330,7 +333,8 @@ describe('emergency stop racing an approval', () => {
 
 describe('order memory across signals', () => {
   it('denies the same trade from a second signal within the duplicate window, after the first filled', async () => {
-    const flow = await flowHarness();
+    // Adding to the position allowed, so the duplicate window is what refuses the second buy.
+    const flow = await flowHarness({ risk: { pyramiding: true } });
     const first = await flow.record(buy('AAPL', 1, 100));
     await flow.run(first);
     const second = await flow.record(buy('AAPL', 1, 100));

@@ -128,6 +128,43 @@ describe('webhook on DynamoDB Local', () => {
     expect(webhook.published).toHaveLength(0);
   });
 
+  it('refuses an alert carrying the secret outside secret/passphrase, records nothing and never echoes it', async () => {
+    const { tables } = await freshTables();
+    const webhook = await webhookOn(tables.signals);
+
+    const answers = await Promise.all(
+      [{ comment: `key ${SECRET}` }, { extras: { note: SECRET } }, { [SECRET]: true }].map((extra) =>
+        webhook.send(JSON.stringify({ ticker: 'AAPL', action: 'buy', quantity: 1, ...extra })),
+      ),
+    );
+    await flush();
+
+    expect(answers.map((a) => a.statusCode)).toEqual([400, 400, 400]);
+    expect(JSON.stringify(answers)).not.toContain(SECRET);
+    expect(await scan(tables.signals)).toEqual([]);
+    expect(webhook.published).toEqual([]);
+  });
+
+  it('accepts fields it does not know, names them in the 202 and keeps the names, never the values', async () => {
+    const { tables } = await freshTables();
+    const webhook = await webhookOn(tables.signals);
+
+    const response = await webhook.send(
+      JSON.stringify({
+        ticker: 'AAPL',
+        action: 'buy',
+        quantity: 1,
+        price: 10,
+        leverage: 'x-value-kept-nowhere',
+      }),
+    );
+
+    expect(response).toMatchObject({ statusCode: 202, body: { ignored: ['leverage'] } });
+    const items = JSON.stringify(await scan(tables.signals));
+    expect(items).toContain('"ignored":["leverage"]');
+    expect(items).not.toContain('x-value-kept-nowhere');
+  });
+
   it('changes nothing for a bad secret or a bad alert', async () => {
     const { tables } = await freshTables();
     const webhook = await webhookOn(tables.signals);

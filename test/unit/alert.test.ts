@@ -275,31 +275,132 @@ describe('validateAlert: bad quantities are refused with a 400 naming quantity',
   });
 });
 
-describe('validateAlert: the contract is strict and fails closed', () => {
-  it('refuses an unknown field with a 400 naming it', () => {
-    const refusal = expectRefusal(validateAlert({ ...BUY_AAPL, leverage: 5 }));
+describe('validateAlert: TradersPost compatibility', () => {
+  /** TradersPost's two default templates (docs.traderspost.io, Webhooks), rendered as TradingView would. */
+  const INDICATOR_TEMPLATE = {
+    ticker: 'NASDAQ:AAPL',
+    action: 'buy',
+    price: '187.52',
+    time: '2026-12-07T14:30:00Z',
+    interval: '5',
+  };
+  const STRATEGY_TEMPLATE = {
+    ticker: 'AAPL',
+    action: 'sell',
+    sentiment: 'flat',
+    quantity: '10',
+    price: '187.52',
+    time: '2026-12-07T14:30:00Z',
+    interval: '1D',
+  };
 
-    expect(refusal.status).toBe(400);
-    expect(refusal.error).toContain('leverage');
+  it("accepts TradersPost's indicator template: no quantity (sized by risk.defaultQuantity), interval kept", () => {
+    const signal = expectSignal(validateAlert(INDICATOR_TEMPLATE));
+
+    expect(signal).toMatchObject({ symbol: 'AAPL', action: 'buy', price: '187.52', interval: '5' });
+    expect(signal).not.toHaveProperty('quantity');
+    expect(signal).not.toHaveProperty('ignored');
   });
 
-  it('refuses a limit order without limitPrice', () => {
-    const refusal = expectRefusal(validateAlert({ ...BUY_AAPL, orderType: 'limit' }));
+  it("accepts TradersPost's strategy template", () => {
+    const signal = expectSignal(validateAlert(STRATEGY_TEMPLATE));
 
-    expect(refusal.status).toBe(400);
-    expect(refusal.fields).toEqual(['limitPrice']);
+    expect(signal).toMatchObject({ action: 'sell', sentiment: 'flat', quantity: '10', interval: '1D' });
   });
 
-  it('refuses a stop order without stopPrice', () => {
-    const refusal = expectRefusal(validateAlert({ ...BUY_AAPL, orderType: 'stop' }));
+  it('accepts a field it does not know and names it in `ignored` ("can be sent, but will be ignored")', () => {
+    const signal = expectSignal(validateAlert({ ...BUY_AAPL, leverage: 5, note: 'x' }));
 
-    expect(refusal.fields).toEqual(['stopPrice']);
+    expect(signal.ignored).toEqual(['leverage', 'note']);
+    expect(signal).not.toHaveProperty('leverage');
   });
 
-  it('refuses a stop_limit order missing both prices, naming both', () => {
-    const refusal = expectRefusal(validateAlert({ ...BUY_AAPL, orderType: 'stop_limit' }));
+  it('keeps extras, test and expiresAt on the signal', () => {
+    const signal = expectSignal(
+      validateAlert({
+        ...BUY_AAPL,
+        extras: { setup: 'breakout', atr: 1.2 },
+        test: 'true',
+        expiresAt: '2026-12-07T15:00:00+01:00',
+      }),
+    );
 
-    expect(refusal.fields).toEqual(['limitPrice', 'stopPrice']);
+    expect(signal).toMatchObject({
+      extras: { setup: 'breakout', atr: 1.2 },
+      test: true,
+      expiresAt: '2026-12-07T14:00:00.000Z',
+    });
+  });
+
+  it("refuses sentiment together with action exit, with TradersPost's code", () => {
+    const refusal = expectRefusal(validateAlert({ ticker: 'AAPL', action: 'exit', sentiment: 'flat' }));
+
+    expect(refusal.fields).toEqual(['sentiment']);
+    expect(refusal.messageCode).toBe('invalid-sentiment-action');
+    expect(refusal.error).toContain('exit');
+  });
+
+  it.each(['risk_dollar_amount', 'risk_percent'])(
+    'refuses quantityType %s, naming the stop loss it needs',
+    (type) => {
+      const refusal = expectRefusal(validateAlert({ ...BUY_AAPL, quantityType: type }));
+
+      expect(refusal.fields).toEqual(['quantityType']);
+      expect(refusal.error).toContain('stop loss');
+    },
+  );
+
+  it.each([
+    ['cancel', true, 'invalid-payload'],
+    ['delay', 60, 'invalid-payload'],
+    ['trailAmount', 1, 'invalid-trailing-stop'],
+    ['ignoreTradingWindows', true, 'invalid-payload'],
+    ['optionType', 'call', 'invalid-asset-class'],
+    ['strikePrice', 600, 'invalid-asset-class'],
+  ])(
+    'refuses %s (documented by TradersPost, not acted on yet) rather than ignore it',
+    (field, value, code) => {
+      const refusal = expectRefusal(validateAlert({ ...BUY_AAPL, [field]: value }));
+
+      expect(refusal.fields).toEqual([field]);
+      expect(refusal.messageCode).toBe(code);
+    },
+  );
+
+  it('accepts cancel: false, which asks for nothing', () => {
+    expect(expectSignal(validateAlert({ ...BUY_AAPL, cancel: false })).ignored).toBeUndefined();
+  });
+
+  it('refuses a trailing stop order type and the breakeven action, each saying why', () => {
+    expect(expectRefusal(validateAlert({ ...BUY_AAPL, orderType: 'trailing_stop' })).messageCode).toBe(
+      'invalid-trailing-stop',
+    );
+    expect(expectRefusal(validateAlert({ ticker: 'AAPL', action: 'breakeven' })).error).toContain('stops');
+  });
+
+  it.each([
+    ['SPY 250624C596', 'an option'],
+    ['SPY250624P00596000', 'an option'],
+    ['CME_MINI:NQ1!', 'a future'],
+    ['MNQU2025', 'a future'],
+    ['ESZ24', 'a future'],
+    ['BINANCE:BTCUSDT', 'a crypto pair'],
+    ['BTC/USD', 'a crypto pair'],
+  ])('refuses %s naming its asset class (%s)', (ticker, named) => {
+    const refusal = expectRefusal(validateAlert({ ...BUY_AAPL, ticker }));
+
+    expect(refusal.fields).toContain('ticker');
+    expect(refusal.error).toContain(named);
+    expect(refusal.messageCode).toBe('invalid-asset-class');
+  });
+
+  it.each(['AAPL', 'BRK.B', 'SPY', 'NYSE:F'])('still takes %s as a stock', (ticker) => {
+    expect(expectSignal(validateAlert({ ...BUY_AAPL, ticker })).symbol).toBe(ticker.replace('NYSE:', ''));
+  });
+
+  it('accepts a limit order without limitPrice (placed at the checked price) and reverse', () => {
+    expect(expectSignal(validateAlert({ ...BUY_AAPL, orderType: 'limit' })).orderType).toBe('limit');
+    expect(expectSignal(validateAlert({ ticker: 'AAPL', action: 'reverse' })).action).toBe('reverse');
   });
 
   it.each([
@@ -316,11 +417,10 @@ describe('validateAlert: the contract is strict and fails closed', () => {
     },
   );
 
-  it.each(['buy', 'add'])('refuses "%s" without a quantity', (action) => {
-    const refusal = expectRefusal(validateAlert({ ticker: 'AAPL', action }));
+  it.each(['buy', 'add'])('accepts "%s" without a quantity: sized by risk.defaultQuantity', (action) => {
+    const signal = expectSignal(validateAlert({ ticker: 'AAPL', action }));
 
-    expect(refusal.status).toBe(400);
-    expect(refusal.fields).toEqual(['quantity']);
+    expect(signal).not.toHaveProperty('quantity');
   });
 
   it.each(['exit', 'sell'])('accepts "%s" without a quantity (it closes the position)', (action) => {
@@ -330,10 +430,11 @@ describe('validateAlert: the contract is strict and fails closed', () => {
     expect(signal).not.toHaveProperty('quantity');
   });
 
-  it('refuses an unknown action', () => {
+  it("refuses an unknown action with TradersPost's code", () => {
     const refusal = expectRefusal(validateAlert({ ...BUY_AAPL, action: 'short' }));
 
     expect(refusal.fields).toEqual(['action']);
+    expect(refusal.messageCode).toBe('invalid-action');
   });
 });
 

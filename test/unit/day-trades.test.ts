@@ -40,6 +40,7 @@ function wide(dayTrades: Record<string, unknown> = {}): Config {
     symbols: { allowed: ['AAPL', 'ABC', 'XYZ'] },
     risk: {
       allowShort: true,
+      pyramiding: true,
       duplicateWindowSeconds: 0,
       maxOrdersPerMinute: 1000,
       maxOrdersPerMinutePerSymbol: 1000,

@@ -19,13 +19,14 @@ interface Case {
 }
 
 /**
- * Defaults, except the portfolio-wide limits (order notional, gross exposure) opened wide so each
- * test exercises the check it names; those limits have their own tests below.
+ * Defaults, except the portfolio-wide limits (order notional, gross exposure) opened wide and
+ * pyramiding on, so each test exercises the check it names; those have their own tests below.
  */
 function roomy(input: { risk?: Record<string, unknown>; symbols?: Record<string, unknown> } = {}) {
   return parseConfig({
     ...input,
     risk: {
+      pyramiding: true,
       maxOrderNotional: '1000000000',
       maxGrossExposure: '1000000000',
       maxGrossExposurePercent: 1000,
@@ -217,6 +218,97 @@ describe('evaluateRisk: closing positions', () => {
     );
 
     expect(intent).toMatchObject({ side: 'buy', quantity: '5', reservedCash: '0' });
+  });
+});
+
+describe('evaluateRisk: TradersPost semantics (docs/ALERTS.md, Migrating from TradersPost)', () => {
+  it('sizes an entry without a quantity by risk.defaultQuantity: 1 share by default, or the configured dollars', () => {
+    const byDefault = approvedIntent(evaluate({ signal: aSignal({ quantity: undefined, price: '100' }) }));
+    const inDollars = approvedIntent(
+      evaluate({
+        signal: aSignal({ quantity: undefined, price: '100' }),
+        config: roomy({ risk: { defaultQuantity: '1000', defaultQuantityType: 'dollar_amount' } }),
+      }),
+    );
+
+    expect(byDefault).toMatchObject({ side: 'buy', quantity: '1' });
+    expect(inDollars).toMatchObject({ side: 'buy', quantity: '10' });
+  });
+
+  it('sentiment flat closes the whole position whatever quantity the alert sends', () => {
+    const snapshot = aSnapshot(long('AAPL', '10'));
+
+    const intent = approvedIntent(
+      evaluate({ signal: aSignal({ action: 'sell', sentiment: 'flat', quantity: '3' }), snapshot }),
+    );
+
+    expect(intent).toMatchObject({ side: 'sell', quantity: '10' });
+  });
+
+  it('refuses a buy while long with ALREADY_IN_POSITION, and adds with risk.pyramiding or the add action', () => {
+    const snapshot = aSnapshot(long('AAPL', '10'));
+
+    const byDefault = roomy({ risk: { pyramiding: false } });
+
+    const refused = evaluate({ signal: aSignal({ quantity: '5' }), snapshot, config: byDefault });
+    const pyramided = approvedIntent(evaluate({ signal: aSignal({ quantity: '5' }), snapshot }));
+    const added = approvedIntent(
+      evaluate({ signal: aSignal({ action: 'add', quantity: '5' }), snapshot, config: byDefault }),
+    );
+
+    expect(codesOf(refused)).toEqual(['ALREADY_IN_POSITION']);
+    expect(pyramided).toMatchObject({ side: 'buy', quantity: '5' });
+    expect(added).toMatchObject({ side: 'buy', quantity: '5' });
+  });
+
+  it('adds to a short with add (a sell), and refuses add with no position (NO_POSITION_TO_ADD)', () => {
+    const shortConfig = roomy({ risk: { allowShort: true } });
+
+    const added = approvedIntent(
+      evaluate({
+        signal: aSignal({ action: 'add', quantity: '2' }),
+        snapshot: aSnapshot(long('AAPL', '-5')),
+        config: shortConfig,
+      }),
+    );
+    const nothing = evaluate({ signal: aSignal({ action: 'add', quantity: '2' }) });
+
+    expect(added).toMatchObject({ side: 'sell', quantity: '2' });
+    expect(codesOf(nothing)).toEqual(['NO_POSITION_TO_ADD']);
+  });
+
+  it('reverse closes the position and opens the same size the other way, in two legs', () => {
+    const intent = approvedIntent(
+      evaluate({
+        signal: aSignal({ action: 'reverse', quantity: undefined }),
+        snapshot: aSnapshot(long('AAPL', '10')),
+        config: roomy({ risk: { allowShort: true } }),
+      }),
+    );
+    const flat = evaluate({ signal: aSignal({ action: 'reverse', quantity: undefined }) });
+
+    expect(intent).toMatchObject({ side: 'sell', quantity: '10', reversalRemainder: '10' });
+    expect(codesOf(flat)).toEqual(['NOTHING_TO_CLOSE']);
+  });
+
+  it('places a limit order sent without limitPrice at the checked price', () => {
+    const intent = approvedIntent(
+      evaluate({ signal: aSignal({ orderType: 'limit', limitPrice: undefined, price: '187.5' }) }),
+    );
+
+    expect(intent).toMatchObject({ orderType: 'limit', limitPrice: '187.5' });
+  });
+
+  it('never trades a test alert (TEST_SIGNAL), and refuses one past its expiresAt (SIGNAL_EXPIRED)', () => {
+    const test = evaluate({ signal: aSignal({ test: true }) });
+    const expired = evaluate({ signal: aSignal({ expiresAt: secondsAgo(1) }) });
+    const live = approvedIntent(
+      evaluate({ signal: aSignal({ expiresAt: new Date(NOW.getTime() + 1000).toISOString() }) }),
+    );
+
+    expect(codesOf(test)).toEqual(['TEST_SIGNAL']);
+    expect(codesOf(expired)).toEqual(['SIGNAL_EXPIRED']);
+    expect(live.side).toBe('buy');
   });
 });
 
