@@ -32,6 +32,22 @@ const positiveDecimal = (label: string, max: number) =>
     return canonicalDecimal(text);
   });
 
+/**
+ * An ISO-8601 instant, normalized to UTC. A time without a zone would be read in the server's
+ * zone, so Z or an offset is required.
+ */
+const isoInstant = (message: string) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (t) =>
+        /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(t) &&
+        !Number.isNaN(Date.parse(t)),
+      message,
+    )
+    .transform((t) => new Date(t).toISOString());
+
 const booleanLike = z
   .union([z.boolean(), z.enum(['true', 'false'])])
   .transform((v) => v === true || v === 'true');
@@ -122,7 +138,7 @@ export function assetClassOf(ticker: string): 'option' | 'future' | 'crypto' | u
   return undefined;
 }
 
-/** Every field the contract knows, whether it is acted on or refused; anything else is ignored. */
+/** Where an alert may carry the webhook secret: removed before anything is kept. */
 const SECRET_FIELDS = ['secret', 'passphrase'];
 export const ORDER_TYPES = ['market', 'limit', 'stop', 'stop_limit'] as const;
 export const TIME_IN_FORCE = ['day', 'gtc', 'ioc', 'fok', 'opg', 'cls'] as const;
@@ -164,30 +180,11 @@ const AlertSchema = z
     /** A test alert: recorded and decided like any other, never traded (TEST_SIGNAL). */
     test: booleanLike.optional(),
     /** A signal not decided by this time is refused (SIGNAL_EXPIRED). */
-    expiresAt: z
-      .string()
-      .trim()
-      .refine(
-        (t) =>
-          /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(t) &&
-          !Number.isNaN(Date.parse(t)),
-        'expiresAt must be an ISO-8601 timestamp with a zone',
-      )
-      .transform((t) => new Date(t).toISOString())
-      .optional(),
+    expiresAt: isoInstant('expiresAt must be an ISO-8601 timestamp with a zone').optional(),
     id: z.union([z.string().trim().min(1).max(128), z.number().transform(String)]).optional(),
-    time: z
-      .string()
-      .trim()
-      // A time without a zone would be read in the server's zone: require Z or an offset.
-      .refine(
-        (t) =>
-          /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(t) &&
-          !Number.isNaN(Date.parse(t)),
-        'time must be an ISO-8601 timestamp with a zone, such as {{timenow}} (2026-11-25T14:30:00Z)',
-      )
-      .transform((t) => new Date(t).toISOString())
-      .optional(),
+    time: isoInstant(
+      'time must be an ISO-8601 timestamp with a zone, such as {{timenow}} (2026-11-25T14:30:00Z)',
+    ).optional(),
     strategy: z.string().trim().min(1).max(64).optional(),
     prev_market_position: lowerEnum(['long', 'short', 'flat'] as const).optional(),
     comment: z.string().max(256).optional(),
@@ -359,10 +356,7 @@ export function validateAlert(value: unknown): AlertParseResult {
     });
     const [first] = result.error.issues;
     const explicit = (first as { params?: { messageCode?: string } } | undefined)?.params?.messageCode;
-    const messageCode =
-      explicit ??
-      FIELD_CODES[String(first?.path[0] ?? '')] ??
-      (first?.path.length ? 'invalid-payload' : 'invalid-payload');
+    const messageCode = explicit ?? FIELD_CODES[String(first?.path[0] ?? '')] ?? 'invalid-payload';
     return { ok: false, status: 400, error: messages.join('; '), fields, messageCode };
   }
   const a = result.data;
