@@ -1,6 +1,7 @@
-import { MemoryPaperBroker } from '../adapters/memory/paper-broker.js';
+import { MemoryPaperOrderBook } from '../adapters/memory/paper-orders.js';
 import { MemorySignalStore } from '../adapters/memory/signal-store.js';
 import { MemoryTradingStore } from '../adapters/memory/trading-store.js';
+import { PaperBroker } from '../adapters/paper/paper-broker.js';
 import type { Config } from '../config/schema.js';
 import type { BookedOrder } from '../domain/ledger.js';
 import type { PaperTerms } from '../domain/paper.js';
@@ -63,7 +64,9 @@ export class SimulatedBot {
   readonly clock = new SimulatedClock();
   readonly signals = new MemorySignalStore();
   readonly store: MemoryTradingStore;
-  readonly broker: MemoryPaperBroker;
+  readonly broker: PaperBroker;
+  /** The paper venue's order book, which the backtester prunes as signals end. */
+  private readonly paperOrders = new MemoryPaperOrderBook();
   readonly deps: TradeFlowDeps;
   readonly transitions: TradingStateTransition[] = [];
   /** Orders resting at the broker, each with the workflow state its AwaitFill loop would hold. */
@@ -74,7 +77,7 @@ export class SimulatedBot {
 
   constructor(config: Config, terms: PaperTerms) {
     this.store = new MemoryTradingStore(this.signals, config.paper.startingCash);
-    this.broker = new MemoryPaperBroker(terms, this.store);
+    this.broker = new PaperBroker(this.paperOrders, terms, this.store);
     const events: TradingStateEvents = {
       transitioned: async (transition) => {
         this.transitions.push(transition);
@@ -237,7 +240,7 @@ export class SimulatedBot {
     this.signals.forget(signalId);
     if (order !== undefined) {
       this.store.forgetOrder(order.clientOrderId);
-      this.broker.forget(order.clientOrderId);
+      this.paperOrders.forget(order.clientOrderId);
     }
   }
 }

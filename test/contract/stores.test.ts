@@ -4,17 +4,21 @@ import { join } from 'node:path';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoBookStore } from '../../shared/adapters/dynamodb/book-store.js';
+import { DynamoPaperOrderBook } from '../../shared/adapters/dynamodb/paper-orders.js';
 import { DynamoSignalStore } from '../../shared/adapters/dynamodb/signal-store.js';
 import { MemoryBookStore } from '../../shared/adapters/memory/book-store.js';
+import { MemoryPaperOrderBook } from '../../shared/adapters/memory/paper-orders.js';
 import { MemorySignalStore } from '../../shared/adapters/memory/signal-store.js';
 import { MemoryTradingStore } from '../../shared/adapters/memory/trading-store.js';
 import { SqliteBookStore } from '../../shared/adapters/sqlite/book-store.js';
 import { SqliteDatabase } from '../../shared/adapters/sqlite/database.js';
+import { SqlitePaperOrderBook } from '../../shared/adapters/sqlite/paper-orders.js';
 import { sqliteStorage } from '../../shared/adapters/sqlite/storage.js';
 import { Book } from '../../shared/usecases/book.js';
 import { anIntent, aSignal } from '../fixtures/builders.js';
 import { documentClient, freshTables } from '../support/dynamo.js';
 import { describeBookStoreContract } from './book-store-contract.js';
+import { describePaperOrderBookContract } from './paper-order-book-contract.js';
 import { CONTRACT_STARTING_CASH, describeStoreContract } from './store-contract.js';
 
 describeStoreContract('in memory', async () => {
@@ -62,6 +66,14 @@ describeStoreContract('SQLite', async () => {
 });
 
 describeBookStoreContract('SQLite', async () => new SqliteBookStore(freshSqlite()));
+
+describePaperOrderBookContract('in memory', async () => new MemoryPaperOrderBook());
+describePaperOrderBookContract('SQLite', async () => new SqlitePaperOrderBook(freshSqlite()));
+describePaperOrderBookContract('DynamoDB Local', async () => {
+  const { tables } = await freshTables();
+  db ??= documentClient();
+  return new DynamoPaperOrderBook(db, tables.paperOrders);
+});
 
 describe('SQLite: the cost of a signal does not grow with history', () => {
   it('every statement a signal’s life runs reads through a key or an index: no full scan', async () => {

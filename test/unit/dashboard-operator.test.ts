@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { BrokerUnreachableError, brokerPingThrough, dashboardOperator } from '../../functions/dashboard.js';
 import { BookNotOpenError } from '../../functions/lambda-deps.js';
-import { MemoryPaperBroker } from '../../shared/adapters/memory/paper-broker.js';
+import { MemoryPaperOrderBook } from '../../shared/adapters/memory/paper-orders.js';
 import { MemorySignalStore } from '../../shared/adapters/memory/signal-store.js';
 import { MemoryTradingStore } from '../../shared/adapters/memory/trading-store.js';
 import type { OperatorRequestInput } from '../../shared/adapters/operator-client.js';
+import { PaperBroker } from '../../shared/adapters/paper/paper-broker.js';
 import { parseConfig } from '../../shared/config/load.js';
 import type { PortfolioSnapshot } from '../../shared/domain/trading.js';
 import type { Log, TradingStateEvents } from '../../shared/ports/index.js';
@@ -33,7 +34,7 @@ function deps(snapshot?: () => Promise<PortfolioSnapshot>): TradeFlowDeps {
     config,
     signals,
     store,
-    broker: new MemoryPaperBroker(config.paper, store),
+    broker: new PaperBroker(new MemoryPaperOrderBook(), config.paper, store),
     clock: { now: () => new Date('2026-03-02T15:00:00Z') },
     events: noEvents,
     log: silent,
