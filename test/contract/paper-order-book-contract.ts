@@ -49,6 +49,19 @@ export function describePaperOrderBookContract(name: string, makeBook: () => Pro
       expect(await book.get('pb-2')).toEqual(filled);
     });
 
+    it('a cancel that wins stores the order as cancelled, with no fill price, exactly as it answered', async () => {
+      const book = await makeBook();
+      const order = resting('pb-4');
+      await book.insert(order);
+      const cancelled: PaperOrder = { ...order, status: 'cancelled' };
+
+      expect(await book.settle(cancelled)).toEqual(cancelled);
+      expect(
+        await book.settle({ ...order, status: 'filled', filledQuantity: '10', averageFillPrice: '90' }),
+      ).toEqual(cancelled);
+      expect(await book.get('pb-4')).toEqual(cancelled);
+    });
+
     it('of two settles racing, exactly one wins and both answer it', async () => {
       const book = await makeBook();
       const order = resting('pb-3');

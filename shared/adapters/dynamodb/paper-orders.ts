@@ -41,14 +41,18 @@ export class DynamoPaperOrderBook implements PaperOrderBook {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { clientOrderId: next.clientOrderId },
+          // The order as settled, field for field: no price is stored for an order that has none
+          // (a cancel), so what a racing settle reads back is what the winner answered.
           UpdateExpression:
-            'SET #status = :status, filledQuantity = :filled, averageFillPrice = :avg, commission = :commission',
+            next.averageFillPrice === undefined
+              ? 'SET #status = :status, filledQuantity = :filled, commission = :commission REMOVE averageFillPrice'
+              : 'SET #status = :status, filledQuantity = :filled, averageFillPrice = :avg, commission = :commission',
           ConditionExpression: '#status = :new',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':status': next.status,
             ':filled': next.filledQuantity,
-            ':avg': next.averageFillPrice ?? '0',
+            ...(next.averageFillPrice === undefined ? {} : { ':avg': next.averageFillPrice }),
             ':commission': next.commission,
             ':new': 'new',
           },
