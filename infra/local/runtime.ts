@@ -74,6 +74,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   checkAdminToken(options.adminToken);
   const database = await openStorage(options.store ?? { kind: 'sqlite' });
   try {
+    const { retention } = options;
+    const history = retention === undefined ? undefined : database.history;
+    if (retention !== undefined && history === undefined)
+      throw new Error('a retention window needs the SQLite store');
     const flow = options.flowCacheDir
       ? await synthesizeFlowCached(config, options.flowCacheDir)
       : await synthesizeFlow(config);
@@ -179,10 +183,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     );
 
     // The retention window: at start, then once a day. A failure is logged and tried again tomorrow.
-    const { retention } = options;
-    const { history } = database;
-    if (retention !== undefined && history === undefined)
-      throw new Error('a retention window needs the SQLite store');
     const prune = () =>
       retention !== undefined && history !== undefined
         ? pruneHistory(deps, history, {
@@ -196,10 +196,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
                 error: (error as Error).message,
               }),
             )
-        : Promise.resolve();
+        : undefined;
     await prune();
-    const retentionTimer = setInterval(() => void prune(), 86_400_000);
-    retentionTimer.unref();
+    const retentionTimer = retention === undefined ? undefined : setInterval(() => void prune(), 86_400_000);
+    retentionTimer?.unref();
 
     // As the scheduled rule does in AWS: cool-downs end and trips land even when no alert arrives.
     const breakerTimer = setInterval(() => {

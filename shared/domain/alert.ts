@@ -117,6 +117,19 @@ const REFUSED_FIELDS: Record<string, { message: string; code: string }> = {
   },
 };
 
+/** Values TradersPost documents for a field that Pinebridge does not act on yet: refused, naming why. */
+const REFUSED_VALUES: Record<string, Record<string, { message: string; code: string }>> = {
+  orderType: {
+    trailing_stop: { message: 'trailing stops are not supported yet', code: 'invalid-trailing-stop' },
+  },
+  action: {
+    breakeven: {
+      message: 'breakeven moves an open stop to the entry price, and Pinebridge does not place stops yet',
+      code: 'invalid-action',
+    },
+  },
+};
+
 /** Whether a refused field asks for anything: `false`, `0`, `""` and `null` do not. */
 const asksFor = (value: unknown) =>
   !(value === false || value === 'false' || value === null || value === '' || value === 0);
@@ -401,20 +414,11 @@ function refusedFields(value: unknown): { field: string; message: string; code: 
   const refused = Object.entries(REFUSED_FIELDS)
     .filter(([field]) => field in record && asksFor(record[field]))
     .map(([field, why]) => ({ field, ...why }));
-  const orderType = typeof record.orderType === 'string' ? record.orderType.trim().toLowerCase() : undefined;
-  if (orderType === 'trailing_stop')
-    refused.push({
-      field: 'orderType',
-      message: 'trailing stops are not supported yet',
-      code: 'invalid-trailing-stop',
-    });
-  const action = typeof record.action === 'string' ? record.action.trim().toLowerCase() : undefined;
-  if (action === 'breakeven')
-    refused.push({
-      field: 'action',
-      message: 'breakeven moves an open stop to the entry price, and Pinebridge does not place stops yet',
-      code: 'invalid-action',
-    });
+  for (const [field, values] of Object.entries(REFUSED_VALUES)) {
+    const value = record[field];
+    const why = typeof value === 'string' ? values[value.trim().toLowerCase()] : undefined;
+    if (why !== undefined) refused.push({ field, ...why });
+  }
   return refused;
 }
 

@@ -7,7 +7,7 @@ import {
   holds,
 } from '../../domain/ledger.js';
 import type { BookStore } from '../../ports/index.js';
-import type { SqliteDatabase } from './database.js';
+import { documentOf, type SqliteDatabase } from './database.js';
 
 /** Where an entity lives: one of the tables of database.ts, and its key. */
 type Row =
@@ -38,9 +38,8 @@ const keyOf = (entity: Entity): string => {
   return `${row.table}\u0000${'kind' in row ? row.kind : ''}\u0000${row.id}`;
 };
 
-const parse = (row: unknown): Doc | undefined =>
-  row === undefined ? undefined : (JSON.parse((row as { doc: string }).doc) as Doc);
-const docs = (rows: unknown[]): Doc[] => rows.map((row) => JSON.parse((row as { doc: string }).doc) as Doc);
+const parse = (row: unknown): Doc | undefined => (row === undefined ? undefined : (documentOf(row) as Doc));
+const docs = (rows: unknown[]): Doc[] => rows.map((row) => documentOf(row) as Doc);
 
 /**
  * The book in SQLite: each item a JSON document under its key (database.ts has the schema), a
@@ -109,7 +108,7 @@ export class SqliteBookStore implements BookStore {
     const positions: Doc[] = [];
     const prices: Record<string, Doc> = {};
     for (const row of rows) {
-      const doc = JSON.parse(row.doc) as Doc;
+      const doc = documentOf(row) as Doc;
       if (row.kind === 'position') positions.push(doc);
       else prices[row.id] = doc;
     }

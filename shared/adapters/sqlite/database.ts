@@ -70,6 +70,9 @@ const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** The JSON document of a row read from any table (each keeps its item in a `doc` column). */
+export const documentOf = (row: unknown): unknown => JSON.parse((row as { doc: string }).doc);
+
 /** The schema is newer than this code knows: an older Pinebridge must not write to it. */
 export class SchemaTooNewError extends Error {
   override readonly name = 'SchemaTooNewError';

@@ -1,8 +1,8 @@
 import { type PaperOrder, type PaperOrderBook, PaperOrderSchema } from '../paper/paper-broker.js';
-import type { SqliteDatabase } from './database.js';
+import { documentOf, type SqliteDatabase } from './database.js';
 
 const parse = (row: unknown): PaperOrder | undefined =>
-  row === undefined ? undefined : PaperOrderSchema.parse(JSON.parse((row as { doc: string }).doc));
+  row === undefined ? undefined : PaperOrderSchema.parse(documentOf(row));
 
 /** The paper venue's orders in SQLite, keyed by client order id. */
 export class SqlitePaperOrderBook implements PaperOrderBook {

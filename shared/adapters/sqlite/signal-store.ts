@@ -1,13 +1,12 @@
 import { sha256 } from '../../domain/ids.js';
 import type { NewSignal, RecordSignalResult, SignalRecord, SignalStore } from '../../ports/index.js';
 import { parseSignalRecord } from '../signal-record.js';
-import type { SqliteDatabase } from './database.js';
+import { documentOf, type SqliteDatabase } from './database.js';
 
 const DAY_MS = 86_400_000;
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-const records = (rows: unknown[]): SignalRecord[] =>
-  rows.map((row) => parseSignalRecord(JSON.parse((row as { doc: string }).doc)));
+const records = (rows: unknown[]): SignalRecord[] => rows.map((row) => parseSignalRecord(documentOf(row)));
 
 /**
  * The signals in SQLite, with the rules of the DynamoDB store: a signal and its dedup marker are
