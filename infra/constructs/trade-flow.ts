@@ -21,6 +21,8 @@ import type { TradeFlowTaskName } from '../../shared/usecases/tasks.js';
 export interface TradeFlowProps {
   functions: Record<TradeFlowTaskName, IFunction>;
   type: 'STANDARD' | 'EXPRESS';
+  /** How long an execution may live: a signal's delay, an order resting, the tasks (workflowLimits). */
+  executionTimeout: Duration;
   stateMachineName?: string;
   /** Of the execution log (default one month, deleted with the stack). */
   logRetention?: RetentionDays;
@@ -36,8 +38,10 @@ const LAMBDA_SERVICE_ERRORS = [
 ];
 
 /**
- * RiskCheck → Choice → SubmitOrder → AwaitFill (Wait/CheckOrder) → RecordFill, with
- * RecordRejection for denials and RecordFailure as the compensation branch. Retries happen only
+ * Delay (a delayed signal waits until it is due) → RiskCheck → Choice → SubmitOrder → AwaitFill
+ * (Wait/CheckOrder) → RecordFill, with RecordRejection for denials, CancelOrders for a signal that
+ * cancels open orders first (then back to RiskCheck if it trades), and RecordFailure as the
+ * compensation branch. Retries happen only
  * on named transient errors before the broker call; after it, faults are caught and reconciled.
  * Local mode runs this very definition (see infra/local/definition.ts).
  */
@@ -88,6 +92,11 @@ export class TradeFlow extends Construct {
       'TransientStoreError',
     ]);
     const recordRejection = task('RecordRejection', Duration.seconds(15), LAMBDA_SERVICE_ERRORS);
+    // Cancels at the broker and books each; idempotent (a cancelled order is no longer listed).
+    const cancelOrders = task('CancelOrders', Duration.seconds(60), [
+      ...LAMBDA_SERVICE_ERRORS,
+      'OptimisticConflictError',
+    ]);
     // The broker call: never retried by the workflow. The broker adapter owns the submit
     // protocol (client order id lookups); anything else is compensated by RecordFailure.
     const submitOrder = task('SubmitOrder', Duration.seconds(20), []);
@@ -104,19 +113,40 @@ export class TradeFlow extends Construct {
       .otherwise(awaitFill.next(checkOrder));
     checkOrder.next(orderFinal);
 
-    const definition = riskCheck.next(
+    riskCheck.next(
       new Choice(this, 'Approved?')
         .when(Condition.stringEquals('$.decision', 'approved'), submitOrder.next(orderFinal))
         .when(Condition.stringEquals('$.decision', 'rejected'), recordRejection.next(done))
+        .when(
+          Condition.stringEquals('$.decision', 'cancel'),
+          cancelOrders.next(
+            new Choice(this, 'TradesAfterCancel?')
+              .when(Condition.booleanEquals('$.decide', true), riskCheck)
+              .otherwise(done),
+          ),
+        )
         .otherwise(done),
     );
+    // A delayed signal (`delay`) carries when it falls due; the rest go straight to RiskCheck. An
+    // execution started by an older webhook's event has no such field.
+    const definition = new Choice(this, 'Delayed?')
+      .when(
+        Condition.and(
+          Condition.isPresent('$.notBefore'),
+          Condition.isTimestamp('$.notBefore'),
+          Condition.timestampGreaterThanJsonPath('$.notBefore', '$.receivedAt'),
+        ),
+        new Wait(this, 'Delay', { time: WaitTime.timestampPath('$.notBefore') }).next(riskCheck),
+      )
+      .otherwise(riskCheck);
 
     this.stateMachine = new StateMachine(this, 'StateMachine', {
       stateMachineName: props.stateMachineName,
       definitionBody: DefinitionBody.fromChainable(definition),
       stateMachineType: props.type === 'EXPRESS' ? StateMachineType.EXPRESS : StateMachineType.STANDARD,
-      // Standard: an order may rest for a day; Express executions end after 5 minutes anyway.
-      timeout: props.type === 'EXPRESS' ? Duration.minutes(5) : Duration.hours(25),
+      // Standard: a signal may wait a day and its order rest for orderTimeoutSeconds; Express
+      // executions end after 5 minutes anyway.
+      timeout: props.executionTimeout,
       tracingEnabled: true,
       logs: {
         destination: new LogGroup(this, 'Logs', {

@@ -20,11 +20,12 @@ import type { Construct } from 'constructs';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
 import { SIGNAL_EVENT } from '../../shared/adapters/events.js';
 import { adminFunctionName, dashboardSecretName, resourcePrefix } from '../../shared/config/names.js';
-import { allowListEnabled, type Config } from '../../shared/config/schema.js';
+import { allowListEnabled, type Config, workflowLimits } from '../../shared/config/schema.js';
 import {
   TRADE_FLOW_TASK_NAMES,
   TRADE_FLOW_TASKS,
   type TradeFlowTaskName,
+  taskTimeoutSeconds,
 } from '../../shared/usecases/tasks.js';
 import { WebhookFirewall, webhookAllowListPolicy } from '../constructs/api-protection.js';
 import { DASHBOARD_THROTTLES, DashboardFunction } from '../constructs/dashboard-function.js';
@@ -51,11 +52,12 @@ export interface StatelessStackProps extends StackProps {
 
 /**
  * The trade-flow tasks that reach the broker and so read its keys: RiskCheck (Alpaca market data,
- * and the book opens from the broker's cash), SubmitOrder, CheckOrder (poll, cancel at the
- * deadline) and RecordFailure (look up, cancel, adopt). RecordRejection and RecordFill only book.
+ * and the book opens from the broker's cash), CancelOrders (a signal's cancels), SubmitOrder,
+ * CheckOrder (poll, cancel at the deadline) and RecordFailure (look up, cancel, adopt). RecordRejection and RecordFill only book.
  */
 export const ORDER_TASKS: readonly TradeFlowTaskName[] = [
   'RiskCheck',
+  'CancelOrders',
   'SubmitOrder',
   'CheckOrder',
   'RecordFailure',
@@ -74,7 +76,7 @@ export const PUBLISHING_TASKS: readonly TradeFlowTaskName[] = [
 ];
 
 /** The only signal fields the workflow is started with: ids and times, never an alert or a secret. */
-const EXECUTION_INPUT_FIELDS = ['signalId', 'symbol', 'receivedAt'] as const;
+const EXECUTION_INPUT_FIELDS = ['signalId', 'symbol', 'receivedAt', 'notBefore'] as const;
 
 /** What runs: the webhook API, the workflow and its functions, schedules, alarms and the dashboard. */
 export class StatelessStack extends Stack {
@@ -149,8 +151,8 @@ export class StatelessStack extends Stack {
           entry: TRADE_FLOW_TASKS[name].entry,
           stage,
           invokedBy: 'workflow',
-          // Below every Task's own timeout (15–20 s), so the function's limit is the one that fires.
-          timeout: Duration.seconds(12),
+          // Below every Task's own timeout, so the function's limit is the one that fires.
+          timeout: Duration.seconds(taskTimeoutSeconds(name)),
           description: `Trade flow task ${name}`,
           environment,
         });
@@ -167,6 +169,7 @@ export class StatelessStack extends Stack {
     this.tradeFlow = new TradeFlow(this, 'TradeFlow', {
       functions,
       type: config.workflow.type,
+      executionTimeout: Duration.seconds(workflowLimits(config.workflow).executionTimeoutSeconds),
       stateMachineName: `${prefix}-trade-flow`,
       logRetention: prod ? RetentionDays.THREE_MONTHS : RetentionDays.ONE_MONTH,
       logRemovalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { MAX_DELAY_SECONDS } from '../domain/alert.js';
 import type { Stage } from './names.js';
 
 /** A non-negative decimal amount written as a string, e.g. "100000" or "0.35". Money stays exact. */
@@ -543,6 +544,35 @@ export const ConfigSchema = z
   });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** Express executions end after 5 minutes whatever their states do. */
+const EXPRESS_EXECUTION_SECONDS = 300;
+/** What an execution needs besides its waits: its tasks, and a cancel at the deadline. */
+const TASK_ALLOWANCE_SECONDS = 30;
+
+/**
+ * How long a signal's `delay` may be, and so how long an execution may live: the Delay wait, then
+ * an order resting up to `orderTimeoutSeconds`, then the tasks. Express executions end after 5
+ * minutes, so what is left of them after the order's timeout is the most a signal may wait.
+ */
+export function workflowLimits(workflow: Config['workflow']): {
+  maxDelaySeconds: number;
+  executionTimeoutSeconds: number;
+} {
+  if (workflow.type === 'EXPRESS')
+    return {
+      maxDelaySeconds: Math.max(
+        0,
+        EXPRESS_EXECUTION_SECONDS - TASK_ALLOWANCE_SECONDS - workflow.orderTimeoutSeconds,
+      ),
+      executionTimeoutSeconds: EXPRESS_EXECUTION_SECONDS,
+    };
+  // Standard: a day's delay, the order's timeout, and an hour for everything else.
+  return {
+    maxDelaySeconds: MAX_DELAY_SECONDS,
+    executionTimeoutSeconds: MAX_DELAY_SECONDS + workflow.orderTimeoutSeconds + 3600,
+  };
+}
 
 /**
  * What the risk engine and the circuit breaker read: the limits and the symbols, never the rest

@@ -57,7 +57,7 @@ const lowerEnum = <T extends readonly [string, ...string[]]>(values: T) =>
 
 /**
  * TradersPost's actions, plus `reverse` (close the position and open the same size, or
- * `quantity`, the other way). `cancel` is refused by the risk check until cancels exist.
+ * `quantity`, the other way). `cancel` places no order: it cancels the ticker's open orders.
  */
 export const ORDER_ACTIONS = ['buy', 'sell', 'exit', 'cancel', 'add', 'reverse'] as const;
 export const SENTIMENTS = ['long', 'bullish', 'short', 'bearish', 'flat'] as const;
@@ -76,15 +76,6 @@ const RISK_QUANTITY_TYPES = ['risk_dollar_amount', 'risk_percent'] as const;
  * (docs/ALERTS.md has the table). `false` or an empty value asks for nothing and passes.
  */
 const REFUSED_FIELDS: Record<string, { message: string; code: string }> = {
-  cancel: {
-    message: 'cancelling open orders is not supported yet; send "cancel": false or leave it out',
-    code: 'invalid-payload',
-  },
-  cancelOrderType: { message: 'cancelling open orders is not supported yet', code: 'invalid-payload' },
-  delay: {
-    message: 'delayed execution is not supported yet; send the alert when it should trade',
-    code: 'invalid-payload',
-  },
   trailAmount: { message: 'trailing stops are not supported yet', code: 'invalid-trailing-stop' },
   trailPercent: { message: 'trailing stops are not supported yet', code: 'invalid-trailing-stop' },
   ignoreTradingWindows: {
@@ -156,6 +147,48 @@ const SECRET_FIELDS = ['secret', 'passphrase'];
 export const ORDER_TYPES = ['market', 'limit', 'stop', 'stop_limit'] as const;
 export const TIME_IN_FORCE = ['day', 'gtc', 'ioc', 'fok', 'opg', 'cls'] as const;
 
+/** The longest `delay` any workflow waits (a Standard workflow; an Express one waits less). */
+export const MAX_DELAY_SECONDS = 86_400;
+
+const DELAY_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600 };
+
+/**
+ * TradersPost's `delay`: seconds (`60`, `"60"`), a relative time (`"+5 minutes"`, `"90s"`,
+ * `"+1 hour"`) or an absolute ISO-8601 instant. Kept as given (seconds, or the instant), so a
+ * re-delivery of the same alert is the same signal; when it falls due is `dueAt`'s to say.
+ */
+const delaySchema = z.union([z.number(), z.string()]).transform((value, ctx): Delay => {
+  const text = typeof value === 'number' ? String(value) : value.trim();
+  const relative = /^\+?\s*(\d+(?:\.\d+)?)\s*(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)?$/i.exec(text);
+  if (relative !== null) {
+    const unit = (relative[2] ?? 's').toLowerCase()[0] ?? 's';
+    const seconds = Number(relative[1]) * (DELAY_UNITS[unit] ?? 1);
+    if (!(seconds > 0) || seconds > MAX_DELAY_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `delay must be more than 0 and at most 24 hours, got ${preview(value)}`,
+        params: { messageCode: 'invalid-delay' },
+      });
+      return z.NEVER;
+    }
+    return { seconds: Math.ceil(seconds) };
+  }
+  if (
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(text) &&
+    !Number.isNaN(Date.parse(text))
+  )
+    return { until: new Date(text).toISOString() };
+  ctx.addIssue({
+    code: 'custom',
+    message: `delay must be seconds (60), a relative time ("+5 minutes") or an ISO-8601 time with a zone, got ${preview(value)}`,
+    params: { messageCode: 'invalid-delay' },
+  });
+  return z.NEVER;
+});
+
+/** How long a signal waits before it is decided: seconds after it was received, or until an instant. */
+export type Delay = { seconds: number } | { until: string };
+
 const AlertSchema = z
   .object({
     ticker: z
@@ -194,6 +227,12 @@ const AlertSchema = z
     test: booleanLike.optional(),
     /** A signal not decided by this time is refused (SIGNAL_EXPIRED). */
     expiresAt: isoInstant('expiresAt must be an ISO-8601 timestamp with a zone').optional(),
+    /** Cancel the ticker's open orders first (with action `cancel`: only that). */
+    cancel: booleanLike.optional(),
+    /** Which of the ticker's open orders a cancel cancels, by order type (default: all). */
+    cancelOrderType: lowerEnum(ORDER_TYPES).optional(),
+    /** Decide (and trade) this long after the alert arrives. */
+    delay: delaySchema.optional(),
     id: z.union([z.string().trim().min(1).max(128), z.number().transform(String)]).optional(),
     time: isoInstant(
       'time must be an ISO-8601 timestamp with a zone, such as {{timenow}} (2026-11-25T14:30:00Z)',
@@ -243,6 +282,14 @@ const AlertSchema = z
         });
       }
     }
+    if (a.cancelOrderType !== undefined && a.action !== 'cancel' && a.cancel !== true) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cancelOrderType'],
+        message:
+          'cancelOrderType chooses which orders a cancel cancels: send it with action "cancel" or "cancel": true',
+      });
+    }
     // Fail closed: a trader who sends bracket legs expects them to protect the position. Until
     // Pinebridge places them, refuse the alert rather than trade without the protection.
     for (const key of ['takeProfit', 'stopLoss'] as const) {
@@ -280,6 +327,10 @@ export const SignalSchema = z.object({
   extras: z.record(z.string(), z.unknown()).optional(),
   test: z.boolean().optional(),
   expiresAt: z.string().optional(),
+  /** Cancel the ticker's open orders (those of earlier signals) before anything else. */
+  cancel: z.boolean().optional(),
+  cancelOrderType: z.enum(ORDER_TYPES).optional(),
+  delay: z.union([z.object({ seconds: z.number() }), z.object({ until: z.string() })]).optional(),
   /** Fields the alert carried that the contract does not know: accepted, not acted on. */
   ignored: z.array(z.string()).optional(),
 });
@@ -307,6 +358,7 @@ const FIELD_CODES: Record<string, string> = {
   timeInForce: 'invalid-time-in-force',
   extendedHours: 'invalid-extended-hours',
   expiresAt: 'invalid-expires-at',
+  delay: 'invalid-delay',
   takeProfit: 'invalid-take-profit-value-required',
   stopLoss: 'invalid-stop-loss-value-required',
 };
@@ -401,10 +453,28 @@ export function validateAlert(value: unknown): AlertParseResult {
     extras: a.extras,
     test: a.test,
     expiresAt: a.expiresAt,
+    // `cancel` is kept only when it asks for something (an action `cancel` always does).
+    cancel: a.action === 'cancel' || a.cancel === true ? true : undefined,
+    cancelOrderType: a.cancelOrderType,
+    delay: a.delay,
     ignored: ignored.length > 0 ? ignored : undefined,
   });
   const secret = bodySecretOf(value);
   return { ok: true, signal, bodySecret: typeof secret === 'string' ? secret : undefined };
+}
+
+/** Whether a signal cancels the ticker's open orders (the `cancel` action, or `"cancel": true`). */
+export const wantsCancel = (signal: Signal): boolean => signal.cancel === true || signal.action === 'cancel';
+
+/**
+ * When a signal received at `receivedAt` falls due: at once, or after its `delay`. An absolute
+ * delay already past is due on receipt.
+ */
+export function dueAt(signal: Signal, receivedAt: string): string {
+  const { delay } = signal;
+  if (delay === undefined) return receivedAt;
+  const due = 'seconds' in delay ? Date.parse(receivedAt) + delay.seconds * 1000 : Date.parse(delay.until);
+  return due > Date.parse(receivedAt) ? new Date(due).toISOString() : receivedAt;
 }
 
 /** The fields TradersPost documents that Pinebridge does not act on yet, present and asking for something. */

@@ -1,5 +1,5 @@
 import type { RiskConfig } from '../config/schema.js';
-import type { Signal } from './alert.js';
+import { dueAt, type Signal } from './alert.js';
 import { dailyLossBreach, drawdownBelow, drawdownPercentOf, riskMarksOf } from './breaker.js';
 import { marketPhaseAt, sessionDateOf, tradingDaysBack } from './calendar.js';
 import { clientOrderIdOf } from './ids.js';
@@ -171,9 +171,10 @@ export const symbolAllowedCheck: SignalCheck = ({ signal, config }) =>
     ? undefined
     : { code: 'SYMBOL_NOT_ALLOWED', detail: `${signal.symbol} is not in symbols.allowed` };
 
+/** A `cancel` places no order: it is the workflow's CancelOrders step, never sized as an order. */
 export const supportedActionCheck: SignalCheck = ({ signal }) =>
   signal.action === 'cancel'
-    ? { code: 'UNSUPPORTED_ACTION', detail: 'cancel alerts are not supported yet; nothing was cancelled' }
+    ? { code: 'UNSUPPORTED_ACTION', detail: 'a cancel signal places no order' }
     : undefined;
 
 /** A test alert (`"test": true`) goes through every check and is recorded, but never trades. */
@@ -249,21 +250,24 @@ export const buyingPowerCheck: IntentCheck = (intent, ctx) => {
  * says when it fired; one that does say must be recent, and not from the future.
  */
 export const staleSignalCheck: SignalCheck = ({ signal, config, now, receivedAt }) => {
+  // A delayed signal is as fresh as it was when it fell due: its wait is the trader's, not a backlog.
+  const waited =
+    receivedAt === undefined ? 0 : Date.parse(dueAt(signal, receivedAt)) - Date.parse(receivedAt);
   if (receivedAt !== undefined) {
-    const queuedSeconds = (now.getTime() - Date.parse(receivedAt)) / 1000;
+    const queuedSeconds = (now.getTime() - Date.parse(receivedAt) - waited) / 1000;
     if (queuedSeconds > config.risk.maxQueueSeconds) {
       return {
         code: 'STALE_SIGNAL',
-        detail: `received ${queuedSeconds.toFixed(1)}s ago and not decided until now, more than risk.maxQueueSeconds ${config.risk.maxQueueSeconds}`,
+        detail: `${waited > 0 ? 'due' : 'received'} ${queuedSeconds.toFixed(1)}s ago and not decided until now, more than risk.maxQueueSeconds ${config.risk.maxQueueSeconds}`,
       };
     }
   }
   if (signal.time === undefined) return undefined;
-  const ageSeconds = (now.getTime() - Date.parse(signal.time)) / 1000;
+  const ageSeconds = (now.getTime() - Date.parse(signal.time) - waited) / 1000;
   if (ageSeconds > config.risk.maxSignalAgeSeconds) {
     return {
       code: 'STALE_SIGNAL',
-      detail: `alert fired ${ageSeconds.toFixed(1)}s ago, more than risk.maxSignalAgeSeconds ${config.risk.maxSignalAgeSeconds}`,
+      detail: `alert fired ${ageSeconds.toFixed(1)}s ${waited > 0 ? 'before it fell due' : 'ago'}, more than risk.maxSignalAgeSeconds ${config.risk.maxSignalAgeSeconds}`,
     };
   }
   if (-ageSeconds > config.risk.maxFutureSkewSeconds) {
@@ -709,6 +713,22 @@ export const SIGNAL_CHECKS: readonly SignalCheck[] = [
   priceCollarCheck,
   testSignalCheck,
 ];
+/**
+ * What a cancel must pass before it touches the broker: a symbol Pinebridge trades, a real alert,
+ * fresh and unexpired. Cancelling takes risk off, so the trading state, market hours and the
+ * limits do not stop it (an emergency stop cancels everything anyway).
+ */
+export const CANCEL_CHECKS: readonly SignalCheck[] = [
+  symbolAllowedCheck,
+  staleSignalCheck,
+  expiryCheck,
+  testSignalCheck,
+];
+
+/** The denials of a cancel (empty: it may cancel). */
+export const cancelDenials = (ctx: RiskContext): Denial[] =>
+  CANCEL_CHECKS.map((check) => check(ctx)).filter((denial): denial is Denial => denial !== undefined);
+
 export const INTENT_CHECKS: readonly IntentCheck[] = [
   reducingCheck,
   shortingCheck,

@@ -5,6 +5,7 @@
 import type { Signal } from '../domain/alert.js';
 import type {
   ApprovalResult,
+  CancelReport,
   Change,
   CommitResult,
   Doc,
@@ -47,6 +48,8 @@ export interface SignalRecord {
   clientOrderId?: string;
   filledQuantity?: string;
   averageFillPrice?: string;
+  /** What the signal's cancel step did (a `cancel`, or `"cancel": true`), once it has run. */
+  cancels?: CancelReport;
 }
 
 export interface NewSignal {
@@ -109,7 +112,7 @@ export interface Booked {
   closed: boolean;
 }
 
-export type { ApprovalResult, TradingStateChange, TradingStateTransition };
+export type { ApprovalResult, CancelReport, TradingStateChange, TradingStateTransition };
 
 /**
  * Where the book is kept: items read and changes committed, nothing decided. Every booking rule
@@ -194,6 +197,17 @@ export interface TradingStore {
     /** The order's symbol and signal as the caller knows them: read with the order, in one read. */
     known?: { symbol: string; signalId: string },
   ): Promise<Booked>;
+  /**
+   * Cancels an order SubmitOrder has not been cleared to send (booked cancelled, reservation
+   * released). `claimed`: it has been, so the broker may have it — cancel it there; `final`: it
+   * had ended already.
+   */
+  cancelUnsent(clientOrderId: string, reason: string, at: string): Promise<'cancelled' | 'claimed' | 'final'>;
+  /**
+   * Keeps what a signal's cancel step did on the undecided signal; `completes` ends it `completed`
+   * (a signal that only cancels). False when the signal was decided already.
+   */
+  recordCancels(signalId: string, report: CancelReport, completes: boolean, at: string): Promise<boolean>;
   /** Ends a signal as failed. The order (if any) is marked unknown and keeps its reservation. */
   markFailed(signalId: string, reason: string, at: string): Promise<void>;
   /**
@@ -286,6 +300,8 @@ export interface SignalReceived {
   signalId: string;
   symbol: string;
   receivedAt: string;
+  /** When a delayed signal falls due (absent: at once); the workflow waits until then. */
+  notBefore?: string;
 }
 
 export interface SignalPublisher {

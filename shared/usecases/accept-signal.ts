@@ -1,5 +1,5 @@
-import type { Config } from '../config/schema.js';
-import { bodySecretOf, parseAlertJson, validateAlert } from '../domain/alert.js';
+import { type Config, workflowLimits } from '../config/schema.js';
+import { bodySecretOf, dueAt, parseAlertJson, type Signal, validateAlert } from '../domain/alert.js';
 import { canonicalJson, dedupKeyOf, sha256, signalIdOf } from '../domain/ids.js';
 import { matchSecret } from '../domain/secrets.js';
 import { errorSummary } from '../errors.js';
@@ -7,6 +7,7 @@ import type {
   Clock,
   Log,
   SignalPublisher,
+  SignalReceived,
   SignalStore,
   TradingMetricsSink,
   WebhookOutcome,
@@ -158,9 +159,17 @@ async function answer(request: WebhookRequest, deps: AcceptSignalDeps): Promise<
       },
     };
   }
+  const receivedAt = now.toISOString();
+  const delayProblem = delayRefusal(signal, receivedAt, config);
+  if (delayProblem !== undefined) {
+    log.warn('alert refused: invalid', { fields: ['delay'], error: delayProblem });
+    return {
+      statusCode: 400,
+      body: { error: `delay: ${delayProblem}`, fields: ['delay'], messageCode: 'invalid-delay' },
+    };
+  }
   const canonical = kept;
   const dedupKey = dedupKeyOf(signal.alertId, canonical);
-  const receivedAt = now.toISOString();
   const signalId = signalIdOf(dedupKey, receivedAt);
   const retentionSeconds =
     signal.alertId !== undefined
@@ -195,7 +204,7 @@ async function answer(request: WebhookRequest, deps: AcceptSignalDeps): Promise<
     if (
       existing &&
       stuck &&
-      !(await publish(deps, existing.signalId, existing.signal.symbol, existing.receivedAt))
+      !(await publish(deps, signalEvent(existing.signalId, existing.signal, existing.receivedAt)))
     ) {
       return { statusCode: 503, body: { error: 'signal recorded but not queued; retry' } };
     }
@@ -220,7 +229,7 @@ async function answer(request: WebhookRequest, deps: AcceptSignalDeps): Promise<
     secretUsed,
     ...(signal.ignored ? { ignored: signal.ignored } : {}),
   });
-  if (!(await publish(deps, signalId, signal.symbol, receivedAt))) {
+  if (!(await publish(deps, signalEvent(signalId, signal, receivedAt)))) {
     // Durable but not queued: TradingView re-sends on a 5xx, and the re-delivery publishes again.
     return { statusCode: 503, body: { error: 'signal recorded but not queued; retry' } };
   }
@@ -229,17 +238,35 @@ async function answer(request: WebhookRequest, deps: AcceptSignalDeps): Promise<
   return { statusCode: 202, body: { signalId, ...(signal.ignored ? { ignored: signal.ignored } : {}) } };
 }
 
-async function publish(
-  deps: AcceptSignalDeps,
-  signalId: string,
-  symbol: string,
-  receivedAt: string,
-): Promise<boolean> {
+async function publish(deps: AcceptSignalDeps, event: SignalReceived): Promise<boolean> {
   try {
-    await deps.publisher.publish({ signalId, symbol, receivedAt });
+    await deps.publisher.publish(event);
     return true;
   } catch (error) {
-    deps.log.error('signal recorded but not published', { signalId, error: errorSummary(error) });
+    deps.log.error('signal recorded but not published', {
+      signalId: event.signalId,
+      error: errorSummary(error),
+    });
     return false;
   }
+}
+
+/**
+ * The event that starts a signal's workflow: its ids and times, and when it falls due if it waits
+ * (the workflow's Delay state waits until then). Whoever publishes a signal — the webhook, a
+ * re-delivery, the reconciler, a reversal's second leg — builds it here.
+ */
+export function signalEvent(signalId: string, signal: Signal, receivedAt: string): SignalReceived {
+  const due = dueAt(signal, receivedAt);
+  return { signalId, symbol: signal.symbol, receivedAt, ...(due === receivedAt ? {} : { notBefore: due }) };
+}
+
+/** Why a signal's delay cannot be honoured by this workflow, if it cannot. */
+function delayRefusal(signal: Signal, receivedAt: string, config: Config): string | undefined {
+  const waitSeconds = (Date.parse(dueAt(signal, receivedAt)) - Date.parse(receivedAt)) / 1000;
+  const { maxDelaySeconds } = workflowLimits(config.workflow);
+  if (waitSeconds <= maxDelaySeconds) return undefined;
+  return config.workflow.type === 'EXPRESS'
+    ? `waits ${Math.ceil(waitSeconds)}s, and an Express workflow (5 minutes at most, orders resting up to workflow.orderTimeoutSeconds ${config.workflow.orderTimeoutSeconds}) can wait ${maxDelaySeconds}s at most; use workflow.type STANDARD for longer delays`
+    : `waits ${Math.ceil(waitSeconds)}s, more than 24 hours`;
 }

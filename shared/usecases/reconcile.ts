@@ -1,5 +1,7 @@
+import { dueAt } from '../domain/alert.js';
 import { dec } from '../domain/money.js';
 import type { PositionMismatch } from '../ports/index.js';
+import { signalEvent } from './accept-signal.js';
 import { recordFailure, type TradeFlowDeps } from './trade-flow.js';
 
 export interface ReconcileReport {
@@ -29,8 +31,9 @@ export const completePassDue = (lastCompletePass: Date | undefined, now: Date): 
 /**
  * The reconciler: nothing stays in flight after a crash, a lost execution or a broker outage.
  *
- *  1. Signals still `received` after `settleAfterMs` are published again, however many newer
- *     signals there are (RiskCheck then decides them, `STALE_SIGNAL` past risk.maxQueueSeconds).
+ *  1. Signals still `received` after `settleAfterMs` (counted from when a delayed signal falls
+ *     due) are published again, however many newer signals there are (RiskCheck then decides
+ *     them, `STALE_SIGNAL` past risk.maxQueueSeconds).
  *  2. Orders not final, untouched for `settleAfterMs` (no workflow is working on them any more),
  *     are settled by client order id through the same compensation as RecordFailure: adopted
  *     (booked) if the broker has them, cancelled if still open, released if it never saw them.
@@ -60,11 +63,11 @@ export async function reconcile(
       if (record.status === 'received' && settled(record.receivedAt)) stuck.set(record.signalId, record);
   }
   for (const record of stuck.values()) {
-    await deps.publisher.publish({
-      signalId: record.signalId,
-      symbol: record.signal.symbol,
-      receivedAt: record.receivedAt,
-    });
+    // A delayed signal is not stuck while it waits (its workflow's Delay state is waiting), unless
+    // nothing is running (settleAfterMs 0: a local start), when its wait was lost with the process:
+    // published again, it waits out the rest (the event carries when it falls due).
+    if (options.settleAfterMs > 0 && !settled(dueAt(record.signal, record.receivedAt))) continue;
+    await deps.publisher.publish(signalEvent(record.signalId, record.signal, record.receivedAt));
     report.republished.push(record.signalId);
   }
 

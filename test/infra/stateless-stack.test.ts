@@ -23,7 +23,7 @@ import {
 
 /** Deliberately not the defaults (10/20), so the test proves the config is wired through. */
 const THROTTLE = { rateLimit: 3, burstLimit: 7 };
-const ORDER_FUNCTIONS = ['RiskCheck', 'SubmitOrder', 'CheckOrder', 'RecordFailure'];
+const ORDER_FUNCTIONS = ['RiskCheck', 'CancelOrders', 'SubmitOrder', 'CheckOrder', 'RecordFailure'];
 /** What shared/dashboard/routes.ts serves behind API Gateway (the local bot's /events is local only). */
 const DASHBOARD_ROUTES = [
   'GET /',
@@ -51,6 +51,13 @@ const PAPER_BROKER_DYNAMO_ACCESS: Record<string, Record<string, string[]>> = {
     portfolio: ['ConditionCheckItem', ...SNAPSHOT].sort(),
   },
   RecordRejection: { signals: ['UpdateItem'] },
+  CancelOrders: {
+    signals: ['GetItem', 'UpdateItem'],
+    orders: ['GetItem', 'Scan', 'UpdateItem'],
+    'orders/index/byLifecycle': ['Query'],
+    portfolio: SNAPSHOT,
+    paperOrders: ['GetItem', 'UpdateItem'],
+  },
   SubmitOrder: {
     signals: ['UpdateItem'],
     orders: ['GetItem', 'UpdateItem'],
@@ -379,7 +386,7 @@ describe('IAM: least privilege', () => {
     expect(Object.keys(PAPER_BROKER_DYNAMO_ACCESS).sort()).toEqual(view.functionNames().sort());
   });
 
-  it('no role may delete, batch or scan; only the complete listing of open orders (emergency stop, hourly reconcile) scans, and only the orders table', () => {
+  it('no role may delete, batch or scan; only the complete listing of open orders (emergency stop, a signal’s cancels, hourly reconcile) scans, and only the orders table', () => {
     for (const { logicalId, statement } of identityPolicyStatements(json))
       for (const action of asList(statement.Action).map(String))
         expect(action, logicalId).not.toMatch(/^dynamodb:(DeleteItem|BatchWriteItem|BatchGetItem|PartiQL)/);
@@ -389,7 +396,7 @@ describe('IAM: least privilege', () => {
         Object.values(dynamoAccessOf(view, name)).some((actions) => actions.includes('Scan')),
       );
 
-    expect(scanners.sort()).toEqual(['Admin', 'Reconciler']);
+    expect(scanners.sort()).toEqual(['Admin', 'CancelOrders', 'Reconciler']);
     for (const name of scanners)
       for (const [table, actions] of Object.entries(dynamoAccessOf(view, name)))
         if (actions.includes('Scan')) expect(table, name).toBe('orders');
@@ -486,8 +493,56 @@ describe('IAM: least privilege', () => {
 });
 
 describe('trade-flow state machine', () => {
-  it('starts at RiskCheck', () => {
-    expect(stateMachine().asl.StartAt).toBe('RiskCheck');
+  it('starts by waiting until a delayed signal is due (a timestamp after receivedAt), else goes straight to RiskCheck', () => {
+    const { StartAt, States } = stateMachine().asl;
+    const delayed = States[StartAt] as unknown as {
+      Type: string;
+      Choices: { And: Record<string, unknown>[]; Next: string }[];
+      Default: string;
+    };
+
+    expect(StartAt).toBe('Delayed?');
+    expect(delayed.Type).toBe('Choice');
+    expect(delayed.Default).toBe('RiskCheck');
+    expect(delayed.Choices).toEqual([
+      {
+        And: [
+          { Variable: '$.notBefore', IsPresent: true },
+          { Variable: '$.notBefore', IsTimestamp: true },
+          { Variable: '$.notBefore', TimestampGreaterThanPath: '$.receivedAt' },
+        ],
+        Next: 'Delay',
+      },
+    ]);
+    expect(States.Delay).toMatchObject({ Type: 'Wait', TimestampPath: '$.notBefore', Next: 'RiskCheck' });
+  });
+
+  it('sends a cancelling signal to CancelOrders, and back to RiskCheck only when it trades afterwards', () => {
+    const { States } = stateMachine().asl;
+    const approved = States['Approved?'] as unknown as { Choices: { StringEquals?: string; Next: string }[] };
+    const after = States['TradesAfterCancel?'] as unknown as {
+      Choices: { BooleanEquals?: boolean; Variable: string; Next: string }[];
+      Default: string;
+    };
+
+    expect(approved.Choices).toContainEqual(
+      expect.objectContaining({ Variable: '$.decision', StringEquals: 'cancel', Next: 'CancelOrders' }),
+    );
+    expect(States.CancelOrders?.Next).toBe('TradesAfterCancel?');
+    expect(States.CancelOrders?.Catch).toEqual([
+      expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'RecordFailure' }),
+    ]);
+    expect(after.Choices).toEqual([{ Variable: '$.decide', BooleanEquals: true, Next: 'RiskCheck' }]);
+    expect(after.Default).toBe('Done');
+  });
+
+  it('lives long enough for a day’s delay and an order’s timeout (Standard), and 5 minutes (Express)', () => {
+    const express = Template.fromStack(
+      buildTestApp({ config: { workflow: { type: 'EXPRESS', orderTimeoutSeconds: 240 } } }).stateless,
+    ).toJSON() as CfnTemplate;
+
+    expect(stateMachine().asl.TimeoutSeconds).toBe(86_400 + 300 + 3600);
+    expect(stateMachine(express).asl.TimeoutSeconds).toBe(300);
   });
 
   it('has a Task state for every trade-flow task, each with a TimeoutSeconds above its function’s timeout', () => {
@@ -851,7 +906,7 @@ describe('signal rule and dead-letter queue', () => {
     });
   });
 
-  it('executions start with {signalId, symbol, receivedAt} picked from the event: nothing else can reach the workflow or its logs', () => {
+  it('executions start with {signalId, symbol, receivedAt, notBefore} picked from the event: nothing else can reach the workflow or its logs', () => {
     const [target] = asList(propsOf(signalRules()[0]?.[1]).Targets) as {
       InputTransformer?: { InputPathsMap: Record<string, string>; InputTemplate: string };
       Input?: unknown;
@@ -862,12 +917,13 @@ describe('signal rule and dead-letter queue', () => {
     expect(target?.Input).toBeUndefined();
     expect(target?.InputPath).toBeUndefined();
     expect(Object.values(transformer?.InputPathsMap ?? {}).sort()).toEqual([
+      '$.detail.notBefore',
       '$.detail.receivedAt',
       '$.detail.signalId',
       '$.detail.symbol',
     ]);
     const keys = Object.keys(JSON.parse((transformer?.InputTemplate ?? '{}').replace(/<[^>]+>/g, '"x"')));
-    expect(keys.sort()).toEqual(['receivedAt', 'signalId', 'symbol']);
+    expect(keys.sort()).toEqual(['notBefore', 'receivedAt', 'signalId', 'symbol']);
   });
 
   it('the target parks undeliverable events in the DLQ and gives up on events older than 5 minutes', () => {

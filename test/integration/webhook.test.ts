@@ -13,14 +13,17 @@ import { silentLog } from '../support/flow.js';
 const SECRET = 'a-webhook-secret-of-some-length';
 const NOW = new Date('2026-11-25T15:00:00.000Z');
 
-async function webhookOn(tableName: string, options: { publishFailures?: number } = {}) {
+async function webhookOn(
+  tableName: string,
+  options: { publishFailures?: number; config?: Parameters<typeof parseConfig>[0] } = {},
+) {
   const published: Record<string, unknown>[] = [];
   const bus = new LocalEventBus({ source: ['pinebridge.webhook'] }, (detail) => published.push(detail));
   const busPublisher = localPublisher(bus);
   let failuresLeft = options.publishFailures ?? 0;
   const clock = { at: NOW };
   const deps: AcceptSignalDeps = {
-    config: parseConfig({}),
+    config: parseConfig(options.config ?? {}),
     signals: new DynamoSignalStore(documentClient(), tableName),
     // Fault injection at the bus boundary: the first publishes fail as EventBridge can.
     publisher: {
@@ -60,6 +63,78 @@ describe('webhook on DynamoDB Local', () => {
     expect(webhook.published).toEqual([
       { signalId: response.body.signalId, symbol: 'AAPL', receivedAt: NOW.toISOString() },
     ]);
+  });
+
+  it('publishes a delayed signal with when it falls due, and a re-delivery as the same signal', async () => {
+    const { tables } = await freshTables();
+    const webhook = await webhookOn(tables.signals);
+    const body = JSON.stringify({
+      ticker: 'AAPL',
+      action: 'buy',
+      quantity: 1,
+      price: 10,
+      delay: '+5 minutes',
+    });
+
+    const first = await webhook.send(body);
+    webhook.clock.at = new Date(NOW.getTime() + 1000);
+    const again = await webhook.send(body);
+    await flush();
+
+    expect(first.statusCode).toBe(202);
+    expect(again).toMatchObject({
+      statusCode: 200,
+      body: { signalId: first.body.signalId, duplicate: true },
+    });
+    expect(webhook.published).toEqual([
+      {
+        signalId: first.body.signalId,
+        symbol: 'AAPL',
+        receivedAt: NOW.toISOString(),
+        notBefore: '2026-11-25T15:05:00.000Z',
+      },
+    ]);
+  });
+
+  it('refuses a delay longer than the workflow can wait (Express), recording nothing', async () => {
+    const { tables } = await freshTables();
+    const webhook = await webhookOn(tables.signals, {
+      config: { workflow: { type: 'EXPRESS', orderTimeoutSeconds: 240 } },
+    });
+
+    const tooLong = await webhook.send(
+      JSON.stringify({ ticker: 'AAPL', action: 'buy', quantity: 1, price: 10, delay: 60 }),
+    );
+    const fits = await webhook.send(
+      JSON.stringify({ ticker: 'AAPL', action: 'buy', quantity: 1, price: 10, delay: 30 }),
+    );
+    await flush();
+
+    expect(tooLong.statusCode).toBe(400);
+    expect(tooLong.body).toMatchObject({ fields: ['delay'], messageCode: 'invalid-delay' });
+    expect(String(tooLong.body.error)).toMatch(/Express .* can wait 30s at most/);
+    expect(fits.statusCode).toBe(202);
+    expect((await scan(tables.signals)).filter((i) => !String(i.pk).startsWith('dedup#'))).toHaveLength(1);
+    expect(webhook.published).toEqual([expect.objectContaining({ notBefore: '2026-11-25T15:00:30.000Z' })]);
+  });
+
+  it('refuses an absolute delay more than 24 hours ahead', async () => {
+    const { tables } = await freshTables();
+    const webhook = await webhookOn(tables.signals);
+
+    const response = await webhook.send(
+      JSON.stringify({
+        ticker: 'AAPL',
+        action: 'buy',
+        quantity: 1,
+        price: 10,
+        delay: '2026-11-26T15:00:01Z',
+      }),
+    );
+
+    expect(response.statusCode).toBe(400);
+    expect(response.body).toMatchObject({ fields: ['delay'], messageCode: 'invalid-delay' });
+    expect(webhook.published).toEqual([]);
   });
 
   it('turns ten identical deliveries at once into exactly one record and one event', async () => {

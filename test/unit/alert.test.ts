@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   type AlertParseResult,
+  dueAt,
   parseAlertJson,
   SignalSchema,
   validateAlert,
+  wantsCancel,
 } from '../../shared/domain/alert.js';
 
 /** Parses a raw body the way the webhook does and validates it; fails the test if it is not JSON. */
@@ -351,8 +353,6 @@ describe('validateAlert: TradersPost compatibility', () => {
   );
 
   it.each([
-    ['cancel', true, 'invalid-payload'],
-    ['delay', 60, 'invalid-payload'],
     ['trailAmount', 1, 'invalid-trailing-stop'],
     ['ignoreTradingWindows', true, 'invalid-payload'],
     ['optionType', 'call', 'invalid-asset-class'],
@@ -368,7 +368,71 @@ describe('validateAlert: TradersPost compatibility', () => {
   );
 
   it('accepts cancel: false, which asks for nothing', () => {
-    expect(expectSignal(validateAlert({ ...BUY_AAPL, cancel: false })).ignored).toBeUndefined();
+    const signal = expectSignal(validateAlert({ ...BUY_AAPL, cancel: false }));
+
+    expect(signal.ignored).toBeUndefined();
+    expect(signal.cancel).toBeUndefined();
+    expect(wantsCancel(signal)).toBe(false);
+  });
+
+  it('keeps "cancel": true (also as the string TradingView renders) and cancelOrderType on an entry', () => {
+    const signal = expectSignal(validateAlert({ ...BUY_AAPL, cancel: 'true', cancelOrderType: 'LIMIT' }));
+
+    expect(signal.cancel).toBe(true);
+    expect(signal.cancelOrderType).toBe('limit');
+    expect(wantsCancel(signal)).toBe(true);
+  });
+
+  it('reads the cancel action as a signal that cancels, with no quantity needed', () => {
+    const signal = expectSignal(validateAlert({ ticker: 'SPY', action: 'cancel', cancelOrderType: 'stop' }));
+
+    expect(signal).toMatchObject({ symbol: 'SPY', action: 'cancel', cancel: true, cancelOrderType: 'stop' });
+    expect(wantsCancel(signal)).toBe(true);
+  });
+
+  it('refuses cancelOrderType without a cancel (it would filter nothing) and an order type Pinebridge has not', () => {
+    const alone = expectRefusal(validateAlert({ ...BUY_AAPL, cancelOrderType: 'limit' }));
+    expect(alone.fields).toEqual(['cancelOrderType']);
+    expect(alone.error).toContain('"cancel": true');
+
+    const unknown = expectRefusal(
+      validateAlert({ ticker: 'SPY', action: 'cancel', cancelOrderType: 'bracket' }),
+    );
+    expect(unknown.fields).toEqual(['cancelOrderType']);
+  });
+
+  it.each([
+    [60, { seconds: 60 }],
+    ['60', { seconds: 60 }],
+    ['+5 minutes', { seconds: 300 }],
+    ['90s', { seconds: 90 }],
+    ['+1 hour', { seconds: 3600 }],
+    ['2 hrs', { seconds: 7200 }],
+    ['2026-12-07T15:30:00-05:00', { until: '2026-12-07T20:30:00.000Z' }],
+  ])('reads delay %j as %j', (delay, expected) => {
+    expect(expectSignal(validateAlert({ ...BUY_AAPL, delay })).delay).toEqual(expected);
+  });
+
+  it.each([0, -5, '25 hours', 86_401, 'soon', '2026-12-07T15:30:00', '+5 fortnights'])(
+    'refuses delay %j with a message saying what a delay may be',
+    (delay) => {
+      const refusal = expectRefusal(validateAlert({ ...BUY_AAPL, delay }));
+
+      expect(refusal.fields).toEqual(['delay']);
+      expect(refusal.messageCode).toBe('invalid-delay');
+    },
+  );
+
+  it('dates a delayed signal: received + seconds, an absolute time, or at once when that time has passed', () => {
+    const at = '2026-12-07T15:00:00.000Z';
+    const seconds = expectSignal(validateAlert({ ...BUY_AAPL, delay: '+5 minutes' }));
+    const until = expectSignal(validateAlert({ ...BUY_AAPL, delay: '2026-12-07T15:30:00Z' }));
+    const past = expectSignal(validateAlert({ ...BUY_AAPL, delay: '2026-12-07T14:00:00Z' }));
+
+    expect(dueAt(seconds, at)).toBe('2026-12-07T15:05:00.000Z');
+    expect(dueAt(until, at)).toBe('2026-12-07T15:30:00.000Z');
+    expect(dueAt(past, at)).toBe(at);
+    expect(dueAt(expectSignal(validateAlert(BUY_AAPL)), at)).toBe(at);
   });
 
   it('refuses a trailing stop order type and the breakeven action, each saying why', () => {

@@ -3,7 +3,13 @@ import { parseConfig } from '../../shared/config/load.js';
 import type { Config } from '../../shared/config/schema.js';
 import type { Signal } from '../../shared/domain/alert.js';
 import { clientOrderIdOf, dedupKeyOf, signalIdOf } from '../../shared/domain/ids.js';
-import { type Denial, type DenialCode, evaluateRisk, type RiskDecision } from '../../shared/domain/risk.js';
+import {
+  cancelDenials,
+  type Denial,
+  type DenialCode,
+  evaluateRisk,
+  type RiskDecision,
+} from '../../shared/domain/risk.js';
 import type { OrderIntent, PortfolioSnapshot } from '../../shared/domain/trading.js';
 import { anAccount, aPosition, aSignal, aSnapshot } from '../fixtures/builders.js';
 
@@ -74,7 +80,7 @@ describe('evaluateRisk: checks on the signal', () => {
     expect(denialsOf(decision)[0]?.detail).toContain('XYZ');
   });
 
-  it('denies a cancel alert with UNSUPPORTED_ACTION rather than pretending to cancel', () => {
+  it('never sizes a cancel as an order (UNSUPPORTED_ACTION): a cancel is the workflow’s CancelOrders step', () => {
     const decision = evaluate({ signal: aSignal({ action: 'cancel', quantity: undefined }) });
 
     expect(codesOf(decision)).toEqual(['UNSUPPORTED_ACTION']);
@@ -734,6 +740,44 @@ describe('evaluateRisk: signal age', () => {
       }
     },
   );
+
+  it('counts a delayed signal’s wait from when it fell due, not from when it arrived', () => {
+    const delayed = (ago: number, delaySeconds: number, time?: string) =>
+      evaluateRisk({
+        signal: aSignal({ price: '100', delay: { seconds: delaySeconds }, ...(time ? { time } : {}) }),
+        signalId: SIGNAL_ID,
+        snapshot: aSnapshot(),
+        config: roomy(),
+        now: NOW,
+        receivedAt: at(-ago),
+      });
+
+    // Received an hour ago with a 59-minute delay: due 60 s ago, inside maxQueueSeconds 120.
+    expect(delayed(3600, 3540).approved).toBe(true);
+    // The alert fired 2 s before it arrived: 62 s before now, counting from when it fell due.
+    expect(delayed(3600, 3540, at(-3602)).approved).toBe(true);
+    // Due 121 s ago and still undecided: a backlog like any other.
+    const late = delayed(3600, 3479);
+    expect(codesOf(late)).toEqual(['STALE_SIGNAL']);
+    expect(denialsOf(late)[0]?.detail).toMatch(/^due 121\.0s ago/);
+  });
+
+  it('lets a cancel through CANCEL_CHECKS while HALTED, but not when stale, expired, a test or for another symbol', () => {
+    const ctx = (signal: Partial<Signal>, receivedAgo = 0) => ({
+      signal: aSignal({ action: 'cancel', quantity: undefined, cancel: true, ...signal }),
+      signalId: SIGNAL_ID,
+      snapshot: aSnapshot({ tradingState: 'HALTED' }),
+      config: roomy(),
+      now: NOW,
+      receivedAt: at(-receivedAgo),
+    });
+
+    expect(cancelDenials(ctx({}))).toEqual([]);
+    expect(cancelDenials(ctx({}, 121)).map((d) => d.code)).toEqual(['STALE_SIGNAL']);
+    expect(cancelDenials(ctx({ expiresAt: at(-1) })).map((d) => d.code)).toEqual(['SIGNAL_EXPIRED']);
+    expect(cancelDenials(ctx({ test: true })).map((d) => d.code)).toEqual(['TEST_SIGNAL']);
+    expect(cancelDenials(ctx({ symbol: 'XYZ' })).map((d) => d.code)).toEqual(['SYMBOL_NOT_ALLOWED']);
+  });
 
   it('names how long the signal waited and the key', () => {
     const decision = evaluateRisk({
