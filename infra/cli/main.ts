@@ -463,7 +463,7 @@ async function sendTestAlert(ctx: Context): Promise<number> {
   while (Date.now() < deadline) {
     const { signals } = (await client.send({ action: 'signals', limit: 50 })) as { signals: SignalView[] };
     signal = signals.find((s) => s.signalId === body.signalId);
-    if (signal && ['filled', 'rejected', 'failed', 'cancelled', 'expired'].includes(signal.status)) break;
+    if (signal && ['filled', 'rejected', 'failed', 'cancelled', 'completed'].includes(signal.status)) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   print(

@@ -52,6 +52,15 @@ export const FUNCTION_TABLES: Record<FunctionName, Partial<Record<TableKey, Tabl
     // account and position updated, trading state condition-checked.
     portfolio: { actions: ['Query', 'GetItem', 'PutItem', 'UpdateItem', 'ConditionCheckItem'] },
   },
+  // A signal's cancel step: a complete listing of open orders (consistent scan), each order's
+  // signal read, cancelled in the book (unsent) or at the broker and booked; the signal records
+  // the step, or fails.
+  CancelOrders: {
+    signals: { actions: ['GetItem', 'UpdateItem'] },
+    orders: { actions: ['GetItem', 'UpdateItem', 'Scan'], indexes: ['byLifecycle'] },
+    portfolio: { actions: ['Query', 'GetItem', 'PutItem', 'UpdateItem'] },
+    paperOrders: { actions: [], paperBroker: ['GetItem', 'UpdateItem'] },
+  },
   // reject.
   RecordRejection: { signals: { actions: ['UpdateItem'] } },
   SubmitOrder: {

@@ -15,6 +15,12 @@ const SignalRecordSchema = z.object({
   clientOrderId: z.string().optional(),
   filledQuantity: z.string().optional(),
   averageFillPrice: z.string().optional(),
+  cancels: z
+    .object({
+      at: z.string(),
+      orders: z.array(z.object({ clientOrderId: z.string(), outcome: z.string() })),
+    })
+    .optional(),
 });
 
 export const parseSignalRecord = (item: unknown): SignalRecord =>

@@ -15,6 +15,7 @@ import type {
 } from '../ports/index.js';
 import { acceptSignal } from '../usecases/accept-signal.js';
 import { evaluateBreaker } from '../usecases/breaker.js';
+import type { CancelOrdersOutput } from '../usecases/cancel-orders.js';
 import { TRADE_FLOW_TASKS } from '../usecases/tasks.js';
 import type { OrderState, RiskCheckOutput, TradeFlowDeps } from '../usecases/trade-flow.js';
 
@@ -34,7 +35,7 @@ const SECRET = 'backtest';
 /** How one signal ended. */
 export interface SignalEnd {
   signalId: string;
-  status: 'filled' | 'rejected' | 'cancelled' | 'failed';
+  status: 'filled' | 'rejected' | 'cancelled' | 'failed' | 'completed';
   /** The reason's code (the first denial, or BROKER_REJECTED, ORDER_CANCELLED, FAILED …); absent when filled. */
   code?: string;
   /** The reason as recorded: `CODE: detail`. */
@@ -153,6 +154,19 @@ export class SimulatedBot {
       this.settled(decision.signalId);
       return;
     }
+    if (decision.decision === 'cancel') {
+      // CancelOrders, then back to RiskCheck when the signal trades after cancelling.
+      let next: CancelOrdersOutput;
+      try {
+        next = (await tasks.CancelOrders.run(decision, this.deps)) as CancelOrdersOutput;
+      } catch (error) {
+        await this.fail(decision, error);
+        return;
+      }
+      if (next.decide) await this.execute(next);
+      else this.settled(decision.signalId);
+      return;
+    }
     let state: OrderState;
     try {
       state = await tasks.SubmitOrder.run(decision, this.deps);
@@ -221,7 +235,14 @@ export class SimulatedBot {
     const order: BookedOrder | undefined =
       record.clientOrderId === undefined ? undefined : this.store.peekOrder(record.clientOrderId);
     const status = record.status;
-    if (status !== 'filled' && status !== 'rejected' && status !== 'cancelled' && status !== 'failed') return;
+    if (
+      status !== 'filled' &&
+      status !== 'rejected' &&
+      status !== 'cancelled' &&
+      status !== 'failed' &&
+      status !== 'completed'
+    )
+      return;
     const end: SignalEnd = { signalId, status, denials: record.denials ?? [] };
     if (record.reason !== undefined) {
       end.reason = record.reason;

@@ -811,6 +811,75 @@ export function booking(
   return { change: writes, status, order: afterwards, closed: orderClosed.gt(dec(order.closedQuantity)) };
 }
 
+/**
+ * Cancels an order that was never sent: booked as the broker's cancel of an order with nothing
+ * filled (the reservation released, the signal ended `cancelled`), on condition that SubmitOrder
+ * has not been cleared to send it. Once it has (its claim), the broker may have the order, and only
+ * the broker's cancel settles it; a claim that comes after this finds the order final and sends
+ * nothing.
+ */
+export function unsentCancellation(
+  read: BookingRead,
+  reason: string,
+  at: string,
+): ReturnType<typeof booking> {
+  const booked = booking(
+    read,
+    {
+      clientOrderId: read.order.clientOrderId,
+      brokerOrderId: 'never-submitted',
+      status: 'cancelled',
+      filledQuantity: '0',
+      commission: '0',
+      reason,
+    },
+    at,
+  );
+  const [order, ...rest] = booked.change;
+  if (order === undefined) return booked;
+  const unclaimed: Write = {
+    ...order,
+    when: [...(order.when ?? []), { field: 'submitClaimedAt', is: 'absent' }],
+  };
+  return { ...booked, change: [unclaimed, ...rest] };
+}
+
+/** What a signal's cancel step did, order by order: kept on the signal for the audit trail. */
+export interface CancelReport {
+  at: string;
+  orders: { clientOrderId: string; outcome: string }[];
+}
+
+/**
+ * Records a signal's cancel step on the signal, while it is undecided: a signal that only cancels
+ * (action `cancel`) ends `completed` with it; one that goes on to trade (`"cancel": true`) stays
+ * undecided for its risk check, which sees the step done.
+ */
+export function cancelsRecorded(
+  signalId: string,
+  report: CancelReport,
+  completes: boolean,
+  at: string,
+): Change {
+  const cancelled = report.orders.length;
+  return [
+    {
+      to: signalOf(signalId),
+      set: {
+        cancels: report,
+        updatedAt: at,
+        ...(completes
+          ? {
+              status: 'completed',
+              reason: `ORDERS_CANCELLED: ${cancelled === 0 ? 'no open orders to cancel' : `${cancelled} open order${cancelled === 1 ? '' : 's'} cancelled`}`,
+            }
+          : {}),
+      },
+      when: [{ field: 'status', oneOf: ['received'] }],
+    },
+  ];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Failing a signal
 
@@ -831,7 +900,8 @@ export interface FailureRead {
  */
 export function failure(read: FailureRead, reason: string, at: string): Change | undefined {
   const status = signalStatusOf(read.signal);
-  if (status === undefined || status === 'filled' || status === 'failed') return undefined;
+  if (status === undefined || status === 'filled' || status === 'failed' || status === 'completed')
+    return undefined;
   const order = read.order !== undefined && !read.order.final ? read.order : undefined;
   if (order !== undefined && read.position === undefined) return undefined;
   const { failureStreak, streaksSeq } = read.account;

@@ -7,7 +7,10 @@ export type OrderSide = (typeof ORDER_SIDES)[number];
 export const TRADING_STATES = ['ACTIVE', 'REDUCING', 'HALTED'] as const;
 export type TradingState = (typeof TRADING_STATES)[number];
 
-/** Where a signal is in its life. Terminal: rejected, filled, cancelled, failed. */
+/**
+ * Where a signal is in its life. Terminal: rejected, filled, cancelled (its order was), failed, and
+ * completed (a signal that places no order — a `cancel` — did what it asked).
+ */
 export const SIGNAL_STATUSES = [
   'received',
   'approved',
@@ -16,6 +19,7 @@ export const SIGNAL_STATUSES = [
   'filled',
   'cancelled',
   'failed',
+  'completed',
 ] as const;
 export type SignalStatus = (typeof SIGNAL_STATUSES)[number];
 export const TERMINAL_SIGNAL_STATUSES: readonly SignalStatus[] = [
@@ -23,6 +27,7 @@ export const TERMINAL_SIGNAL_STATUSES: readonly SignalStatus[] = [
   'filled',
   'cancelled',
   'failed',
+  'completed',
 ];
 
 /** What the broker says of an order. `new` means it rests at the venue; the rest are final. */

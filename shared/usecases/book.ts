@@ -5,7 +5,9 @@ import {
   approvalOutcome,
   type BookedOrder,
   booking,
+  type CancelReport,
   type Change,
+  cancelsRecorded,
   claimOutcome,
   DAY_TRADES,
   type Doc,
@@ -31,6 +33,7 @@ import {
   TRADING_STATE,
   TransitionDoc,
   tradingStateFrom,
+  unsentCancellation,
   upgrade,
 } from '../domain/ledger.js';
 import type { ApprovalBookkeeping, Denial } from '../domain/risk.js';
@@ -213,6 +216,41 @@ export class Book implements TradingStore {
     throw new OptimisticConflictError(
       `could not book order ${report.clientOrderId} after ${MAX_ATTEMPTS} attempts`,
     );
+  }
+
+  async cancelUnsent(
+    clientOrderId: string,
+    reason: string,
+    at: string,
+  ): Promise<'cancelled' | 'claimed' | 'final'> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (attempt > 0) await pause(attempt);
+      const { order, position, streaks, account } = await this.bookingRead(clientOrderId, undefined);
+      if (order.final) return 'final';
+      if (order.submitClaimedAt !== undefined) return 'claimed';
+      if (isLegacyAccount(account)) {
+        await this.snapshot();
+        continue;
+      }
+      const cancelled = unsentCancellation(
+        { order, position: positionFromDoc(position), account: streaksOf(streaks) },
+        reason,
+        at,
+      );
+      if ((await this.items.commit(cancelled.change)).ok) return 'cancelled';
+    }
+    throw new OptimisticConflictError(
+      `could not cancel order ${clientOrderId} after ${MAX_ATTEMPTS} attempts`,
+    );
+  }
+
+  async recordCancels(
+    signalId: string,
+    report: CancelReport,
+    completes: boolean,
+    at: string,
+  ): Promise<boolean> {
+    return (await this.items.commit(cancelsRecorded(signalId, report, completes, at))).ok;
   }
 
   /**

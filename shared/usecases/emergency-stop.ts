@@ -2,15 +2,10 @@ import type { Signal } from '../domain/alert.js';
 import { clientOrderIdOf } from '../domain/ids.js';
 import { dec } from '../domain/money.js';
 import { approvalBookkeeping, sizeOrder } from '../domain/risk.js';
-import {
-  type BrokerOrder,
-  isFinal,
-  type PortfolioSnapshot,
-  TERMINAL_SIGNAL_STATUSES,
-} from '../domain/trading.js';
-import type { OrderRecord } from '../ports/index.js';
+import { isFinal, type PortfolioSnapshot, TERMINAL_SIGNAL_STATUSES } from '../domain/trading.js';
 import { haltTrading } from './breaker.js';
-import { inFlightWaitMs, recordDerivedSignal, type TradeFlowDeps } from './trade-flow.js';
+import { cancelOpenOrder, withRetries } from './cancel-orders.js';
+import { recordDerivedSignal, type TradeFlowDeps } from './trade-flow.js';
 
 export interface StopItem {
   kind: 'cancel' | 'flatten';
@@ -31,35 +26,7 @@ export interface StopReport {
   complete: boolean;
 }
 
-const ATTEMPTS = 3;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A broker action tried a few times (a stop must get through a blip), then reported as failed. */
-async function withRetries<T>(action: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await action();
-    } catch (error) {
-      if (attempt >= ATTEMPTS) throw error;
-      await pause(200 * attempt);
-    }
-  }
-}
-
-/**
- * The broker's view of an open order. One cleared to send before the halt (SubmitOrder's claim)
- * may still be on its way there: look again until the in-flight wait ends, or until the workflow
- * has booked it final itself (its submit saw HALTED and sent nothing).
- */
-async function lookUp(deps: TradeFlowDeps, order: OrderRecord): Promise<BrokerOrder | 'booked' | undefined> {
-  const deadline = Date.now() + (order.submitClaimedAt === undefined ? 0 : inFlightWaitMs(deps.config));
-  for (;;) {
-    const known = await withRetries(() => deps.broker.getOrder(order.clientOrderId));
-    if (known !== undefined || Date.now() >= deadline) return known;
-    if ((await deps.store.getOrder(order.clientOrderId))?.final) return 'booked';
-    await pause(100);
-  }
-}
 
 /**
  * The emergency stop.
@@ -89,49 +56,14 @@ export async function emergencyStop(
   // at the broker, and an eventually consistent index could still be missing it. An order the stop
   // does not list, it does not cancel.
   for (const order of await deps.store.listOpenOrders({ complete: true })) {
-    const item: StopItem = {
+    const { outcome, ok } = await cancelOpenOrder(deps, order, 'emergency stop');
+    items.push({
       kind: 'cancel',
       symbol: order.intent.symbol,
       clientOrderId: order.clientOrderId,
-      outcome: '',
-      ok: false,
-    };
-    try {
-      const known = await lookUp(deps, order);
-      if (known === 'booked') {
-        // The workflow booked it final meanwhile: its submit saw HALTED and sent nothing.
-        const booked = await deps.store.getOrder(order.clientOrderId);
-        item.outcome = booked?.status ?? 'cancelled';
-        item.ok = true;
-        items.push(item);
-        continue;
-      }
-      if (known === undefined && order.submitClaimedAt !== undefined) {
-        // Cleared to send before the halt and not at the broker yet: it may still arrive, so it
-        // is not booked as cancelled. It keeps its reservation; the reconciler settles it.
-        item.outcome = 'failed: its submission was in flight and the broker does not show it yet';
-        items.push(item);
-        continue;
-      }
-      const report: BrokerOrder = known
-        ? isFinal(known.status)
-          ? known
-          : await withRetries(() => deps.broker.cancelOrder(order.clientOrderId))
-        : {
-            clientOrderId: order.clientOrderId,
-            brokerOrderId: 'never-submitted',
-            status: 'cancelled',
-            filledQuantity: '0',
-            commission: '0',
-            reason: 'emergency stop before the order reached the broker',
-          };
-      await deps.store.applyBrokerOrder({ ...report, reason: report.reason ?? 'emergency stop' }, at());
-      item.outcome = report.status;
-      item.ok = isFinal(report.status);
-    } catch (error) {
-      item.outcome = `failed: ${(error as Error).message}`;
-    }
-    items.push(item);
+      outcome,
+      ok,
+    });
   }
 
   if (options.flatten) {

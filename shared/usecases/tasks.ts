@@ -1,3 +1,4 @@
+import { cancelOrders } from './cancel-orders.js';
 import {
   checkOrder,
   recordFailure,
@@ -15,6 +16,8 @@ import {
  */
 export const TRADE_FLOW_TASKS = {
   RiskCheck: { entry: 'risk-check', run: riskCheck },
+  // Several orders, each perhaps waiting out a submission in flight and a broker's confirmation.
+  CancelOrders: { entry: 'cancel-orders', run: cancelOrders, timeoutSeconds: 50 },
   RecordRejection: { entry: 'record-rejection', run: recordRejection },
   SubmitOrder: { entry: 'submit-order', run: submitOrder },
   CheckOrder: { entry: 'check-order', run: checkOrder },
@@ -22,8 +25,19 @@ export const TRADE_FLOW_TASKS = {
   RecordFailure: { entry: 'record-failure', run: recordFailure },
 } as const satisfies Record<
   string,
-  { entry: string; run: (input: unknown, deps: TradeFlowDeps) => Promise<unknown> }
+  {
+    entry: string;
+    run: (input: unknown, deps: TradeFlowDeps) => Promise<unknown>;
+    /** The function's timeout, when the default 12 s is too short for its work. */
+    timeoutSeconds?: number;
+  }
 >;
 
 export type TradeFlowTaskName = keyof typeof TRADE_FLOW_TASKS;
+
+/** A task function's timeout: below its Task state's own (see infra/constructs/trade-flow.ts). */
+export const taskTimeoutSeconds = (name: TradeFlowTaskName): number => {
+  const task = TRADE_FLOW_TASKS[name];
+  return 'timeoutSeconds' in task ? task.timeoutSeconds : 12;
+};
 export const TRADE_FLOW_TASK_NAMES = Object.keys(TRADE_FLOW_TASKS) as TradeFlowTaskName[];

@@ -1,10 +1,11 @@
 import * as z from 'zod';
 import type { Config } from '../config/schema.js';
-import type { Signal } from '../domain/alert.js';
+import { type Signal, wantsCancel } from '../domain/alert.js';
 import { canonicalJson, sha256, signalIdOf } from '../domain/ids.js';
 import {
   alertPriceBelieved,
   approvalBookkeeping,
+  cancelDenials,
   type Denial,
   evaluateRisk,
   type MarketData,
@@ -41,6 +42,8 @@ export const SignalEventSchema = z.object({
   signalId: z.string(),
   symbol: z.string(),
   receivedAt: z.string(),
+  /** A delayed signal's due time: the workflow's Delay state has waited for it. */
+  notBefore: z.string().optional(),
 });
 
 const DenialSchema = z.object({ code: z.string(), detail: z.string() });
@@ -53,6 +56,13 @@ export const RiskCheckOutputSchema = z.discriminatedUnion('decision', [
     symbol: z.string().optional(),
   }),
   z.object({ decision: z.literal('rejected'), signalId: z.string(), denials: z.array(DenialSchema).min(1) }),
+  /** The signal cancels the symbol's open orders first (CancelOrders), then comes back here if it trades. */
+  z.object({
+    decision: z.literal('cancel'),
+    signalId: z.string(),
+    symbol: z.string(),
+    receivedAt: z.string(),
+  }),
   /** The signal was already decided (the event arrived twice): nothing more to do. */
   z.object({ decision: z.literal('skipped'), signalId: z.string(), reason: z.string() }),
 ]);
@@ -136,6 +146,9 @@ export const jitter = (attempt: number): Promise<void> =>
  *
  * Primary course:
  *  1. Load the signal; skip it if it is already decided (the event arrived twice).
+ *  1a. A signal that cancels open orders (the `cancel` action, `"cancel": true`) and has not yet:
+ *     if it is fresh, real and for a traded symbol, on to CancelOrders (which sends it back here
+ *     when it trades after cancelling); else rejected.
  *  2. Read the portfolio. Unless trading is HALTED, ask the broker's market data for the symbol's
  *     latest trade and record it (Alpaca); the alert's own price is only a hint, collared against
  *     the market before it is believed.
@@ -155,6 +168,20 @@ export async function riskCheck(input: unknown, deps: TradeFlowDeps): Promise<Ri
   const { symbol, price: alertPrice } = record.signal;
   const marketData: MarketData = deps.broker.latestPrice === undefined ? 'alerts' : 'broker';
   let read = await deps.store.snapshot();
+  if (wantsCancel(record.signal) && record.cancels === undefined) {
+    const denials = cancelDenials({
+      signal: record.signal,
+      signalId,
+      config: deps.config,
+      now: deps.clock.now(),
+      marketData,
+      receivedAt: record.receivedAt,
+      snapshot: read,
+    });
+    return denials.length > 0
+      ? { decision: 'rejected', signalId, denials }
+      : { decision: 'cancel', signalId, symbol, receivedAt: record.receivedAt };
+  }
   let market: LastPrice | undefined;
   // HALTED: nothing is asked of the broker (the denial needs no price).
   if (read.tradingState !== 'HALTED') {
@@ -292,14 +319,17 @@ export async function submitOrder(input: unknown, deps: TradeFlowDeps): Promise<
   // docs/RELIABILITY.md).
   const claim = await deps.store.claimSubmission(ref.clientOrderId, now.toISOString());
   if (claim !== 'send') {
-    // Never sent, so cancelled either way ('final': the stop has booked the cancel already).
+    // Never sent, so cancelled either way ('final': a stop or a cancel has booked it already).
     const order: BrokerOrder = {
       clientOrderId: ref.clientOrderId,
       brokerOrderId: 'never-submitted',
       status: 'cancelled',
       filledQuantity: '0',
       commission: '0',
-      reason: 'TRADING_HALTED: the emergency stop committed before this order was sent',
+      reason:
+        claim === 'halted'
+          ? 'TRADING_HALTED: the emergency stop committed before this order was sent'
+          : 'cancelled before it was sent',
     };
     return orderState(ref, order, deps, now.toISOString());
   }
@@ -388,7 +418,16 @@ async function openReversalLeg(intent: OrderIntent, deps: TradeFlowDeps): Promis
   const parent = await deps.signals.get(intent.signalId);
   if (parent === undefined || intent.reversalRemainder === undefined) return;
   const receivedAt = deps.clock.now().toISOString();
-  const { time: _time, alertId: _alertId, prevMarketPosition: _prev, ...inherited } = parent.signal;
+  // The leg places its order now: the parent's cancel step and delay are behind it.
+  const {
+    time: _time,
+    alertId: _alertId,
+    prevMarketPosition: _prev,
+    cancel: _cancel,
+    cancelOrderType: _cancelOrderType,
+    delay: _delay,
+    ...inherited
+  } = parent.signal;
   const signal: Signal = {
     ...inherited,
     action: intent.side,

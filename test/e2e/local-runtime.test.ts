@@ -433,11 +433,50 @@ describe("TradersPost's templates on a bot with risk.pyramiding off (the default
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = (await statusOf(target)).signals.find((s) => s.signalId === signalId);
-      if (found && ['filled', 'rejected', 'failed', 'cancelled'].includes(found.status)) return found;
+      if (found && ['filled', 'rejected', 'failed', 'cancelled', 'completed'].includes(found.status))
+        return found;
       if (Date.now() > deadline) return found;
       await new Promise((r) => setTimeout(r, 25));
     }
   };
+
+  it('waits out a "delay" before trading, and a "cancel" alert cancels a resting limit order, over HTTP', async () => {
+    const send = async (fields: Record<string, unknown>) => {
+      const response = await postTo(bot, `/webhook/${SECRET}`, JSON.stringify(fields));
+      expect(response.status).toBe(202);
+      return ((await response.json()) as { signalId: string }).signalId;
+    };
+    const sent = Date.now();
+    const delayed = await send({ ticker: 'MSFT', action: 'buy', price: '400', delay: '+2 seconds' });
+    expect((await statusOf(bot)).signals.find((s) => s.signalId === delayed)?.status).toBe('received');
+    expect((await signalOn(bot, delayed, 10_000))?.status).toBe('filled');
+    expect(Date.now() - sent).toBeGreaterThanOrEqual(1900);
+
+    const limit = await send({
+      ticker: 'AMZN',
+      action: 'buy',
+      orderType: 'limit',
+      limitPrice: '190',
+      price: '200',
+    });
+    for (
+      let i = 0;
+      i < 200 && (await statusOf(bot)).signals.find((s) => s.signalId === limit)?.status !== 'submitted';
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 25));
+    expect((await statusOf(bot)).signals.find((s) => s.signalId === limit)).toMatchObject({
+      reason: null,
+      status: 'submitted',
+    });
+    const cancel = await send({ ticker: 'AMZN', action: 'cancel', cancelOrderType: 'limit' });
+
+    expect(await signalOn(bot, cancel, 5000)).toMatchObject({
+      status: 'completed',
+      reason: 'ORDERS_CANCELLED: 1 open order cancelled',
+    });
+    expect((await signalOn(bot, limit, 5000))?.status).toBe('cancelled');
+  });
 
   it("takes TradersPost's default templates as TradingView renders them: buys the default quantity, refuses a second buy while long, names ignored fields, and a flat strategy alert closes everything", async () => {
     const now = () => new Date().toISOString();

@@ -15,6 +15,33 @@ import { describe, expect, it } from 'vitest';
 import { startFakeAlpaca } from '../fakes/alpaca/server.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The README's first order: the template it tells a TradingView user to paste, rendered as
+ * TradingView renders it when the strategy buys 10 AAPL at 187.50 — checked to be exactly what the
+ * README's curl sends.
+ */
+function readmeFirstOrder(): string {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Your first paper order'));
+  const template = /```json\n([\s\S]*?)\n```/.exec(section)?.[1] ?? '';
+  const time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const values: Record<string, string> = {
+    '{{ticker}}': 'NASDAQ:AAPL',
+    '{{strategy.order.action}}': 'buy',
+    '{{strategy.market_position}}': 'long',
+    '{{strategy.order.contracts}}': '10',
+    '{{close}}': '187.5',
+    '{{timenow}}': time,
+    '{{interval}}': '5',
+  };
+  const rendered = template.replace(/\{\{[^}]+\}\}/g, (placeholder) => values[placeholder] ?? placeholder);
+  const curl = /-d "(.*)"\n/.exec(section)?.[1] ?? '';
+  expect(JSON.parse(curl.replaceAll('\\"', '"').replace('$(date -u +%FT%TZ)', time))).toEqual(
+    JSON.parse(rendered),
+  );
+  return rendered;
+}
 const main = join(root, 'infra/local/main.ts');
 const tsx = join(root, 'node_modules/.bin/tsx');
 
@@ -92,7 +119,8 @@ describe('npm start', () => {
     const accepted = await fetch(`${url}/webhook/${secret}`, {
       method: 'POST',
       headers: { 'content-type': 'text/plain' },
-      body: '{"ticker":"AAPL","action":"buy","quantity":10,"price":187.5}\n',
+      // The README's first order, as a TradingView user sends it (with TradingView's trailing newline).
+      body: `${readmeFirstOrder()}\n`,
     });
     expect(accepted.status).toBe(202);
     const status = async (base: string) =>

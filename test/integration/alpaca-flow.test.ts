@@ -75,6 +75,26 @@ describe('trading through Alpaca (the fake server) with the real workflow', () =
     expect(snapshot.account).toMatchObject({ cash: '99000', reservedCash: '0' });
   });
 
+  it('a cancel alert cancels the resting limit order at Alpaca (one DELETE, counted at the fake) and releases its reservation', async () => {
+    const { flow, fake } = await alpacaFlow({ workflow: { orderTimeoutSeconds: 60, orderPollSeconds: 1 } });
+    const limitId = await flow.record(
+      { ticker: 'AAPL', action: 'buy', quantity: 2, orderType: 'limit', limitPrice: 90, price: 100 },
+      new Date(Date.now() - 2000),
+    );
+    const resting = flow.run(limitId);
+    while ((await flow.deps.signals.get(limitId))?.status !== 'submitted')
+      await new Promise((resolve) => setTimeout(resolve, 10));
+
+    const cancel = await trade(flow, { ticker: 'AAPL', action: 'cancel' });
+    await resting;
+
+    expect(cancel).toMatchObject({ status: 'completed', reason: 'ORDERS_CANCELLED: 1 open order cancelled' });
+    expect(fake.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
+    expect(fake.orders.map((o) => o.status)).toEqual(['canceled']);
+    expect((await flow.deps.signals.get(limitId))?.status).toBe('cancelled');
+    expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('0');
+  });
+
   it("sizes an alert without a price from Alpaca's latest trade", async () => {
     const { flow } = await alpacaFlow();
 

@@ -78,7 +78,9 @@ async function alpacaFlow(
 
 describe('emergency stop (scenarios 41–44)', () => {
   it('halts, cancels the resting order, flattens the position, and verifies it item by item (paper broker)', async () => {
-    const flow = await flowHarness(config);
+    // The resting order's workflow polls once a second: the stop, not that poll (which also cancels
+    // once HALTED), is what cancels it here.
+    const flow = await flowHarness(config, undefined, { pollMs: 1000 });
     const { resting, polling } = await openBook(flow);
 
     const report = await emergencyStop(flow.deps, { flatten: true, ...STOP });

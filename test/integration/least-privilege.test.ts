@@ -133,6 +133,7 @@ beforeAll(async () => {
     Health: import('../../functions/health.js'),
     RiskCheck: import('../../functions/risk-check.js'),
     RecordRejection: import('../../functions/record-rejection.js'),
+    CancelOrders: import('../../functions/cancel-orders.js'),
     SubmitOrder: import('../../functions/submit-order.js'),
     CheckOrder: import('../../functions/check-order.js'),
     RecordFill: import('../../functions/record-fill.js'),
@@ -221,6 +222,25 @@ describe('each function’s DynamoDB calls are within its role’s grants (paper
     const denied = await run<{ decision: string; denials: unknown[] }>('RiskCheck', signalEvent(rejected));
     expect(denied.decision).toBe('rejected');
     await run('RecordRejection', { signalId: rejected, denials: denied.denials });
+
+    // A cancel alert: one order resting at the paper broker, one approved and not yet sent.
+    const limitGoog = {
+      ticker: 'GOOG',
+      action: 'buy',
+      quantity: 1,
+      orderType: 'limit',
+      limitPrice: '95',
+      price: '100',
+    };
+    const restingGoog = await alert(limitGoog);
+    await run('SubmitOrder', { signalId: restingGoog, clientOrderId: await approve(restingGoog) });
+    const unsentGoog = await alert(limitGoog);
+    await approve(unsentGoog);
+    const cancelGoog = await alert({ ticker: 'GOOG', action: 'cancel' });
+    const toCancel = await run<{ decision: string }>('RiskCheck', signalEvent(cancelGoog));
+    expect(toCancel.decision).toBe('cancel');
+    const afterCancel = await run<{ decide: boolean }>('CancelOrders', toCancel);
+    expect(afterCancel.decide).toBe(false);
 
     await run('Breaker');
 

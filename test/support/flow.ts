@@ -28,15 +28,19 @@ export interface FlowHarness {
   workflow: LocalWorkflow;
   /** Records an alert as the webhook would and returns its signal id. */
   record(alert: Record<string, unknown>, at?: Date): Promise<string>;
-  /** Runs the trade flow for a recorded signal to its end. */
-  run(signalId: string): Promise<unknown>;
+  /** Runs the trade flow for a recorded signal to its end (`event`: more of the execution input, as published). */
+  run(signalId: string, event?: { receivedAt?: string; notBefore?: string }): Promise<unknown>;
 }
 
 /** Real DynamoDB Local tables, the real stores and paper broker, the synthesized workflow. */
 export async function flowHarness(
   config: ConfigInput = {},
   clock?: Clock,
-  options: { alpaca?: { credentials: AlpacaCredentialSource; tradingUrl?: string; dataUrl?: string } } = {},
+  options: {
+    alpaca?: { credentials: AlpacaCredentialSource; tradingUrl?: string; dataUrl?: string };
+    /** The AwaitFill wait, in ms (default 5: orders are polled at once). */
+    pollMs?: number;
+  } = {},
 ): Promise<FlowHarness> {
   const { endpoint, tables } = await freshTables();
   // Follow-up signals (a reversal's second leg) run through the same workflow, as on the bus.
@@ -51,7 +55,9 @@ export async function flowHarness(
     ...(options.alpaca ? { alpaca: options.alpaca } : {}),
     ...(clock ? { clock } : {}),
   });
-  const workflow = new LocalWorkflow(await definition(), deps, silentLog, { waitOverrideMs: 5 });
+  const workflow = new LocalWorkflow(await definition(), deps, silentLog, {
+    waitOverrideMs: options.pollMs ?? 5,
+  });
   let sequence = 0;
   return {
     deps,
@@ -76,8 +82,13 @@ export async function flowHarness(
       if (result.kind !== 'recorded') throw new Error(`test alert was not recorded: ${result.kind}`);
       return signalId;
     },
-    async run(signalId) {
-      const output = await workflow.start({ signalId, symbol: 'n/a', receivedAt: new Date().toISOString() });
+    async run(signalId, event = {}) {
+      const output = await workflow.start({
+        signalId,
+        symbol: 'n/a',
+        receivedAt: new Date().toISOString(),
+        ...event,
+      });
       // Settle the follow-ups this run published (and theirs), so assertions see the end state.
       while (followUps.length > 0) await Promise.all(followUps.splice(0));
       return output;

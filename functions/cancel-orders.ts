@@ -1,0 +1,3 @@
+import { taskHandler } from './task.js';
+
+export const handler = taskHandler('CancelOrders');
