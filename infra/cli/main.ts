@@ -3,6 +3,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs, parseEnv } from 'node:util';
+import { type ChannelCredentials, channelsFrom } from '../../shared/adapters/notify/channels.js';
+import { channelCredentialsFrom } from '../../shared/adapters/notify/credentials.js';
 import {
   type FailureKind,
   HttpOperatorClient,
@@ -12,6 +14,8 @@ import {
 } from '../../shared/adapters/operator-client.js';
 import { ConfigError, defaultConfig, parseConfigText } from '../../shared/config/load.js';
 import { STAGES, type Stage } from '../../shared/config/names.js';
+import { CHANNEL_TYPES, type ChannelType } from '../../shared/domain/notification.js';
+import { sendTestNotices } from '../../shared/usecases/notifier.js';
 import { EXPORT_COLUMNS, type ExportRow } from '../../shared/usecases/operator.js';
 import { isLoopbackHost } from '../local/loopback.js';
 import { type Column, csv, fields, table } from './format.js';
@@ -60,6 +64,7 @@ const OPTIONS = {
   quantity: { type: 'string' },
   price: { type: 'string' },
   wait: { type: 'string' },
+  channel: { type: 'string' },
 } as const;
 type OptionName = keyof typeof OPTIONS;
 type Values = Partial<Record<OptionName, string | boolean>>;
@@ -415,6 +420,12 @@ const COMMANDS: Record<string, Command> = {
     options: ['out'],
     run: backupCommand,
   },
+  notify: {
+    summary: 'notify test [--channel NAME]: a test message to each configured channel, each result reported',
+    usage: `pinebridge notify test [--channel ${CHANNEL_TYPES.join('|')}] [--json]`,
+    options: ['channel'],
+    run: notifyCommand,
+  },
   config: {
     summary: 'config validate [--file config.json]: check the configuration as the bot and cdk synth will',
     usage: 'pinebridge config validate [--file config.json] [--json]',
@@ -614,7 +625,10 @@ async function configValidate(ctx: Context): Promise<number> {
       maxPositionNotional: config.risk.maxPositionNotional,
       maxDailyLoss: config.risk.maxDailyLoss,
       maxDrawdownPercent: config.risk.maxDrawdownPercent,
+      notifications: notificationChannels(ctx).channels.join(', ') || 'none (docs/NOTIFICATIONS.md)',
     };
+    const { problems } = notificationChannels(ctx);
+    if (problems.length > 0) throw new ConfigError(`notifications: ${problems.join('; ')}`);
     print(ctx, summary, () =>
       [
         existsSync(path)
@@ -642,6 +656,48 @@ function helpText(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return `${HELP_HEADER}\n${lines.join('\n')}\n${HELP_FOOTER}\n`;
+}
+
+/** The environment as the bot sees it: the process's, then the .env `npm start` wrote. */
+function botEnv(io: CliIO): Record<string, string | undefined> {
+  const path = `${io.cwd}/.env`;
+  const file = existsSync(path) ? parseEnv(readFileSync(path, 'utf8')) : {};
+  return {
+    ...file,
+    ...Object.fromEntries(Object.entries(io.env).filter(([, v]) => v !== undefined && v !== '')),
+  };
+}
+
+/** The notification channels the environment turns on, and what is wrong with any half-set one. */
+function notificationChannels(ctx: Context): {
+  channels: string[];
+  problems: string[];
+  credentials: ChannelCredentials;
+} {
+  const { credentials, problems } = channelCredentialsFrom(botEnv(ctx.io));
+  return { channels: Object.keys(credentials), problems, credentials };
+}
+
+async function notifyCommand(ctx: Context): Promise<number> {
+  if (ctx.positionals[0] !== 'test' || ctx.positionals.length > 1)
+    throw new UsageError(`usage: pinebridge notify test [--channel ${CHANNEL_TYPES.join('|')}]`);
+  const only = str(ctx.values.channel);
+  if (only !== undefined && !(CHANNEL_TYPES as readonly string[]).includes(only))
+    throw new UsageError(`--channel must be one of ${CHANNEL_TYPES.join(', ')}`);
+  const { credentials, problems } = notificationChannels(ctx);
+  for (const problem of problems) ctx.io.stderr(`notifications: ${problem}\n`);
+  const channels = channelsFrom(credentials);
+  if (channels.length === 0 || (only !== undefined && !channels.some((c) => c.name === only))) {
+    ctx.io.stderr(
+      `No ${only ?? 'notification'} channel is configured: put its variables in .env (docs/NOTIFICATIONS.md).\n`,
+    );
+    return EXIT.usage;
+  }
+  const results = await sendTestNotices(channels, only as ChannelType | undefined);
+  print(ctx, { results }, () =>
+    results.map((r) => `${r.channel.padEnd(8)} ${r.ok ? 'sent' : `FAILED: ${r.error}`}`).join('\n'),
+  );
+  return results.every((r) => r.ok) && problems.length === 0 ? EXIT.ok : EXIT.failed;
 }
 
 /** The admin token and webhook secret: the environment first, else the .env `npm start` wrote. */
@@ -736,7 +792,7 @@ export async function runCli(args: string[], io: CliIO): Promise<number> {
     const stray = Object.keys(values).find((key) => !allowed.has(key));
     if (stray !== undefined)
       throw new UsageError(`${name} has no --${stray} option\nusage: ${command.usage}`);
-    if (positionals.length > 0 && name !== 'config')
+    if (positionals.length > 0 && name !== 'config' && name !== 'notify')
       throw new UsageError(`unexpected argument "${positionals[0]}"\nusage: ${command.usage}`);
     let client: OperatorClient | undefined;
     return await command.run({

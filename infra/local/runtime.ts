@@ -3,12 +3,15 @@ import { cachedProbe, componentHealth } from '../../functions/health.js';
 import { createWebhookHandler } from '../../functions/webhook.js';
 import { AlpacaBroker, type AlpacaCredentialSource } from '../../shared/adapters/alpaca/alpaca-broker.js';
 import { type CoreDependencies, createCoreDependencies } from '../../shared/adapters/dependencies.js';
+import { channelsFrom } from '../../shared/adapters/notify/channels.js';
+import { channelCredentialsFrom } from '../../shared/adapters/notify/credentials.js';
 import { EnvWebhookSecrets } from '../../shared/adapters/secrets.js';
 import type { Config } from '../../shared/config/schema.js';
 import { ObservedTradingStateEvents } from '../../shared/dashboard/live.js';
 import { logger } from '../../shared/logger.js';
 import { BrokerAuthError, type Clock, type SignalPublisher } from '../../shared/ports/index.js';
 import { evaluateBreaker } from '../../shared/usecases/breaker.js';
+import { Notifier } from '../../shared/usecases/notifier.js';
 import { isWriteAction, type OperatorRequest, operate } from '../../shared/usecases/operator.js';
 import { completePassDue, reconcile } from '../../shared/usecases/reconcile.js';
 import { createLocalDashboard } from '../dashboard/local.js';
@@ -52,6 +55,11 @@ export interface LocalRuntimeOptions {
   alpaca?: { credentials: AlpacaCredentialSource; tradingUrl?: string; dataUrl?: string };
   /** How long /health and the dashboard reuse the broker probe's answer (default BROKER_PROBE_TTL_MS). */
   brokerProbeTtlMs?: number;
+  /**
+   * Where notification channels' credentials are read (docs/NOTIFICATIONS.md): the process
+   * environment (with .env loaded) unless given.
+   */
+  env?: Record<string, string | undefined>;
 }
 
 export interface LocalRuntime {
@@ -61,6 +69,8 @@ export interface LocalRuntime {
   workflow: LocalWorkflow;
   /** Resolves when every workflow execution started so far has ended. */
   settle(): Promise<void>;
+  /** The notifier, when a channel is configured. */
+  notifier: Notifier | undefined;
   stop(): Promise<void>;
 }
 
@@ -89,8 +99,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         await localPublisher(bus).publish(event);
       },
     };
+    const notifier = notifierFor(config, options.env ?? process.env);
     const deps = createCoreDependencies(config, database.storage, {
       publisher,
+      ...(notifier ? { notices: notifier } : {}),
       ...(options.alpaca ? { alpaca: options.alpaca } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       // Open dashboards hear of every change of trading state, whoever made it.
@@ -225,6 +237,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       url: `http://${urlHostOf(host)}:${port}`,
       deps,
       workflow,
+      notifier,
       settle: async () => {
         while (workflow.running > 0) await workflow.drain(60_000);
       },
@@ -238,6 +251,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
           server.closeAllConnections();
           workflow.close();
           await workflow.drain(10_000);
+          // What the last executions told is sent, for a few seconds at most: a dead channel never holds a stop.
+          if (notifier !== undefined)
+            await Promise.race([
+              notifier.flush(),
+              new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
+            ]);
         } finally {
           // Whatever failed above, the database is closed (DynamoDB Local never left running on the data directory).
           await database.close();
@@ -248,6 +267,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await database.close();
     throw error;
   }
+}
+
+/**
+ * The notifier, when the environment turns a channel on. A half-set channel stops the start with
+ * what is missing (a trader who set a token expects messages, not silence).
+ */
+function notifierFor(config: Config, env: Record<string, string | undefined>): Notifier | undefined {
+  const { credentials, problems } = channelCredentialsFrom(env);
+  if (problems.length > 0) throw new Error(`notifications: ${problems.join('; ')}`);
+  const channels = channelsFrom(credentials);
+  if (channels.length === 0) return undefined;
+  logger.info('notifications on', { channels: channels.map((c) => c.name) });
+  return new Notifier({ channels, settings: config.notifications, log: logger });
 }
 
 /** How this machine reaches a server listening on `host`: a wildcard is reached on loopback. */

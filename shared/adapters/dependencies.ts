@@ -6,12 +6,14 @@ import {
   type Broker,
   type Clock,
   type Log,
+  type Notices,
   type SignalPublisher,
   type SignalStore,
   systemClock,
   type TradingStateEvents,
 } from '../ports/index.js';
 import { Book } from '../usecases/book.js';
+import { NotifyingTradingStateEvents } from '../usecases/notifier.js';
 import { AlpacaBroker, type AlpacaCredentialSource } from './alpaca/alpaca-broker.js';
 import { LoggedTradingStateEvents } from './events.js';
 import { PaperBroker, type PaperOrderBook } from './paper/paper-broker.js';
@@ -41,6 +43,8 @@ export interface CoreDependencies {
   log: Log;
   /** Puts signals on the bus: the webhook's alerts and the workflow's follow-up legs. */
   publisher: SignalPublisher;
+  /** Tells the trader what happened (absent: no notification channel configured). */
+  notices?: Notices;
 }
 
 /** Builds the stores and the broker once per container (or once per local process). */
@@ -51,6 +55,7 @@ export function createCoreDependencies(
     publisher: SignalPublisher;
     clock?: Clock;
     events?: TradingStateEvents;
+    notices?: Notices;
     /** Alpaca's keys (and, for tests, the fake server's address); else APCA_* from the environment. */
     alpaca?: { credentials: AlpacaCredentialSource; tradingUrl?: string; dataUrl?: string };
     /**
@@ -96,15 +101,18 @@ export function createCoreDependencies(
     });
     broker = new PaperBroker(storage.paperOrders, config.paper, store);
   }
+  const events = options.events ?? new LoggedTradingStateEvents(logger);
   return {
     config,
     clock,
     signals: storage.signals,
     store,
     broker,
-    events: options.events ?? new LoggedTradingStateEvents(logger),
+    // Trips, halts, unknown orders, mismatches and incomplete stops are told to the trader as well.
+    events: options.notices === undefined ? events : new NotifyingTradingStateEvents(events, options.notices),
     log: logger,
     publisher: options.publisher,
+    ...(options.notices === undefined ? {} : { notices: options.notices }),
   };
 }
 

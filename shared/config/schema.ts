@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { MAX_DELAY_SECONDS } from '../domain/alert.js';
+import { NOTICE_KINDS, SEVERITIES } from '../domain/notification.js';
 import type { Stage } from './names.js';
 
 /** A non-negative decimal amount written as a string, e.g. "100000" or "0.35". Money stays exact. */
@@ -41,6 +42,31 @@ export const TRADINGVIEW_WEBHOOK_ADDRESSES = [
 export const LOCAL_STORES = ['sqlite', 'dynamodb-local'] as const;
 /** SQLite's `synchronous` levels Pinebridge offers (shared/adapters/sqlite/database.ts). */
 export const SQLITE_SYNCHRONOUS = ['normal', 'full'] as const;
+
+/**
+ * What one notification channel is told. The channel itself is on when its credentials are in the
+ * environment (.env locally, the notifications secret in AWS): these only choose what it gets.
+ */
+const channelSettings = (which: string) =>
+  z
+    .object({
+      events: z
+        .union([z.literal('all'), z.array(z.enum(NOTICE_KINDS)).min(1)])
+        .default('all')
+        .describe(`Which notices go to ${which}: "all", or a list of ${NOTICE_KINDS.join(', ')}.`),
+      minSeverity: z
+        .enum(SEVERITIES)
+        .default('info')
+        .describe('Only notices at least this severe (info < warning < critical).'),
+      quiet: z
+        .boolean()
+        .default(false)
+        .describe('Quiet mode: only critical notices (halts, unknown orders, failures).'),
+    })
+    .strict()
+    .prefault({})
+    .describe(`Notifications to ${which}.`);
+export type ChannelSettings = z.infer<ReturnType<typeof channelSettings>>;
 
 export const ConfigSchema = z
   .object({
@@ -331,6 +357,12 @@ export const ConfigSchema = z
       .prefault({}),
     notifications: z
       .object({
+        telegram: channelSettings('Telegram (PINEBRIDGE_TELEGRAM_BOT_TOKEN, PINEBRIDGE_TELEGRAM_CHAT_ID)'),
+        discord: channelSettings('Discord (PINEBRIDGE_DISCORD_WEBHOOK_URL)'),
+        slack: channelSettings('Slack (PINEBRIDGE_SLACK_WEBHOOK_URL)'),
+        webhook: channelSettings(
+          'the signed JSON webhook (PINEBRIDGE_NOTIFY_WEBHOOK_URL, PINEBRIDGE_NOTIFY_WEBHOOK_SECRET)',
+        ),
         email: z
           .email()
           .optional()

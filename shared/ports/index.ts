@@ -14,6 +14,7 @@ import type {
   TradingStateChange,
   TradingStateTransition,
 } from '../domain/ledger.js';
+import type { ChannelType, Notice } from '../domain/notification.js';
 import type { ApprovalBookkeeping, Denial } from '../domain/risk.js';
 import type {
   Breaker,
@@ -349,4 +350,29 @@ export interface TradingMetricsSink {
   brokerRateLimited(): void;
   /** The reconciler completed a run; its absence raises an alarm. */
   reconcilerHeartbeat(): void;
+}
+
+/** Where what happened is told to the trader (fills, refusals, trips): never in the way of trading. */
+export interface Notices {
+  /** Hands a notice over; returns at once and never throws. */
+  notify(notice: Notice): void;
+}
+
+/** One notification channel (Telegram, Discord, Slack, a signed webhook). */
+export interface Channel {
+  readonly name: ChannelType;
+  /** Sends one message; throws ChannelError (with `retryAfterMs` on a 429). */
+  send(notice: Notice): Promise<void>;
+}
+
+/** A send that failed: the status (0: no answer) and, on a 429, how long the service asked to wait. */
+export class ChannelError extends Error {
+  override readonly name = 'ChannelError';
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
 }

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { Signal } from '../domain/alert.js';
+import { failureNotice } from '../domain/notification.js';
 import { type BrokerOrder, isFinal } from '../domain/trading.js';
 import type { OrderRecord } from '../ports/index.js';
 import { inFlightWaitMs, SignalEventSchema, type TradeFlowDeps } from './trade-flow.js';
@@ -150,6 +151,14 @@ export async function cancelOrders(input: unknown, deps: TradeFlowDeps): Promise
       at,
     );
     deps.metrics?.orderFailed();
+    deps.notices?.notify(
+      failureNotice({
+        signalId: event.signalId,
+        symbol: record.signal.symbol,
+        reason: `CANCEL_FAILED: ${failed.length} of ${orders.length} open orders could not be cancelled (${what})`,
+        at,
+      }),
+    );
     return { ...event, decide: false };
   }
   await deps.store.recordCancels(event.signalId, { at, orders }, onlyCancels, at);

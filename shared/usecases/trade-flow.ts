@@ -2,6 +2,7 @@ import * as z from 'zod';
 import type { Config } from '../config/schema.js';
 import { type Signal, wantsCancel } from '../domain/alert.js';
 import { canonicalJson, sha256, signalIdOf } from '../domain/ids.js';
+import { failureNotice, fillNotice, orderEndedNotice, refusalNotice } from '../domain/notification.js';
 import {
   alertPriceBelieved,
   approvalBookkeeping,
@@ -24,6 +25,7 @@ import {
   BrokerAuthError,
   type Clock,
   type Log,
+  type Notices,
   type SignalPublisher,
   type SignalStore,
   type SubmitGuard,
@@ -107,6 +109,8 @@ export interface TradeFlowDeps {
   publisher: SignalPublisher;
   /** Counts rejections and order outcomes for the dashboard and alarms (absent locally). */
   metrics?: TradingMetricsSink;
+  /** Tells the trader what happened: fills, refusals, failures (absent: no channel configured). */
+  notices?: Notices;
 }
 
 /**
@@ -285,9 +289,24 @@ export async function recordRejection(
   deps: TradeFlowDeps,
 ): Promise<{ signalId: string; status: 'rejected' }> {
   const { signalId, denials } = RecordRejectionInputSchema.parse(input);
-  const rejected = await deps.store.reject(signalId, denials as Denial[], deps.clock.now().toISOString());
-  // Counted once, by the call that moved the signal (a retried task finds it already decided).
-  if (rejected) deps.metrics?.signalRejected(denials[0]?.code ?? 'UNKNOWN');
+  const at = deps.clock.now().toISOString();
+  const rejected = await deps.store.reject(signalId, denials as Denial[], at);
+  // Counted and told once, by the call that moved the signal (a retried task finds it already decided).
+  if (rejected) {
+    deps.metrics?.signalRejected(denials[0]?.code ?? 'UNKNOWN');
+    if (deps.notices !== undefined) {
+      const record = await deps.signals.get(signalId);
+      deps.notices.notify(
+        refusalNotice({
+          symbol: record?.signal.symbol ?? '?',
+          action: record?.signal.action ?? '?',
+          denials,
+          signalId,
+          at,
+        }),
+      );
+    }
+  }
   return { signalId, status: 'rejected' };
 }
 
@@ -393,8 +412,42 @@ export async function recordFill(
     state.symbol === undefined ? undefined : { symbol: state.symbol, signalId: state.signalId },
   );
   deps.metrics?.orderSettled(booked.status);
+  tellOutcome(deps, booked, state.order.reason);
   await afterBooking(deps, booked);
   return { signalId: state.signalId, status: booked.status };
+}
+
+/** Tells the trader how an order ended: a fill (with the P&L it realized), or why it did not fill. */
+function tellOutcome(deps: TradeFlowDeps, booked: Booked, reason: string | undefined): void {
+  if (deps.notices === undefined) return;
+  const { order } = booked;
+  const at = deps.clock.now().toISOString();
+  if (booked.status === 'filled')
+    deps.notices.notify(
+      fillNotice({
+        side: order.intent.side,
+        symbol: order.intent.symbol,
+        quantity: order.filledQuantity,
+        price: order.averageFillPrice ?? '?',
+        realizedPnl: order.realizedPnl,
+        closed: booked.closed,
+        signalId: order.signalId,
+        at,
+      }),
+    );
+  else
+    deps.notices.notify(
+      orderEndedNotice({
+        status: order.status,
+        side: order.intent.side,
+        symbol: order.intent.symbol,
+        quantity: order.intent.quantity,
+        filledQuantity: order.filledQuantity,
+        reason,
+        signalId: order.signalId,
+        at,
+      }),
+    );
 }
 
 /**
@@ -515,6 +568,7 @@ export async function recordFailure(
       const booked = await deps.store.bookBrokerOrder(report, at());
       if (booked.status === 'filled') {
         deps.metrics?.orderSettled(booked.status);
+        tellOutcome(deps, booked, report.reason);
         await afterBooking(deps, booked);
         return { signalId, status: booked.status };
       }
@@ -534,6 +588,15 @@ export async function recordFailure(
       );
   }
   deps.metrics?.orderFailed();
+  const failed = await deps.signals.get(signalId);
+  deps.notices?.notify(
+    failureNotice({
+      signalId,
+      symbol: failed?.signal.symbol ?? left?.intent.symbol ?? '?',
+      reason: failed?.reason ?? `FAILED: ${reason}`,
+      at: at(),
+    }),
+  );
   await breakerAfter(deps, 'a failure');
   return { signalId, status: 'failed' };
 }

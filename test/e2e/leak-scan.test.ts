@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../infra/local/runtime.js';
 import { type FakeAlpaca, startFakeAlpaca } from '../fakes/alpaca/server.js';
+import { type FakeNotify, startFakeNotify } from '../fakes/notify.js';
 import { leakedPiece } from '../support/leaks.js';
 
 /**
@@ -15,6 +16,7 @@ const SECRET = `whsec-leak-${randomUUID()}`;
 const ADMIN = `admin-leak-${randomUUID()}`;
 
 let fake: FakeAlpaca;
+let notify: FakeNotify;
 let runtime: LocalRuntime;
 const written: string[] = [];
 const workflowData: unknown[] = [];
@@ -37,6 +39,8 @@ beforeAll(async () => {
 
   fake = await startFakeAlpaca({ prices: { AAPL: '187.5', MSFT: '410.25' } });
   const keys = { keyId: fake.keyId, secretKey: fake.secretKey };
+  // Every notification channel on, so what it is told is scanned too (and its own credentials).
+  notify = await startFakeNotify();
   const { startLocalRuntime } = await import('../../infra/local/runtime.js');
   const { parseConfig } = await import('../../shared/config/load.js');
   runtime = await startLocalRuntime({
@@ -44,6 +48,15 @@ beforeAll(async () => {
     webhookSecret: SECRET,
     adminToken: ADMIN,
     port: 0,
+    env: {
+      PINEBRIDGE_TELEGRAM_BOT_TOKEN: notify.telegramToken,
+      PINEBRIDGE_TELEGRAM_CHAT_ID: notify.telegramChatId,
+      PINEBRIDGE_TELEGRAM_API_URL: notify.url,
+      PINEBRIDGE_DISCORD_WEBHOOK_URL: notify.discordUrl,
+      PINEBRIDGE_SLACK_WEBHOOK_URL: notify.slackUrl,
+      PINEBRIDGE_NOTIFY_WEBHOOK_URL: notify.webhookUrl,
+      PINEBRIDGE_NOTIFY_WEBHOOK_SECRET: notify.webhookSecret,
+    },
     alpaca: {
       credentials: { get: async () => keys, refresh: async () => keys },
       tradingUrl: fake.url,
@@ -60,6 +73,7 @@ afterAll(async () => {
   process.stderr.write = originals.err;
   await runtime?.stop();
   await fake?.stop();
+  await notify?.stop();
 });
 
 const post = (path: string, body: string, headers: Record<string, string> = {}) =>
@@ -69,8 +83,8 @@ const post = (path: string, body: string, headers: Record<string, string> = {}) 
     body,
   });
 
-describe('leak scan: no secret in any log line, workflow input or output', () => {
-  it('drives every front door, then finds none of the webhook secret, admin token or broker keys', async () => {
+describe('leak scan: no secret in any log line, workflow input or output, or notification', () => {
+  it('drives every front door, then finds none of the webhook secret, admin token, broker keys or channel credentials', async () => {
     const alert = (fields: Record<string, unknown> = {}) =>
       JSON.stringify({
         ticker: 'AAPL',
@@ -97,6 +111,7 @@ describe('leak scan: no secret in any log line, workflow input or output', () =>
       await fetch(`${runtime.url}/status`, { headers: { authorization: `Bearer ${ADMIN}` } }),
     ];
     await runtime.settle();
+    await runtime.notifier?.flush();
 
     expect(answers.map((a) => a.status)).toEqual([
       202, 202, 202, 401, 401, 400, 400, 202, 200, 200, 401, 200,
@@ -106,12 +121,20 @@ describe('leak scan: no secret in any log line, workflow input or output', () =>
     // Not vacuous: the run logged, and the workflow ran every accepted signal.
     expect(logs).toMatch(/"level":"(INFO|WARN|ERROR|DEBUG)"/);
     expect(workflowData.length).toBeGreaterThanOrEqual(8);
-    const haystack = [logs, JSON.stringify(workflowData), ...bodies].join('\n');
+    // Every message the channels received (what a reader sees, and the request body).
+    expect(notify.messages.length).toBeGreaterThanOrEqual(4);
+    expect(notify.violations).toEqual([]);
+    const told = JSON.stringify(notify.messages.map((m) => [m.body, m.visible]));
+    const haystack = [logs, JSON.stringify(workflowData), told, ...bodies].join('\n');
     for (const [name, secret] of [
       ['webhook secret', SECRET],
       ['admin token', ADMIN],
       ['Alpaca key id', fake.keyId],
       ['Alpaca secret key', fake.secretKey],
+      ['Telegram bot token', notify.telegramToken],
+      ['Discord webhook token', notify.discordUrl.split('/').at(-1) ?? ''],
+      ['Slack webhook secret', notify.slackUrl.split('/').at(-1) ?? ''],
+      ['notification signing secret', notify.webhookSecret],
     ] as const)
       expect(leakedPiece(haystack, secret), `${name} leaked`).toBeUndefined();
   });

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DISCORD_MAX_CONTENT,
+  DISCORD_MAX_EMBED_DESCRIPTION,
+  DISCORD_MAX_EMBED_TITLE,
+  digestNotice,
+  type Notice,
+  redact,
+  renderDiscord,
+  renderSlack,
+  renderTelegram,
+  SLACK_MAX_HEADER,
+  SLACK_MAX_SECTION,
+  TELEGRAM_MAX_TEXT,
+} from '../../shared/domain/notification.js';
+import { admits } from '../../shared/usecases/notifier.js';
+import { AT, EVERY_NOTICE } from '../fixtures/notices.js';
+
+describe('notices on every channel, within each one’s documented limits', () => {
+  const huge: Notice = {
+    ...EVERY_NOTICE[0],
+    title: 'x'.repeat(5000),
+    lines: Array.from({ length: 400 }, (_, i) => `line ${i} <${'y'.repeat(40)}>`),
+  } as Notice;
+
+  it.each([...EVERY_NOTICE, huge].map((n) => [n.kind, n] as const))('renders %s', (_kind, notice) => {
+    const telegram = renderTelegram(notice);
+    const plain = telegram.text
+      .replace(/<[^>]*>/g, '')
+      .replaceAll('&lt;', '<')
+      .replaceAll('&gt;', '>')
+      .replaceAll('&amp;', '&');
+    expect(plain.length).toBeGreaterThan(0);
+    expect(plain.length).toBeLessThanOrEqual(TELEGRAM_MAX_TEXT);
+    expect(telegram.parse_mode).toBe('HTML');
+    // Only the title's <b> is markup: everything else is escaped.
+    expect(telegram.text.match(/<[^>]*>/g)).toEqual(['<b>', '</b>']);
+
+    const discord = renderDiscord(notice);
+    expect(discord.content.length).toBeLessThanOrEqual(DISCORD_MAX_CONTENT);
+    expect(discord.embeds[0]?.title.length).toBeLessThanOrEqual(DISCORD_MAX_EMBED_TITLE);
+    expect(discord.embeds[0]?.description.length).toBeLessThanOrEqual(DISCORD_MAX_EMBED_DESCRIPTION);
+
+    const slack = renderSlack(notice);
+    const [header, section] = slack.blocks;
+    expect(header?.text.text.length).toBeLessThanOrEqual(SLACK_MAX_HEADER);
+    expect(section?.text.text.length).toBeLessThanOrEqual(SLACK_MAX_SECTION);
+    expect(section?.text.text).not.toMatch(/<(?!!)/);
+  });
+
+  it('shows a closing fill’s realized P&L and a halt as critical', () => {
+    expect(EVERY_NOTICE[0]?.lines[0]).toBe('Realized P&L: −$27.50');
+    expect(EVERY_NOTICE[4]?.severity).toBe('critical');
+    expect(renderTelegram(EVERY_NOTICE[4] as Notice).text).toContain('<b>Trading ACTIVE → HALTED</b>');
+  });
+
+  it('folds a burst into one digest that counts each kind and keeps the worst severity', () => {
+    const digest = digestNotice([...EVERY_NOTICE, ...EVERY_NOTICE.slice(0, 1)], AT);
+
+    expect(digest.kind).toBe('digest');
+    expect(digest.severity).toBe('critical');
+    expect(digest.title).toMatch(/^9 updates \(2 fill, 1 refusal/);
+    expect(digest.lines).toHaveLength(9);
+  });
+});
+
+describe('redact', () => {
+  it('removes a secret and any 8-character piece of it', () => {
+    const secret = '123456789:AAFakeTelegramToken';
+    expect(redact(`token ${secret} and part ${secret.slice(5, 20)}`, [secret])).not.toMatch(/AAFake|6789:AA/);
+  });
+});
+
+describe('which notices a channel gets', () => {
+  const fill = EVERY_NOTICE[0] as Notice;
+  const halt = EVERY_NOTICE[4] as Notice;
+
+  it('takes every notice by default, only critical ones in quiet mode, and only listed kinds', () => {
+    expect(admits(undefined, fill)).toBe(true);
+    expect(admits({ events: 'all', minSeverity: 'info', quiet: true }, fill)).toBe(false);
+    expect(admits({ events: 'all', minSeverity: 'info', quiet: true }, halt)).toBe(true);
+    expect(admits({ events: ['fill'], minSeverity: 'info', quiet: false }, halt)).toBe(false);
+    expect(admits({ events: 'all', minSeverity: 'warning', quiet: false }, fill)).toBe(false);
+  });
+});
