@@ -8,9 +8,11 @@ import { channelCredentialsFrom } from '../../shared/adapters/notify/credentials
 import { EnvWebhookSecrets } from '../../shared/adapters/secrets.js';
 import type { Config } from '../../shared/config/schema.js';
 import { ObservedTradingStateEvents } from '../../shared/dashboard/live.js';
+import { AuthFailureWatch, authFailuresNotice } from '../../shared/domain/notification.js';
 import { logger } from '../../shared/logger.js';
 import { BrokerAuthError, type Clock, type SignalPublisher } from '../../shared/ports/index.js';
 import { evaluateBreaker } from '../../shared/usecases/breaker.js';
+import { dailySummary, dailySummaryNotice, summaryDue } from '../../shared/usecases/daily-summary.js';
 import { Notifier } from '../../shared/usecases/notifier.js';
 import { isWriteAction, type OperatorRequest, operate } from '../../shared/usecases/operator.js';
 import { completePassDue, reconcile } from '../../shared/usecases/reconcile.js';
@@ -154,10 +156,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     });
     workflow.events.on('settled', () => dashboard.notify());
 
+    // As the auth-failures alarm does in AWS: refused secrets above the threshold are told once per window.
+    const authFailures = new AuthFailureWatch(config.monitoring.authFailureThreshold);
     const server = createLocalServer({
       webhook: async (event) => {
         const answer = await webhook(event);
         if (answer.statusCode === 202) dashboard.notify();
+        if (answer.statusCode === 401 && notifier !== undefined) {
+          const count = authFailures.record(Date.now());
+          if (count !== undefined) notifier.notify(authFailuresNotice(count, 5, new Date().toISOString()));
+        }
         return answer;
       },
       adminToken: options.adminToken,
@@ -233,6 +241,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     }, options.reconcileIntervalMs ?? 60_000);
     reconcileTimer.unref();
 
+    // The daily summary, a few minutes after each session's close (NYSE calendar: none on holidays,
+    // 13:05 on early-close days). Only with a channel to tell.
+    let summarizedFor: string | undefined;
+    const summaryTimer =
+      notifier === undefined
+        ? undefined
+        : setInterval(() => {
+            const date = summaryDue(deps.clock.now(), summarizedFor);
+            if (date === undefined) return;
+            summarizedFor = date;
+            dailySummary(deps).then(
+              (summary) => notifier.notify(dailySummaryNotice(summary, deps.clock.now().toISOString())),
+              (error: unknown) => logger.error('daily summary failed', { error: (error as Error).name }),
+            );
+          }, 60_000);
+    summaryTimer?.unref();
+
     return {
       url: `http://${urlHostOf(host)}:${port}`,
       deps,
@@ -246,6 +271,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
           clearInterval(breakerTimer);
           clearInterval(reconcileTimer);
           clearInterval(retentionTimer);
+          clearInterval(summaryTimer);
           dashboard.stop();
           await new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeAllConnections();

@@ -19,6 +19,8 @@ export const NOTICE_KINDS = [
   'stop-incomplete',
   'mismatch',
   'unknown-order',
+  'auth-failures',
+  'daily-summary',
   'digest',
   'test',
 ] as const;
@@ -189,6 +191,42 @@ export function unknownOrderNotice(order: {
     lines: [order.reason, `${order.clientOrderId} keeps its reservation until the reconciler settles it`],
     at: order.at,
   };
+}
+
+/** Webhook calls refused for a wrong or missing secret, above the alarm's threshold. */
+export function authFailuresNotice(count: number, windowMinutes: number, at: string): Notice {
+  return {
+    kind: 'auth-failures',
+    severity: 'critical',
+    title: `${count} webhook calls with a wrong or missing secret in ${windowMinutes} minutes`,
+    lines: [
+      'A leaked webhook URL, someone probing it, or an alert still using a rotated secret.',
+      'docs/RUNBOOK.md: rotate the webhook secret if the URL may have leaked.',
+    ],
+    at,
+  };
+}
+
+/**
+ * Counts refused webhook calls in a sliding window and says when they reach the threshold — once
+ * per window, not once per call.
+ */
+export class AuthFailureWatch {
+  private readonly times: number[] = [];
+  private quietUntil = 0;
+  constructor(
+    private readonly threshold: number,
+    private readonly windowMs = 5 * 60_000,
+  ) {}
+
+  /** Records one refused call at `now`; the count to report when it crosses the threshold. */
+  record(now: number): number | undefined {
+    this.times.push(now);
+    while ((this.times[0] ?? now) <= now - this.windowMs) this.times.shift();
+    if (this.times.length < this.threshold || now < this.quietUntil) return undefined;
+    this.quietUntil = now + this.windowMs;
+    return this.times.length;
+  }
 }
 
 /** Many notices folded into one message (a burst, or a channel that was slow). */

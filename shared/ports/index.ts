@@ -99,6 +99,8 @@ export interface OrderRecord {
   /** Booked so far: commission paid and P&L realized by what this order closed. */
   commission: string;
   realizedPnl: string;
+  /** How much of a position this order closed (a round trip's end when above zero). */
+  closedQuantity?: string;
   final: boolean;
   createdAt: string;
   updatedAt: string;

@@ -68,7 +68,7 @@ const pause = (attempt: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 5 * 2 ** attempt)));
 
 export const toOrderRecord = (order: BookedOrder): OrderRecord => {
-  const { bookedCommission, reservedCashRemaining: _r, closedQuantity: _q, ...record } = order;
+  const { bookedCommission, reservedCashRemaining: _r, ...record } = order;
   return { ...record, commission: bookedCommission };
 };
 

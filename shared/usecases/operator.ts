@@ -181,7 +181,7 @@ const DAY_MS = 86_400_000;
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /** The orders of the signals received on `day`, fetched by key (no scan), a few at a time. */
-async function signalsWithOrders(
+export async function signalsWithOrders(
   deps: TradeFlowDeps,
   day: string,
 ): Promise<{ signal: SignalRecord; order: OrderRecord | undefined }[]> {
@@ -238,7 +238,7 @@ async function exportDay(deps: TradeFlowDeps, day: string): Promise<ExportRow[]>
  * loss limit counts them) over the last `days` days, from the recorded orders; and today's
  * session P&L, which also counts open positions at their last price.
  */
-async function pnlByDay(deps: TradeFlowDeps, days: number) {
+export async function pnlByDay(deps: TradeFlowDeps, days: number) {
   const now = deps.clock.now();
   const sessions = Array.from({ length: days }, (_, i) =>
     sessionDateOf(new Date(now.getTime() - i * DAY_MS)),

@@ -100,6 +100,25 @@ describe('the local bot tells the trader, per channel settings', () => {
   });
 });
 
+describe('refused webhook secrets', () => {
+  it('are told once when they reach monitoring.authFailureThreshold (5) within 5 minutes', async () => {
+    const wrong = () =>
+      fetch(`${bot.url}/webhook/not-the-secret`, {
+        method: 'POST',
+        body: JSON.stringify({ ticker: 'AAPL', action: 'buy', quantity: 1 }),
+      });
+    for (let i = 0; i < 6; i++) expect((await wrong()).status).toBe(401);
+
+    await until(() => seen('telegram', '5 webhook calls with a wrong or missing secret'));
+    await bot.notifier?.flush();
+    expect(
+      fake.messages.filter((m) => m.visible.includes('wrong or missing secret') && m.service === 'telegram'),
+    ).toHaveLength(1);
+    // Critical: quiet Discord gets it too.
+    expect(seen('discord', 'wrong or missing secret')).toBe(true);
+  });
+});
+
 describe('a channel that hangs', () => {
   it('never fails or holds up a signal: the order fills while Telegram does not answer', async () => {
     const hanging = await startFakeNotify();

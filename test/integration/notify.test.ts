@@ -2,10 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { channelsFrom } from '../../shared/adapters/notify/channels.js';
 import { channelCredentialsFrom } from '../../shared/adapters/notify/credentials.js';
 import { fillNotice, type Notice } from '../../shared/domain/notification.js';
+import { dailySummary, dailySummaryNotice } from '../../shared/usecases/daily-summary.js';
 import { Notifier, sendTestNotices } from '../../shared/usecases/notifier.js';
+import { operate, type pnlByDay } from '../../shared/usecases/operator.js';
 import { type FakeNotify, startFakeNotify } from '../fakes/notify.js';
 import { EVERY_NOTICE } from '../fixtures/notices.js';
-import { silentLog } from '../support/flow.js';
+import { flowHarness, silentLog } from '../support/flow.js';
 
 let fake: FakeNotify | undefined;
 afterEach(async () => {
@@ -191,5 +193,44 @@ describe('channel credentials from the environment', () => {
       'slack: PINEBRIDGE_SLACK_WEBHOOK_URL must be an http(s) URL',
       'webhook: PINEBRIDGE_NOTIFY_WEBHOOK_SECRET must be at least 16 characters',
     ]);
+  });
+});
+
+describe('the daily summary', () => {
+  it('reports the session’s figures exactly as pinebridge pnl does, with trades, win rate, open positions and refusals', async () => {
+    const flow = await flowHarness({ risk: { duplicateWindowSeconds: 0, pyramiding: true } });
+    for (const alert of [
+      { ticker: 'AAPL', action: 'buy', quantity: 10, price: 100 },
+      { ticker: 'AAPL', action: 'sell', quantity: 10, price: 110 },
+      { ticker: 'MSFT', action: 'buy', quantity: 2, price: 400 },
+      { ticker: 'MSFT', action: 'sell', quantity: 1, price: 390 },
+      { ticker: 'ZZZZ', action: 'buy', quantity: 1, price: 5 },
+      { ticker: 'AAPL', action: 'exit', price: 110 },
+    ])
+      await flow.run(await flow.record(alert));
+
+    const summary = await dailySummary(flow.deps);
+    const pnl = (await operate(flow.deps, { action: 'pnl', days: 1 }, 'test')) as Awaited<
+      ReturnType<typeof pnlByDay>
+    >;
+
+    expect(summary).toMatchObject({
+      date: pnl.days[0]?.date,
+      realizedPnl: pnl.days[0]?.realizedPnl,
+      commissions: pnl.days[0]?.commissions,
+      orders: pnl.days[0]?.orders,
+      filledOrders: pnl.days[0]?.filledOrders,
+      sessionPnl: pnl.session.pnl,
+      equity: pnl.session.equity,
+    });
+    expect(summary).toMatchObject({
+      realizedPnl: '90.00',
+      trades: 2,
+      wins: 1,
+      openPositions: [{ symbol: 'MSFT', quantity: '1' }],
+      refusals: { SYMBOL_NOT_ALLOWED: 1, NOTHING_TO_CLOSE: 1 },
+    });
+    const notice = dailySummaryNotice(summary, new Date().toISOString());
+    expect(notice.lines).toContain('Orders 4 (4 filled); trades 2, win rate 50%');
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  AuthFailureWatch,
   DISCORD_MAX_CONTENT,
   DISCORD_MAX_EMBED_DESCRIPTION,
   DISCORD_MAX_EMBED_TITLE,
@@ -13,6 +14,7 @@ import {
   SLACK_MAX_SECTION,
   TELEGRAM_MAX_TEXT,
 } from '../../shared/domain/notification.js';
+import { summaryDue } from '../../shared/usecases/daily-summary.js';
 import { admits } from '../../shared/usecases/notifier.js';
 import { AT, EVERY_NOTICE } from '../fixtures/notices.js';
 
@@ -59,8 +61,8 @@ describe('notices on every channel, within each one’s documented limits', () =
 
     expect(digest.kind).toBe('digest');
     expect(digest.severity).toBe('critical');
-    expect(digest.title).toMatch(/^9 updates \(2 fill, 1 refusal/);
-    expect(digest.lines).toHaveLength(9);
+    expect(digest.title).toMatch(/^10 updates \(2 fill, 1 refusal/);
+    expect(digest.lines).toHaveLength(10);
   });
 });
 
@@ -81,5 +83,37 @@ describe('which notices a channel gets', () => {
     expect(admits({ events: 'all', minSeverity: 'info', quiet: true }, halt)).toBe(true);
     expect(admits({ events: ['fill'], minSeverity: 'info', quiet: false }, halt)).toBe(false);
     expect(admits({ events: 'all', minSeverity: 'warning', quiet: false }, fill)).toBe(false);
+  });
+});
+
+describe('when the daily summary is due (NYSE calendar, America/New_York)', () => {
+  it.each([
+    ['2026-12-07T21:04:59Z', undefined, undefined],
+    ['2026-12-07T21:05:00Z', undefined, '2026-12-07'],
+    ['2026-12-07T21:05:00Z', '2026-12-07', undefined],
+    // Christmas: a holiday, no session, no summary.
+    ['2026-12-25T21:30:00Z', undefined, undefined],
+    // The day after Thanksgiving closes at 13:00: its summary is due at 13:05.
+    ['2026-11-27T18:05:00Z', undefined, '2026-11-27'],
+    // A Saturday.
+    ['2026-12-05T21:30:00Z', undefined, undefined],
+  ])('at %s (last sent for %s) → %s', (now, lastSent, due) => {
+    expect(summaryDue(new Date(now), lastSent)).toBe(due);
+  });
+});
+
+describe('refused webhook secrets', () => {
+  it('are told once when they reach the threshold within 5 minutes, and again only in a later window', () => {
+    const watch = new AuthFailureWatch(3);
+    const t = Date.parse('2026-12-07T15:00:00Z');
+
+    expect([0, 1000, 2000, 3000].map((ms) => watch.record(t + ms))).toEqual([
+      undefined,
+      undefined,
+      3,
+      undefined,
+    ]);
+    // Old failures slide out: three more, in a later window.
+    expect([400_000, 401_000, 402_000].map((ms) => watch.record(t + ms))).toEqual([undefined, undefined, 3]);
   });
 });
