@@ -3,7 +3,12 @@ import * as z from 'zod';
 import { errorSummary } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import { isWriteAction, OperatorRequest, operate } from '../shared/usecases/operator.js';
-import { beginInvocation, type LambdaDependencies, lambdaDependencies } from './lambda-deps.js';
+import {
+  beginInvocation,
+  endInvocation,
+  type LambdaDependencies,
+  lambdaDependencies,
+} from './lambda-deps.js';
 
 /** Who asked: the CLI sends the caller's IAM identity; it is recorded with every action. */
 const AdminEvent = z.looseObject({ requestedBy: z.string().min(1).max(200).default('operator') });
@@ -34,5 +39,7 @@ export const handler = async (event: unknown, context?: Context): Promise<unknow
   } catch (error) {
     logger.error(`admin ${request.action} failed`, { error: errorSummary(error) });
     throw error;
+  } finally {
+    await endInvocation(deps);
   }
 };

@@ -6,6 +6,7 @@ import { evaluateBreaker } from '../shared/usecases/breaker.js';
 import {
   BrokerKeysWithheldError,
   beginInvocation,
+  endInvocation,
   type LambdaDependencies,
   lambdaDependencies,
 } from './lambda-deps.js';
@@ -44,5 +45,7 @@ export const handler = async (
     }
     logger.error('circuit breaker evaluation failed', { error: errorSummary(error) });
     throw error;
+  } finally {
+    await endInvocation(deps);
   }
 };

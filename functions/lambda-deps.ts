@@ -4,7 +4,11 @@ import { AlpacaBroker } from '../shared/adapters/alpaca/alpaca-broker.js';
 import { configFromEnv, createCoreDependencies, requireEnv } from '../shared/adapters/dependencies.js';
 import { dynamoStorage } from '../shared/adapters/dynamodb/storage.js';
 import { tableNamesFromEnv } from '../shared/adapters/dynamodb/tables.js';
-import { EventBridgePublisher, EventBridgeTradingStateEvents } from '../shared/adapters/events.js';
+import {
+  EventBridgeNotices,
+  EventBridgePublisher,
+  EventBridgeTradingStateEvents,
+} from '../shared/adapters/events.js';
 import { TradingMetrics } from '../shared/adapters/metrics.js';
 import { logger } from '../shared/logger.js';
 import type { TradeFlowDeps } from '../shared/usecases/trade-flow.js';
@@ -44,6 +48,8 @@ export function lambdaDependencies(env: NodeJS.ProcessEnv = process.env): Lambda
   const deps = createCoreDependencies(config, dynamoStorage(tableNamesFromEnv(env)), {
     publisher: new EventBridgePublisher(bus),
     events: new EventBridgeTradingStateEvents(bus, metrics),
+    // Fills, refusals, trips… on the bus for the notifier (infra/constructs/notifications.ts).
+    notices: new EventBridgeNotices(bus, logger),
     ...(keysWithheld ? { alpaca: { credentials: withheldKeys } } : {}),
     env,
   });
@@ -127,4 +133,11 @@ export function beginInvocation(input: unknown, context: Context | undefined): v
   const signalId =
     typeof input === 'object' && input !== null && 'signalId' in input ? input.signalId : undefined;
   if (typeof signalId === 'string') logger.setCorrelationId(signalId);
+}
+
+/** Before a function answers: what it told the trader has left for the bus (never its error). */
+export async function endInvocation(
+  deps: { notices?: { flush?(): Promise<void> } } | undefined,
+): Promise<void> {
+  await deps?.notices?.flush?.();
 }

@@ -2,7 +2,12 @@ import type { Context } from 'aws-lambda';
 import { errorSummary } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import { completePassDue, type ReconcileReport, reconcile } from '../shared/usecases/reconcile.js';
-import { beginInvocation, type LambdaDependencies, lambdaDependencies } from './lambda-deps.js';
+import {
+  beginInvocation,
+  endInvocation,
+  type LambdaDependencies,
+  lambdaDependencies,
+} from './lambda-deps.js';
 
 let deps: LambdaDependencies | undefined;
 /** When this container last listed open orders completely: its first run does, then hourly. */
@@ -28,5 +33,7 @@ export const handler = async (_event?: unknown, context?: Context): Promise<Reco
   } catch (error) {
     logger.error('reconciliation failed', { error: errorSummary(error) });
     throw error;
+  } finally {
+    await endInvocation(deps);
   }
 };

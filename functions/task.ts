@@ -2,7 +2,12 @@ import type { Context } from 'aws-lambda';
 import { errorSummary } from '../shared/errors.js';
 import { logger } from '../shared/logger.js';
 import { TRADE_FLOW_TASKS, type TradeFlowTaskName } from '../shared/usecases/tasks.js';
-import { beginInvocation, type LambdaDependencies, lambdaDependencies } from './lambda-deps.js';
+import {
+  beginInvocation,
+  endInvocation,
+  type LambdaDependencies,
+  lambdaDependencies,
+} from './lambda-deps.js';
 
 let deps: LambdaDependencies | undefined;
 
@@ -23,5 +28,7 @@ export const taskHandler =
     } catch (error) {
       logger.error(`${name} failed`, { error: errorSummary(error) });
       throw error;
+    } finally {
+      await endInvocation(deps);
     }
   };

@@ -43,6 +43,7 @@ export function buildApp(
     alpacaSecrets: stateful.alpacaSecrets,
     alertTopic: stateful.alertTopic,
     notificationDeadLetters: stateful.notificationDeadLetters,
+    notificationsSecret: stateful.notificationsSecret,
   });
   // Functions, workflow and alarms reference the tables, bus, secrets and topic: deploy data first.
   stateless.addStackDependency(

@@ -196,6 +196,12 @@ export class Monitoring extends Construct {
       1,
     );
     alarm(
+      'notification-channel-failing',
+      'A notification channel (Telegram, Discord, Slack, the signed webhook) keeps failing: check its token or URL in the notifications secret, then run pinebridge notify test (docs/NOTIFICATIONS.md). Trading is not affected.',
+      ours(METRIC.notificationChannelFailing),
+      1,
+    );
+    alarm(
       'broker-rate-limited',
       'The broker answered 429 (too many requests); orders may expire unsent.',
       ours(METRIC.brokerRateLimited),

@@ -17,7 +17,7 @@ import type { ItemAction } from './table-access.js';
  * (API Gateway, Step Functions, an operator's `lambda invoke`) sees the error itself; a schedule
  * invokes asynchronously and runs again a minute later.
  */
-export type InvokedBy = 'api' | 'workflow' | 'schedule' | 'operator';
+export type InvokedBy = 'api' | 'workflow' | 'schedule' | 'operator' | 'queue';
 
 export interface PinebridgeFunctionProps
   extends Pick<
@@ -50,6 +50,8 @@ const DLQ_REASON: Record<InvokedBy, string> = {
     'Invoked by a schedule every minute: the next run is the retry, the scheduled event carries nothing worth keeping, and failures raise the Lambda-errors alarm.',
   operator:
     'Invoked synchronously by the operator (aws lambda invoke / the pinebridge CLI), who sees the error; a DLQ only applies to asynchronous invocations.',
+  queue:
+    'Reads an SQS queue whose own redrive policy parks a failing batch in its dead-letter queue (alarmed); a Lambda DLQ only applies to asynchronous invocations.',
 };
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));

@@ -25,7 +25,8 @@ export type FunctionName =
   | 'Breaker'
   | 'Reconciler'
   | 'Admin'
-  | 'Dashboard';
+  | 'Dashboard'
+  | 'Notifier';
 
 /**
  * Exactly the DynamoDB access each function's code reaches, table by table, with the store calls
@@ -61,8 +62,8 @@ export const FUNCTION_TABLES: Record<FunctionName, Partial<Record<TableKey, Tabl
     portfolio: { actions: ['Query', 'GetItem', 'PutItem', 'UpdateItem'] },
     paperOrders: { actions: [], paperBroker: ['GetItem', 'UpdateItem'] },
   },
-  // reject.
-  RecordRejection: { signals: { actions: ['UpdateItem'] } },
+  // reject; the signal read for the refusal's notice.
+  RecordRejection: { signals: { actions: ['GetItem', 'UpdateItem'] } },
   SubmitOrder: {
     // markSubmitted.
     signals: { actions: ['UpdateItem'] },
@@ -118,6 +119,14 @@ export const FUNCTION_TABLES: Record<FunctionName, Partial<Record<TableKey, Tabl
     portfolio: { actions: ['Query', 'GetItem', 'PutItem', 'UpdateItem', 'ConditionCheckItem'] },
     // The paper broker's ping, cancel and closing orders.
     paperOrders: { actions: [], paperBroker: ['GetItem', 'PutItem', 'UpdateItem'] },
+  },
+  // The daily summary: the session's signals by day and their orders (as `pinebridge pnl` reads
+  // them), and the book's snapshot, which never opens it.
+  Notifier: {
+    signals: { actions: ['GetItem'], indexes: ['byDay'] },
+    // The session's equity (portfolioStatus) lists the newest orders from the index.
+    orders: { actions: ['GetItem'], indexes: ['byLifecycle'] },
+    portfolio: { actions: ['Query', 'GetItem'] },
   },
   // The read-only views; stop, resume and reset-breaker go to the admin function. Its snapshot
   // never opens the book: on a fresh deployment that first read goes to the admin function too.

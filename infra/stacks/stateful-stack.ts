@@ -92,6 +92,8 @@ export class StatefulStack extends Stack {
   readonly notificationDeadLetters: Queue;
   /** Alpaca keys, one secret per mode, created empty: the trader puts the keys in (docs/BROKERS.md). */
   readonly alpacaSecrets: Record<'paper' | 'live', Secret>;
+  /** Notification channels' credentials (docs/NOTIFICATIONS.md): `{}` until the trader fills it in. */
+  readonly notificationsSecret: Secret;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -300,6 +302,23 @@ export class StatefulStack extends Stack {
       paper: this.alpacaSecret('paper', prefix, prod),
       live: this.alpacaSecret('live', prefix, prod),
     };
+    this.notificationsSecret = new Secret(this, 'NotificationsSecret', {
+      secretName: `${prefix}/notifications`,
+      removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      description:
+        'Notification channels, JSON with the variables of a local .env: {"PINEBRIDGE_TELEGRAM_BOT_TOKEN": "…", "PINEBRIDGE_TELEGRAM_CHAT_ID": "…"} and/or PINEBRIDGE_DISCORD_WEBHOOK_URL, PINEBRIDGE_SLACK_WEBHOOK_URL, PINEBRIDGE_NOTIFY_WEBHOOK_URL + PINEBRIDGE_NOTIFY_WEBHOOK_SECRET (docs/NOTIFICATIONS.md).',
+      // Nothing generated: the trader puts the channels' tokens and URLs here.
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({}),
+        generateStringKey: 'unused',
+        passwordLength: 16,
+      },
+    });
+    Validations.of(this.notificationsSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Bot tokens and webhook URLs are issued by Telegram, Discord and Slack; rotate them there and paste them here.',
+    });
     Validations.of(this.webhookSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason:

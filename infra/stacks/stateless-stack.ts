@@ -13,7 +13,7 @@ import { LambdaFunction, SfnStateMachine } from 'aws-cdk-lib/aws-events-targets'
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { HealthCheck, HealthCheckType } from 'aws-cdk-lib/aws-route53';
-import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -30,6 +30,7 @@ import {
 import { WebhookFirewall, webhookAllowListPolicy } from '../constructs/api-protection.js';
 import { DASHBOARD_THROTTLES, DashboardFunction } from '../constructs/dashboard-function.js';
 import { Monitoring } from '../constructs/monitoring.js';
+import { Notifications } from '../constructs/notifications.js';
 import { PinebridgeFunction } from '../constructs/pinebridge-function.js';
 import { ReconcileSchedules } from '../constructs/reconcile-schedules.js';
 import { FUNCTION_TABLES, type FunctionName, grantedActions } from '../constructs/table-access.js';
@@ -48,6 +49,8 @@ export interface StatelessStackProps extends StackProps {
   alertTopic: ITopic;
   /** The stateful stack's DLQ for undeliverable notifications (watched by an alarm here). */
   notificationDeadLetters: IQueue;
+  /** The notification channels' credentials (read only by the notifier). */
+  notificationsSecret: ISecret;
 }
 
 /**
@@ -64,12 +67,14 @@ export const ORDER_TASKS: readonly TradeFlowTaskName[] = [
 ];
 
 /**
- * The trade-flow tasks that put events on the bus: RiskCheck and SubmitOrder (breaker trips, a
- * halt on refused keys), RecordFill (a reversal's second leg, the breaker) and RecordFailure
- * (an order of unknown fate, the breaker). RecordRejection only books; CheckOrder only asks.
+ * The trade-flow tasks that put events on the bus: every one but CheckOrder (which only asks) —
+ * breaker trips and halts, a reversal's second leg, unknown orders, and the notices of fills,
+ * refusals and failures for the notifier.
  */
 export const PUBLISHING_TASKS: readonly TradeFlowTaskName[] = [
   'RiskCheck',
+  'RecordRejection',
+  'CancelOrders',
   'SubmitOrder',
   'RecordFill',
   'RecordFailure',
@@ -87,6 +92,7 @@ export class StatelessStack extends Stack {
   /** The web dashboard behind the API (login, status, stop/resume); absent with dashboard.enabled false. */
   readonly dashboardFunction?: DashboardFunction;
   readonly monitoring: Monitoring;
+  readonly notifications: Notifications;
   readonly firewall?: WebhookFirewall;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
@@ -381,6 +387,16 @@ export class StatelessStack extends Stack {
         })
       : undefined;
 
+    // Fills, refusals, trips and alarms to the trader's channels, and the daily summary.
+    this.notifications = new Notifications(this, 'Notifications', {
+      stage,
+      prefix,
+      bus: props.bus,
+      secret: props.notificationsSecret,
+      environment,
+    });
+    bindTradingTables(this.notifications.notifier, 'Notifier');
+
     this.monitoring = new Monitoring(this, 'Monitoring', {
       stage,
       prefix,
@@ -393,12 +409,17 @@ export class StatelessStack extends Stack {
         Reconciler: reconciler,
         Admin: this.adminFunction,
         Health: health,
+        Notifier: this.notifications.notifier,
         ...(this.dashboardFunction ? { Dashboard: this.dashboardFunction } : {}),
       },
       stateMachine: this.tradeFlow.stateMachine,
       bus: props.bus,
       signalRule,
-      deadLetterQueues: { signal: deadLetterQueue, notification: props.notificationDeadLetters },
+      deadLetterQueues: {
+        signal: deadLetterQueue,
+        notification: props.notificationDeadLetters,
+        notify: this.notifications.deadLetters,
+      },
       ...(healthCheck ? { healthCheck } : {}),
     });
 

@@ -1,6 +1,8 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { Notice } from '../domain/notification.js';
 import type {
   Log,
+  Notices,
   PositionMismatch,
   SignalPublisher,
   SignalReceived,
@@ -32,6 +34,9 @@ export const STOP_INCOMPLETE_EVENT = {
   source: 'pinebridge.risk',
   detailType: 'Emergency Stop Incomplete',
 } as const;
+
+/** Something to tell the trader (shared/domain/notification.ts): routed to the notifier's queue. */
+export const NOTICE_EVENT = { source: 'pinebridge.notify', detailType: 'Notice' } as const;
 
 export class PublishError extends Error {
   override readonly name = 'PublishError';
@@ -140,5 +145,32 @@ export class LoggedTradingStateEvents implements TradingStateEvents {
     this.log.error('emergency stop incomplete: trading is HALTED, but orders or positions may remain open', {
       ...report,
     });
+  }
+}
+
+/**
+ * In AWS, notices go on the bus (the notifier function sends them from its queue). `notify`
+ * returns at once; the function awaits `flush` before it answers, so no PutEvents is left frozen
+ * with the container. A notice that cannot be published is logged, never a task's error.
+ */
+export class EventBridgeNotices implements Notices {
+  private pending: Promise<void>[] = [];
+  constructor(
+    private readonly busName: string,
+    private readonly log: Log,
+    private readonly client = new EventBridgeClient({ maxAttempts: 3 }),
+  ) {}
+
+  notify(notice: Notice): void {
+    this.pending.push(
+      putEvent(this.client, this.busName, NOTICE_EVENT, notice).catch((error: unknown) =>
+        this.log.error('notice not published', { kind: notice.kind, error: (error as Error).name }),
+      ),
+    );
+  }
+
+  async flush(): Promise<void> {
+    const pending = this.pending.splice(0);
+    await Promise.all(pending);
   }
 }

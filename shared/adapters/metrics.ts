@@ -36,6 +36,8 @@ export const METRIC = {
   reconcilerHeartbeat: 'ReconcilerHeartbeat',
   webhookLatency: 'WebhookLatency',
   healthCheckFailures: 'HealthCheckFailures',
+  /** A notification channel kept failing (the notifier dropped messages to it). */
+  notificationChannelFailing: 'NotificationChannelFailing',
 } as const;
 
 /** The dimension that splits `SignalsRejected` and `SignalsRefused` by cause. */
@@ -148,6 +150,10 @@ export class TradingMetrics implements TradingMetricsSink {
 
   healthCheckFailed(): void {
     this.count(METRIC.healthCheckFailures);
+  }
+
+  notificationChannelFailing(): void {
+    this.count(METRIC.notificationChannelFailing);
   }
 
   private count(name: string, value = 1): void {

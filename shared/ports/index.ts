@@ -358,6 +358,8 @@ export interface TradingMetricsSink {
 export interface Notices {
   /** Hands a notice over; returns at once and never throws. */
   notify(notice: Notice): void;
+  /** Resolves once what was handed over has left (a Lambda awaits it before answering). */
+  flush?(): Promise<void>;
 }
 
 /** One notification channel (Telegram, Discord, Slack, a signed webhook). */

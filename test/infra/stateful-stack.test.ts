@@ -403,8 +403,20 @@ describe('StatefulStack (dev)', () => {
         expect(JSON.parse(String(generate.SecretStringTemplate))).toEqual({ keyId: '', secretKey: '' });
         expect(generate.GenerateStringKey).not.toMatch(/key/i);
       }
-      // Webhook, dashboard, Alpaca paper and live: no other secret.
-      template.resourceCountIs('AWS::SecretsManager::Secret', 4);
+      // Webhook, dashboard, Alpaca paper and live, notification channels: no other secret.
+      template.resourceCountIs('AWS::SecretsManager::Secret', 5);
+    });
+  });
+
+  describe('notifications secret', () => {
+    it('is created empty ({}) for the trader to put the channels’ variables in; nothing is generated into it', () => {
+      const generate = propsOf(secretNamed('pinebridge-dev/notifications')).GenerateSecretString as {
+        SecretStringTemplate: string;
+        GenerateStringKey: string;
+      };
+
+      expect(JSON.parse(generate.SecretStringTemplate)).toEqual({});
+      expect(generate.GenerateStringKey).toBe('unused');
     });
   });
 
@@ -505,12 +517,13 @@ describe('StatefulStack (prod)', () => {
     }
   });
 
-  it('every secret is retained like the tables (alerts carry the webhook secret; keys and password are the trader’s)', () => {
+  it('every secret is retained like the tables (alerts carry the webhook secret; keys, password and channel tokens are the trader’s)', () => {
     const secrets = resourcesOfType(json, 'AWS::SecretsManager::Secret');
     expect(secrets.map(([, s]) => propsOf(s).Name).sort()).toEqual([
       'pinebridge-prod/alpaca-live',
       'pinebridge-prod/alpaca-paper',
       'pinebridge-prod/dashboard',
+      'pinebridge-prod/notifications',
       'pinebridge-prod/webhook',
     ]);
     for (const [id, secret] of secrets) {

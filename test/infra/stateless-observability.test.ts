@@ -93,6 +93,7 @@ describe('alarms', () => {
         'breaker-tripped',
         'broker-rate-limited',
         'dlq-notification',
+        'dlq-notify',
         'dlq-signal',
         'executions-failed',
         'executions-timed-out',
@@ -100,6 +101,7 @@ describe('alarms', () => {
         'lambda-errors-operations',
         'lambda-throttles-hot-path',
         'lambda-throttles-operations',
+        'notification-channel-failing',
         'orders-unknown',
         'position-mismatch',
         'reconciler-heartbeat',
@@ -133,8 +135,8 @@ describe('alarms', () => {
     ]);
   });
 
-  it('any message in either dead-letter queue (signals, notifications) raises an alarm', () => {
-    for (const name of ['dlq-signal', 'dlq-notification'])
+  it('any message in a dead-letter queue (signals, alert deliveries, the notifier’s queue) raises an alarm', () => {
+    for (const name of ['dlq-signal', 'dlq-notification', 'dlq-notify'])
       expect(alarm(name), name).toMatchObject({
         Namespace: 'AWS/SQS',
         MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -317,6 +319,6 @@ describe('dashboard', () => {
       expect(executions).toContain(name);
     const dlq = widget('Dead-letter queue depth');
     expect(dlq).toContain('ApproximateNumberOfMessagesVisible');
-    expect(asList(JSON.parse(dlq))).toHaveLength(2);
+    expect(asList(JSON.parse(dlq))).toHaveLength(3);
   });
 });

@@ -50,7 +50,7 @@ const PAPER_BROKER_DYNAMO_ACCESS: Record<string, Record<string, string[]>> = {
     orders: ['PutItem'],
     portfolio: ['ConditionCheckItem', ...SNAPSHOT].sort(),
   },
-  RecordRejection: { signals: ['UpdateItem'] },
+  RecordRejection: { signals: ['GetItem', 'UpdateItem'] },
   CancelOrders: {
     signals: ['GetItem', 'UpdateItem'],
     orders: ['GetItem', 'Scan', 'UpdateItem'],
@@ -77,6 +77,13 @@ const PAPER_BROKER_DYNAMO_ACCESS: Record<string, Record<string, string[]>> = {
     paperOrders: ['GetItem', 'UpdateItem'],
   },
   Breaker: { portfolio: SNAPSHOT },
+  Notifier: {
+    signals: ['GetItem'],
+    'signals/index/byDay': ['Query'],
+    orders: ['GetItem'],
+    'orders/index/byLifecycle': ['Query'],
+    portfolio: ['GetItem', 'Query'],
+  },
   Reconciler: {
     signals: ['GetItem', 'PutItem', 'UpdateItem'],
     'signals/index/byDay': ['Query'],
@@ -142,7 +149,9 @@ const dashboardId = () => view.functionId('Dashboard');
 
 /** Rules on the bus (event patterns), as opposed to schedules. */
 const signalRules = () =>
-  resourcesOfType(json, 'AWS::Events::Rule').filter(([, rule]) => propsOf(rule).EventPattern !== undefined);
+  resourcesOfType(json, 'AWS::Events::Rule').filter(([, rule]) =>
+    JSON.stringify(propsOf(rule).EventPattern ?? null).includes(SIGNAL_EVENT.detailType),
+  );
 
 interface MethodSetting {
   HttpMethod: string;
@@ -260,9 +269,18 @@ describe('REST API', () => {
 });
 
 describe('Lambda functions', () => {
-  it('there is one function for the webhook, each trade-flow task, the breaker, the reconciler, the operator, /health and the web dashboard', () => {
+  it('there is one function for the webhook, each trade-flow task, the breaker, the reconciler, the operator, /health, the web dashboard and the notifier', () => {
     expect(view.functionNames().sort()).toEqual(
-      ['Admin', 'Breaker', 'Dashboard', 'Health', 'Reconciler', 'Webhook', ...TRADE_FLOW_TASK_NAMES].sort(),
+      [
+        'Admin',
+        'Breaker',
+        'Dashboard',
+        'Health',
+        'Notifier',
+        'Reconciler',
+        'Webhook',
+        ...TRADE_FLOW_TASK_NAMES,
+      ].sort(),
     );
   });
 
@@ -322,7 +340,7 @@ describe('Lambda functions', () => {
         expect(name, id).not.toMatch(/^PINEBRIDGE_(WEBHOOK_SECRET|ADMIN_TOKEN)/);
         if (/secret|password|passphrase|token|credential/i.test(name)) {
           expect(
-            ['WEBHOOK_SECRET_ID', 'ALPACA_SECRET_ID', 'DASHBOARD_SECRET_ID'],
+            ['WEBHOOK_SECRET_ID', 'ALPACA_SECRET_ID', 'DASHBOARD_SECRET_ID', 'NOTIFICATIONS_SECRET_ID'],
             `${id}: only a secret's id may be passed`,
           ).toContain(name);
           expect(typeof value, `${id}.${name} must be a reference, not a literal`).toBe('object');
@@ -451,6 +469,8 @@ describe('IAM: least privilege', () => {
     const publishers = [
       'Webhook',
       'RiskCheck',
+      'RecordRejection',
+      'CancelOrders',
       'SubmitOrder',
       'RecordFill',
       'RecordFailure',
@@ -462,8 +482,8 @@ describe('IAM: least privilege', () => {
       const puts = view.grants(view.functionId(name), 'events').flatMap((g) => g.resources);
       expect(puts, name).toEqual(publishers.includes(name) ? [busArn()] : []);
     }
-    // The dependencies of RecordRejection and CheckOrder name the bus; they never put on it.
-    for (const name of [...publishers.filter((n) => n !== 'Webhook'), 'RecordRejection', 'CheckOrder'])
+    // The dependencies of CheckOrder name the bus; it never puts on it.
+    for (const name of [...publishers.filter((n) => n !== 'Webhook'), 'CheckOrder'])
       expect(renderValue(view.variables(view.functionId(name)).EVENT_BUS_NAME, statefulJson), name).toBe(
         `<${logicalIdOf(stateful.bus)}>`,
       );
@@ -842,10 +862,11 @@ describe('schedules', () => {
 });
 
 describe('broker keys', () => {
-  it('no function is given broker keys while the paper broker is configured; the webhook and the dashboard read only their own secret', () => {
+  it('no function is given broker keys while the paper broker is configured; the webhook, the dashboard and the notifier read only their own secret', () => {
     const ownSecret = new Map([
       [webhookId(), `<${logicalIdOf(stateful.webhookSecret)}>`],
       [dashboardId(), `<${logicalIdOf(stateful.dashboardSecret)}>`],
+      [view.functionId('Notifier'), `<${logicalIdOf(stateful.notificationsSecret)}>`],
     ]);
     for (const [id] of view.lambdas()) {
       expect(view.variables(id).ALPACA_SECRET_ID, id).toBeUndefined();
@@ -940,7 +961,9 @@ describe('signal rule and dead-letter queue', () => {
   });
 
   it('the DLQ is encrypted at rest and refuses any request not made over TLS', () => {
-    const queues = resourcesOfType(json, 'AWS::SQS::Queue');
+    const queues = resourcesOfType(json, 'AWS::SQS::Queue').filter(([id]) =>
+      id.startsWith('SignalDeadLetters'),
+    );
     expect(queues).toHaveLength(1);
     const [queueId, queue] = queues[0] as [string, CfnResource];
     const props = propsOf(queue);
@@ -961,5 +984,54 @@ describe('signal rule and dead-letter queue', () => {
         Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
       }),
     );
+  });
+});
+
+describe('notifications (infra/constructs/notifications.ts)', () => {
+  const queueId = () =>
+    resourcesOfType(json, 'AWS::SQS::Queue').find(
+      ([, q]) => propsOf(q).QueueName === 'pinebridge-dev-notify',
+    )?.[0];
+
+  it('routes notices from the bus, and this deployment’s alarms going into ALARM, to the notifier’s queue', () => {
+    const rules = resourcesOfType(json, 'AWS::Events::Rule').map(([, r]) => propsOf(r));
+    const notices = rules.find((r) => r.Name === 'pinebridge-dev-notices');
+    const alarms = rules.find((r) => r.Name === 'pinebridge-dev-alarms-to-channels');
+
+    expect(notices?.EventPattern).toEqual({ source: ['pinebridge.notify'], 'detail-type': ['Notice'] });
+    expect(alarms?.EventPattern).toEqual({
+      source: ['aws.cloudwatch'],
+      'detail-type': ['CloudWatch Alarm State Change'],
+      detail: { alarmName: [{ prefix: 'pinebridge-dev-' }], state: { value: ['ALARM'] } },
+    });
+    for (const rule of [notices, alarms])
+      expect(asList(rule?.Targets).map((t) => renderValue((t as { Arn: unknown }).Arn))).toEqual([
+        `<${queueId()}.Arn>`,
+      ]);
+  });
+
+  it('the queue is encrypted, parks a batch that fails three times in its dead-letter queue, and feeds the notifier in batches', () => {
+    const queue = propsOf(resourcesOfType(json, 'AWS::SQS::Queue').find(([id]) => id === queueId())?.[1]);
+    const mapping = propsOf(resourcesOfType(json, 'AWS::Lambda::EventSourceMapping')[0]?.[1]);
+
+    expect(queue.SqsManagedSseEnabled).toBe(true);
+    expect(queue.RedrivePolicy).toMatchObject({ maxReceiveCount: 3 });
+    expect(queue.VisibilityTimeout).toBe(360);
+    expect(mapping).toMatchObject({ BatchSize: 50, MaximumBatchingWindowInSeconds: 5 });
+    expect(renderValue(mapping.FunctionName)).toBe(`<${view.functionId('Notifier')}>`);
+  });
+
+  it('sends the daily summary from an EventBridge Scheduler schedule at 13:05 and 16:05 New York, Monday to Friday', () => {
+    const schedule = propsOf(
+      resourcesOfType(json, 'AWS::Scheduler::Schedule').find(
+        ([, s]) => propsOf(s).Name === 'pinebridge-dev-daily-summary',
+      )?.[1],
+    );
+    const target = schedule.Target as { Arn: unknown; Input: string };
+
+    expect(schedule.ScheduleExpression).toBe('cron(5 13,16 ? * MON-FRI *)');
+    expect(schedule.ScheduleExpressionTimezone).toBe('America/New_York');
+    expect(renderValue(target.Arn)).toBe(`<${view.functionId('Notifier')}.Arn>`);
+    expect(JSON.parse(target.Input)).toEqual({ dailySummary: true });
   });
 });

@@ -10,6 +10,7 @@ import { adminFunctionName, dashboardSecretName, webhookSecretName } from '../..
 import type { OrderState } from '../../shared/usecases/trade-flow.js';
 import { type FakeAws, startFakeAws } from '../fakes/aws.js';
 import { type DynamoCall, type DynamoRecorder, startDynamoRecorder } from '../fakes/dynamodb-recorder.js';
+import { type FakeNotify, startFakeNotify } from '../fakes/notify.js';
 import { aDevStageRequest } from '../fixtures/builders.js';
 import { buildTestApp, type CfnTemplate, logicalIdOf, StatelessView } from '../infra/support.js';
 import { documentClient, freshTables } from '../support/dynamo.js';
@@ -35,6 +36,7 @@ let granted: Record<string, Record<string, string[]>>;
 let tables: TableNames;
 let recorder: DynamoRecorder;
 let aws: FakeAws;
+let notify: FakeNotify;
 let assetsDir: string;
 const saved = { ...process.env };
 
@@ -98,11 +100,17 @@ beforeAll(async () => {
   );
 
   const functions: Record<string, Handler> = {};
+  notify = await startFakeNotify();
   aws = await startFakeAws({
     functions,
     secrets: {
       [webhookSecretName('dev')]: JSON.stringify({ current: WEBHOOK_SECRET }),
       [dashboardSecretName('dev')]: JSON.stringify({ password: PASSWORD }),
+      'pinebridge-dev/notifications': JSON.stringify({
+        PINEBRIDGE_TELEGRAM_BOT_TOKEN: notify.telegramToken,
+        PINEBRIDGE_TELEGRAM_CHAT_ID: notify.telegramChatId,
+        PINEBRIDGE_TELEGRAM_API_URL: notify.url,
+      }),
     },
   });
   assetsDir = mkdtempSync(join(tmpdir(), 'pinebridge-least-privilege-'));
@@ -116,6 +124,7 @@ beforeAll(async () => {
     EVENT_BUS_NAME: 'pinebridge-dev',
     WEBHOOK_SECRET_ID: webhookSecretName('dev'),
     DASHBOARD_SECRET_ID: dashboardSecretName('dev'),
+    NOTIFICATIONS_SECRET_ID: 'pinebridge-dev/notifications',
     DASHBOARD_ASSETS_DIR: assetsDir,
     ADMIN_FUNCTION_NAME: adminFunctionName('dev'),
     DYNAMODB_ENDPOINT: recorder.endpoint,
@@ -142,6 +151,7 @@ beforeAll(async () => {
     Reconciler: import('../../functions/reconciler.js'),
     Admin: import('../../functions/admin.js'),
     Dashboard: import('../../functions/dashboard.js'),
+    Notifier: import('../../functions/notifier.js'),
   };
   for (const [name, module] of Object.entries(modules)) handlers[name] = (await module).handler as Handler;
   // The dashboard reaches the admin function through Lambda Invoke, which runs it as itself.
@@ -150,6 +160,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await aws?.stop();
+  await notify?.stop();
   await recorder?.stop();
   if (assetsDir) rmSync(assetsDir, { recursive: true, force: true });
   process.env = saved;
@@ -339,6 +350,11 @@ describe('each function’s DynamoDB calls are within its role’s grants (paper
       ),
     );
     expect(stop.statusCode, stop.body).toBe(200);
+
+    // The notifier: the daily summary of the session so far (it reads what pinebridge pnl reads).
+    const summary = await run<{ told: number }>('Notifier', { dailySummary: 'now' });
+    expect(summary.told).toBe(1);
+    expect(notify.messages.at(-1)?.visible).toMatch(/Daily summary/);
 
     const health = await run<APIGatewayProxyResult>('Health');
     expect(health.statusCode).toBe(200);
