@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { MAX_DELAY_SECONDS } from '../domain/alert.js';
-import { NOTICE_KINDS, SEVERITIES } from '../domain/notification.js';
+import { CHOOSABLE_NOTICE_KINDS, SEVERITIES } from '../domain/notification.js';
 import type { Stage } from './names.js';
 
 /** A non-negative decimal amount written as a string, e.g. "100000" or "0.35". Money stays exact. */
@@ -51,9 +51,9 @@ const channelSettings = (which: string) =>
   z
     .object({
       events: z
-        .union([z.literal('all'), z.array(z.enum(NOTICE_KINDS)).min(1)])
+        .union([z.literal('all'), z.array(z.enum(CHOOSABLE_NOTICE_KINDS)).min(1)])
         .default('all')
-        .describe(`Which notices go to ${which}: "all", or a list of ${NOTICE_KINDS.join(', ')}.`),
+        .describe(`Which notices go to ${which}: "all", or a list of ${CHOOSABLE_NOTICE_KINDS.join(', ')}.`),
       minSeverity: z
         .enum(SEVERITIES)
         .default('info')

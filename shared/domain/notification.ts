@@ -25,6 +25,10 @@ export const NOTICE_KINDS = [
   'test',
 ] as const;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
+/** The kinds a channel can choose (a digest carries chosen ones; a test message always goes). */
+export const CHOOSABLE_NOTICE_KINDS = NOTICE_KINDS.filter(
+  (kind): kind is Exclude<NoticeKind, 'digest' | 'test'> => kind !== 'digest' && kind !== 'test',
+) as [Exclude<NoticeKind, 'digest' | 'test'>, ...Exclude<NoticeKind, 'digest' | 'test'>[]];
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];

@@ -48,9 +48,11 @@ const MAX_BACKOFF_MS = 60_000;
 export function admits(settings: ChannelSettings | undefined, notice: Notice): boolean {
   if (settings === undefined) return true;
   if (notice.kind === 'test') return true;
+  // A digest is made of notices each channel already let through.
+  if (notice.kind === 'digest') return true;
   if (settings.quiet && notice.severity !== 'critical') return false;
   if (!atLeast(notice.severity, settings.minSeverity)) return false;
-  return settings.events === 'all' || settings.events.includes(notice.kind);
+  return settings.events === 'all' || (settings.events as readonly string[]).includes(notice.kind);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -197,6 +197,7 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
           bookedQuantity: '0',
           commission: '0',
           realizedPnl: '0',
+          closedQuantity: '0',
           final: false,
           createdAt: timeOf(2),
           updatedAt: timeOf(2),
@@ -534,6 +535,59 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         const claim = await stores.store.claimSubmission(intent.clientOrderId, timeOf(3));
 
         expect(claim).toBe('final');
+      });
+    });
+
+    describe('cancelling an order before it is sent, and a signal’s cancel step', () => {
+      it('cancelUnsent cancels an order not yet cleared to send: reservation released, signal cancelled, and a later claim sends nothing', async () => {
+        const stores = await makeStores();
+        const intent = await approveOrder(stores, 1);
+
+        expect(
+          await stores.store.cancelUnsent(intent.clientOrderId, 'cancelled by signal s9', timeOf(2)),
+        ).toBe('cancelled');
+
+        const order = await stores.store.getOrder(intent.clientOrderId);
+        expect(order).toMatchObject({ status: 'cancelled', final: true, filledQuantity: '0' });
+        expect((await stores.store.snapshot()).account.reservedCash).toBe('0');
+        const signal = await stores.signals.get(intent.signalId);
+        expect(signal?.status).toBe('cancelled');
+        expect(signal?.reason).toBe('ORDER_CANCELLED: cancelled by signal s9');
+        expect(await stores.store.claimSubmission(intent.clientOrderId, timeOf(3))).toBe('final');
+      });
+
+      it('cancelUnsent leaves an order already cleared to send as it is (the broker may have it), and an ended one alone', async () => {
+        const stores = await makeStores();
+        const claimed = await approveOrder(stores, 1);
+        await stores.store.claimSubmission(claimed.clientOrderId, timeOf(2));
+        const ended = await approveOrder(stores, 3, { symbol: 'MSFT' });
+        await stores.store.applyBrokerOrder(brokerReport(ended, 'filled', ended.quantity), timeOf(4));
+
+        expect(await stores.store.cancelUnsent(claimed.clientOrderId, 'cancel', timeOf(5))).toBe('claimed');
+        expect(await stores.store.cancelUnsent(ended.clientOrderId, 'cancel', timeOf(5))).toBe('final');
+
+        expect(await stores.store.getOrder(claimed.clientOrderId)).toMatchObject({ final: false });
+        expect(await stores.store.getOrder(ended.clientOrderId)).toMatchObject({ status: 'filled' });
+        expect((await stores.store.snapshot()).account.reservedCash).toBe(claimed.reservedCash);
+      });
+
+      it('recordCancels keeps the report on an undecided signal; completing ends it completed, and a decided signal is refused', async () => {
+        const stores = await makeStores();
+        const cancel = await receive(stores, 1);
+        const entry = await receive(stores, 2);
+        const report = { at: timeOf(3), orders: [{ clientOrderId: 'pb-s0', outcome: 'cancelled' }] };
+
+        expect(await stores.store.recordCancels(cancel, report, true, timeOf(3))).toBe(true);
+        expect(await stores.store.recordCancels(entry, report, false, timeOf(3))).toBe(true);
+        expect(await stores.store.recordCancels(cancel, report, true, timeOf(4))).toBe(false);
+
+        expect(await stores.signals.get(cancel)).toMatchObject({
+          status: 'completed',
+          reason: 'ORDERS_CANCELLED: 1 open order cancelled',
+          cancels: report,
+        });
+        expect(await stores.signals.get(entry)).toMatchObject({ status: 'received', cancels: report });
+        expect((await stores.signals.undecided(timeOf(9))).map((s) => s.signalId)).toEqual([entry]);
       });
     });
 

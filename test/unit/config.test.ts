@@ -141,7 +141,13 @@ describe('config defaults', () => {
         dayTrades: { enabled: false, maxDayTrades: 3, windowDays: 5, minEquity: '25000.00' },
       },
       alpaca: { mode: 'live', requestsPerMinute: 150, requestTimeoutMs: 2000, submitBudgetMs: 6000 },
-      notifications: { email: 'trader@example.com' },
+      notifications: {
+        telegram: { events: ['fill', 'refusal', 'daily-summary'], minSeverity: 'info', quiet: false },
+        discord: { events: 'all', minSeverity: 'critical', quiet: true },
+        slack: { events: ['trading-state'], minSeverity: 'warning', quiet: false },
+        webhook: { events: 'all', minSeverity: 'info', quiet: false },
+        email: 'trader@example.com',
+      },
       webhook: {
         maxBodyBytes: 4096,
         dedupWindowSeconds: 600,
