@@ -116,6 +116,14 @@ export interface BacktestFigures {
   heapBytesPerCandle: number;
 }
 
+/** bench/notify.ts: signal-to-fill without a notification channel, and with three that never answer. */
+export interface NotifyFigures {
+  runs: { hanging: boolean; count: number; p50: number; p99: number }[];
+  /** Mean of the hanging runs' p50 over the baseline runs'. */
+  p50Ratio: number;
+  p99Ratio: number;
+}
+
 export interface FigureFiles {
   run: RunFigures;
   'run-dynamodb-local': RunFigures;
@@ -124,6 +132,7 @@ export interface FigureFiles {
   'risk-engine': RiskEngineFigures;
   'cold-start': ColdStartFigures;
   backtest: BacktestFigures;
+  notify: NotifyFigures;
 }
 
 export function writeFigures<K extends keyof FigureFiles>(name: K, figures: FigureFiles[K]): void {

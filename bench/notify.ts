@@ -6,12 +6,12 @@
  * (the baseline) and with Telegram, Discord and Slack all configured and hanging (loopback fakes
  * that accept the connection and never answer). The two are alternated, A B A B, so machine drift
  * lands on both. Signal-to-fill p50/p99 of each are written to docs/PERFORMANCE.md ("Notifications:
- * a dead channel and signal-to-fill") and .bench/notify.json.
+ * a dead channel and signal-to-fill") and .bench/notify.json (for bench/summary.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { startFakeNotify } from '../test/fakes/notify.js';
-import { DOC_PATH } from './figures.js';
+import { DOC_PATH, writeFigures } from './figures.js';
 import { ms, replaceLatestRun, type Summary, summarize, table } from './stats.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
@@ -105,5 +105,13 @@ Mean of the two runs each: p50 ${ms(median(false, 'p50'))} ms without a channel,
 three hanging; p99 ${ms(median(false, 'p99'))} vs ${ms(median(true, 'p99'))} ms.
 `;
 writeFileSync(DOC_PATH, replaceLatestRun(readFileSync(DOC_PATH, 'utf8'), section, HEADING));
-mkdirSync('.bench', { recursive: true });
-writeFileSync('.bench/notify.json', `${JSON.stringify(runs, null, 2)}\n`);
+writeFigures('notify', {
+  runs: runs.map((r) => ({
+    hanging: r.hanging,
+    count: r.summary.count,
+    p50: r.summary.p50,
+    p99: r.summary.p99,
+  })),
+  p50Ratio: median(true, 'p50') / median(false, 'p50'),
+  p99Ratio: median(true, 'p99') / median(false, 'p99'),
+});

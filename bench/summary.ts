@@ -19,6 +19,7 @@ const backtest = readFigures('backtest');
 const runDynamo = readFigures('run-dynamodb-local');
 const runFull = readFigures('run-sqlite-full');
 const localBot = readFigures('local-bot');
+const notify = readFigures('notify');
 
 const finite = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
 const thousands = (v: number) => Math.round(v).toLocaleString('en-US');
@@ -35,6 +36,7 @@ const FROM_BACKTEST: Source = { script: 'bench/backtest.ts', figures: backtest }
 const FROM_RUN_DYNAMO: Source = { script: 'BENCH_STORE=dynamodb-local bench/run.ts', figures: runDynamo };
 const FROM_RUN_FULL: Source = { script: 'BENCH_SYNCHRONOUS=full bench/run.ts', figures: runFull };
 const FROM_LOCAL_BOT: Source = { script: 'bench/local-bot.ts', figures: localBot };
+const FROM_NOTIFY: Source = { script: 'bench/notify.ts', figures: notify };
 
 interface Target {
   /** `max`: the measured value must not exceed it; `min`: it must reach it. */
@@ -325,6 +327,26 @@ rows.push(
   ),
 );
 
+// The notifications issue (bench/notify.ts): a dead channel must not slow trading.
+const meanOf = (hanging: boolean) => {
+  const p50s = (notify?.runs ?? []).filter((r) => r.hanging === hanging).map((r) => r.p50);
+  return p50s.length === 0 ? Number.NaN : p50s.reduce((a, b) => a + b, 0) / p50s.length;
+};
+rows.push(
+  row(
+    'Signal-to-fill p50 with three hanging channels / without a channel',
+    { kind: 'max', value: 1.1, text: '≤ 1.10 (unchanged)', issue: 'notifications' },
+    notify?.p50Ratio,
+    notify === undefined
+      ? '–'
+      : `${notify.p50Ratio.toFixed(2)} (${msText(meanOf(true))} / ${msText(meanOf(false))})`,
+    notify === undefined
+      ? '–'
+      : `${notify.runs.length} runs of ${notify.runs[0]?.count ?? 0} alerts, alternated`,
+    FROM_NOTIFY,
+  ),
+);
+
 const here = provenance();
 const load = (l: readonly number[]) => l.map((v) => v.toFixed(2)).join(' / ');
 const sourceLine = ({ script, figures: source }: Source) =>
@@ -354,6 +376,7 @@ const section = [
     FROM_RISK,
     FROM_COLD_START,
     FROM_BACKTEST,
+    FROM_NOTIFY,
   ].map(sourceLine),
   ...warnings,
   '',
