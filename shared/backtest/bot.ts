@@ -163,7 +163,7 @@ export class SimulatedBot {
         await this.fail(decision, error);
         return;
       }
-      if (next.decide) await this.execute(next);
+      if (next.decide) await this.execute({ ...next, notBefore: next.notBefore ?? next.receivedAt });
       else this.settled(decision.signalId);
       return;
     }

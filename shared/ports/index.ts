@@ -303,8 +303,11 @@ export interface SignalReceived {
   signalId: string;
   symbol: string;
   receivedAt: string;
-  /** When a delayed signal falls due (absent: at once); the workflow waits until then. */
-  notBefore?: string;
+  /**
+   * When the signal falls due: `receivedAt` unless it is delayed; the workflow waits until then.
+   * Always present, so the rule's input transformer always finds the path it maps.
+   */
+  notBefore: string;
 }
 
 export interface SignalPublisher {

@@ -252,13 +252,12 @@ async function publish(deps: AcceptSignalDeps, event: SignalReceived): Promise<b
 }
 
 /**
- * The event that starts a signal's workflow: its ids and times, and when it falls due if it waits
- * (the workflow's Delay state waits until then). Whoever publishes a signal — the webhook, a
+ * The event that starts a signal's workflow: its ids and times, and when it falls due (its
+ * receipt unless delayed; the workflow's Delay state waits only when that is later). Whoever publishes a signal — the webhook, a
  * re-delivery, the reconciler, a reversal's second leg — builds it here.
  */
 export function signalEvent(signalId: string, signal: Signal, receivedAt: string): SignalReceived {
-  const due = dueAt(signal, receivedAt);
-  return { signalId, symbol: signal.symbol, receivedAt, ...(due === receivedAt ? {} : { notBefore: due }) };
+  return { signalId, symbol: signal.symbol, receivedAt, notBefore: dueAt(signal, receivedAt) };
 }
 
 /** Why a signal's delay cannot be honoured by this workflow, if it cannot. */

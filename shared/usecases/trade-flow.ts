@@ -33,6 +33,7 @@ import {
   type TradingStateEvents,
   type TradingStore,
 } from '../ports/index.js';
+import { signalEvent } from './accept-signal.js';
 import { evaluateBreaker, haltForBroker } from './breaker.js';
 
 /**
@@ -491,7 +492,7 @@ async function openReversalLeg(intent: OrderIntent, deps: TradeFlowDeps): Promis
   };
   const leg = await recordDerivedSignal(deps.signals, signal, `reversal#${intent.signalId}`, receivedAt);
   if (!leg.fresh && (await deps.signals.get(leg.signalId))?.status !== 'received') return;
-  await deps.publisher.publish({ signalId: leg.signalId, symbol: signal.symbol, receivedAt });
+  await deps.publisher.publish(signalEvent(leg.signalId, signal, receivedAt));
 }
 
 /**

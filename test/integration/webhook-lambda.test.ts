@@ -110,6 +110,7 @@ describe('the deployed webhook handler with its own SDK clients', () => {
     };
     expect(put.Entries[0]?.EventBusName).toBe('pinebridge-dev');
     expect(Object.keys(JSON.parse(put.Entries[0]?.Detail ?? '{}')).sort()).toEqual([
+      'notBefore',
       'receivedAt',
       'signalId',
       'symbol',

@@ -61,7 +61,13 @@ describe('webhook on DynamoDB Local', () => {
     expect(items.filter((i) => String(i.pk).startsWith('dedup#'))).toHaveLength(1);
     expect(JSON.stringify(items)).not.toContain(SECRET);
     expect(webhook.published).toEqual([
-      { signalId: response.body.signalId, symbol: 'AAPL', receivedAt: NOW.toISOString() },
+      {
+        signalId: response.body.signalId,
+        symbol: 'AAPL',
+        receivedAt: NOW.toISOString(),
+        // Always present (the rule's input transformer maps it): the receipt, unless delayed.
+        notBefore: NOW.toISOString(),
+      },
     ]);
   });
 

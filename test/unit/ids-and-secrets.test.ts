@@ -318,7 +318,12 @@ describe('events on the bus', () => {
 
   it('publishes a signal as ids only, and a refused entry is an error naming the code', async () => {
     const sent: unknown[] = [];
-    const event = { signalId: 's1', symbol: 'AAPL', receivedAt: '2026-11-25T15:00:00.000Z' };
+    const event = {
+      signalId: 's1',
+      symbol: 'AAPL',
+      receivedAt: '2026-11-25T15:00:00.000Z',
+      notBefore: '2026-11-25T15:00:00.000Z',
+    };
 
     await new EventBridgePublisher('bus', client(0, sent)).publish(event);
     const refused = new EventBridgePublisher('bus', client(1, [])).publish(event);
