@@ -6,6 +6,7 @@ import { type CoreDependencies, createCoreDependencies } from '../../shared/adap
 import { channelsFrom } from '../../shared/adapters/notify/channels.js';
 import { channelCredentialsFrom } from '../../shared/adapters/notify/credentials.js';
 import { EnvWebhookSecrets } from '../../shared/adapters/secrets.js';
+import { ConfigError } from '../../shared/config/load.js';
 import type { Config } from '../../shared/config/schema.js';
 import { ObservedTradingStateEvents } from '../../shared/dashboard/live.js';
 import { AuthFailureWatch, authFailuresNotice } from '../../shared/domain/notification.js';
@@ -301,7 +302,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
  */
 function notifierFor(config: Config, env: Record<string, string | undefined>): Notifier | undefined {
   const { credentials, problems } = channelCredentialsFrom(env);
-  if (problems.length > 0) throw new Error(`notifications: ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new ConfigError(
+      `notifications are half set up in .env: ${problems.join('; ')} (docs/NOTIFICATIONS.md)`,
+    );
   const channels = channelsFrom(credentials);
   if (channels.length === 0) return undefined;
   logger.info('notifications on', { channels: channels.map((c) => c.name) });

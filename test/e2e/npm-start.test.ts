@@ -193,6 +193,19 @@ describe('npm start', () => {
     expect(started.output()).toMatch(/pinebridge: config\.json is invalid:\s+- risk\.maxPositionQuantity/);
   }, 60_000);
 
+  it('refuses a half-set notification channel in one line naming what is missing, never echoing the token', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'pinebridge-notify-'));
+    writeFileSync(join(cwd, '.env'), 'PINEBRIDGE_TELEGRAM_BOT_TOKEN=740152983:AAhalfSetTokenNeverEchoed\n');
+
+    const started = start(cwd);
+
+    expect(await started.exited).toBe(1);
+    expect(started.output()).toMatch(
+      /pinebridge: notifications are half set up in \.env: telegram: PINEBRIDGE_TELEGRAM_CHAT_ID missing/,
+    );
+    expect(started.output()).not.toContain('AAhalfSetToken');
+  }, 60_000);
+
   it('refuses a short admin token in one line naming PINEBRIDGE_ADMIN_TOKEN, before starting anything', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'pinebridge-token-'));
 
