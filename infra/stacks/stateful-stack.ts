@@ -302,21 +302,13 @@ export class StatefulStack extends Stack {
       paper: this.alpacaSecret('paper', prefix, prod),
       live: this.alpacaSecret('live', prefix, prod),
     };
-    this.notificationsSecret = new Secret(this, 'NotificationsSecret', {
-      secretName: `${prefix}/notifications`,
-      removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    this.notificationsSecret = this.secretToFillIn('NotificationsSecret', {
+      name: `${prefix}/notifications`,
+      prod,
       description:
         'Notification channels, JSON with the variables of a local .env: {"PINEBRIDGE_TELEGRAM_BOT_TOKEN": "…", "PINEBRIDGE_TELEGRAM_CHAT_ID": "…"} and/or PINEBRIDGE_DISCORD_WEBHOOK_URL, PINEBRIDGE_SLACK_WEBHOOK_URL, PINEBRIDGE_NOTIFY_WEBHOOK_URL + PINEBRIDGE_NOTIFY_WEBHOOK_SECRET (docs/NOTIFICATIONS.md).',
-      // Nothing generated: the trader puts the channels' tokens and URLs here.
-      generateSecretString: {
-        secretStringTemplate: JSON.stringify({}),
-        generateStringKey: 'unused',
-        passwordLength: 16,
-      },
-    });
-    Validations.of(this.notificationsSecret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
+      template: {},
+      rotation:
         'Bot tokens and webhook URLs are issued by Telegram, Discord and Slack; rotate them there and paste them here.',
     });
     Validations.of(this.webhookSecret).acknowledge({
@@ -328,21 +320,35 @@ export class StatefulStack extends Stack {
 
   /** An empty Alpaca key secret: `{"keyId": "", "secretKey": ""}` until the trader fills it in. */
   private alpacaSecret(mode: 'paper' | 'live', prefix: string, prod: boolean): Secret {
-    const secret = new Secret(this, mode === 'paper' ? 'AlpacaPaperKeys' : 'AlpacaLiveKeys', {
-      secretName: `${prefix}/alpaca-${mode}`,
-      removalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    return this.secretToFillIn(mode === 'paper' ? 'AlpacaPaperKeys' : 'AlpacaLiveKeys', {
+      name: `${prefix}/alpaca-${mode}`,
+      prod,
       description: `Alpaca ${mode} API keys as JSON {"keyId": "…", "secretKey": "…"}: put them here (docs/BROKERS.md). Pinebridge reads them; they are never in the template.`,
-      // No key value is generated or written by the stack: only empty fields to fill in.
+      template: { keyId: '', secretKey: '' },
+      rotation: 'Alpaca keys are issued by Alpaca; rotate them in the Alpaca dashboard and paste them here.',
+    });
+  }
+
+  /**
+   * A secret the trader fills in (keys, tokens issued elsewhere): created as `template`, nothing
+   * generated or written by the stack, kept like the tables in prod.
+   */
+  private secretToFillIn(
+    id: string,
+    options: { name: string; prod: boolean; description: string; template: object; rotation: string },
+  ): Secret {
+    const secret = new Secret(this, id, {
+      secretName: options.name,
+      removalPolicy: options.prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      description: options.description,
+      // No value is generated: only the template's empty fields to fill in.
       generateSecretString: {
-        secretStringTemplate: JSON.stringify({ keyId: '', secretKey: '' }),
+        secretStringTemplate: JSON.stringify(options.template),
         generateStringKey: 'unused',
         passwordLength: 16,
       },
     });
-    Validations.of(secret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason: 'Alpaca keys are issued by Alpaca; rotate them in the Alpaca dashboard and paste them here.',
-    });
+    Validations.of(secret).acknowledge({ id: 'AwsSolutions-SMG4', reason: options.rotation });
     return secret;
   }
 }
