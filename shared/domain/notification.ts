@@ -285,13 +285,14 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-const escapeHtml = (text: string) =>
+/** Telegram's HTML and Slack's mrkdwn escape the same three characters. */
+const escapeMarkup = (text: string) =>
   text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 
 /** Telegram sendMessage's body (without chat_id): HTML parse mode, the title bold. */
 export function renderTelegram(notice: Notice): { text: string; parse_mode: 'HTML' } {
-  const body = notice.lines.map(escapeHtml).join('\n');
-  const title = `${ICON[notice.severity]} <b>${escapeHtml(clip(notice.title, TITLE_MAX))}</b>`;
+  const body = notice.lines.map(escapeMarkup).join('\n');
+  const title = `${ICON[notice.severity]} <b>${escapeMarkup(clip(notice.title, TITLE_MAX))}</b>`;
   // Clipped on the escaped body, so no entity is cut in half: whole lines are kept.
   const lines: string[] = [];
   let length = title.length;
@@ -324,9 +325,6 @@ export function renderDiscord(notice: Notice): {
   };
 }
 
-const escapeSlack = (text: string) =>
-  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
-
 /** A Slack incoming webhook's body: `text` (the notification) and blocks (a header and the details). */
 export function renderSlack(notice: Notice): {
   text: string;
@@ -340,12 +338,12 @@ export function renderSlack(notice: Notice): {
 } {
   const title = `${ICON[notice.severity]} ${notice.title}`;
   return {
-    text: clip(escapeSlack(title), SLACK_MAX_SECTION),
+    text: clip(escapeMarkup(title), SLACK_MAX_SECTION),
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: clip(title, SLACK_MAX_HEADER) } },
       {
         type: 'section',
-        text: { type: 'mrkdwn', text: clip(escapeSlack(notice.lines.join('\n')) || '—', SLACK_MAX_SECTION) },
+        text: { type: 'mrkdwn', text: clip(escapeMarkup(notice.lines.join('\n')) || '—', SLACK_MAX_SECTION) },
       },
     ],
   };

@@ -99,11 +99,9 @@ class ChannelQueue {
    */
   private next(): Notice {
     const critical = this.queue.findIndex((n) => n.severity === 'critical');
-    if (this.queue.length === 1 || (critical >= 0 && this.queue.length <= 3))
-      return this.queue.splice(Math.max(critical, 0), 1)[0] as Notice;
     if (critical >= 0) return this.queue.splice(critical, 1)[0] as Notice;
-    const all = this.queue.splice(0);
-    return digestNotice(all, new Date().toISOString());
+    if (this.queue.length === 1) return this.queue.shift() as Notice;
+    return digestNotice(this.queue.splice(0), new Date().toISOString());
   }
 
   private async deliver(message: Notice): Promise<void> {

@@ -589,15 +589,18 @@ export async function recordFailure(
       );
   }
   deps.metrics?.orderFailed();
-  const failed = await deps.signals.get(signalId);
-  deps.notices?.notify(
-    failureNotice({
-      signalId,
-      symbol: failed?.signal.symbol ?? left?.intent.symbol ?? '?',
-      reason: failed?.reason ?? `FAILED: ${reason}`,
-      at: at(),
-    }),
-  );
+  if (deps.notices !== undefined) {
+    // Read only to tell: the signal's symbol and the reason as booked.
+    const failed = await deps.signals.get(signalId);
+    deps.notices.notify(
+      failureNotice({
+        signalId,
+        symbol: failed?.signal.symbol ?? left?.intent.symbol ?? '?',
+        reason: failed?.reason ?? `FAILED: ${reason}`,
+        at: at(),
+      }),
+    );
+  }
   await breakerAfter(deps, 'a failure');
   return { signalId, status: 'failed' };
 }
