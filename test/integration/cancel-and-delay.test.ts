@@ -168,6 +168,27 @@ describe('cancel: the action, "cancel": true and cancelOrderType', () => {
     expect((await flow.deps.signals.get(order.signalId))?.status).toBe('cancelled');
   });
 
+  it('the kill switch holds for "cancel": true: while HALTED the cancel step runs, and the entry after it is refused and never reaches the broker', async () => {
+    const flow = await flowHarness(RESTING, undefined, { pollMs: 100 });
+    const unsentId = await flow.record(limitBuy('AMZN', 95), secondsAgo(2));
+    expect(
+      (await riskCheck({ signalId: unsentId, symbol: 'AMZN', receivedAt: '' }, flow.deps)).decision,
+    ).toBe('approved');
+    await haltTrading(flow.deps, 'kill switch', 'test');
+    const submitted = vi.spyOn(flow.deps.broker, 'submitOrder');
+
+    const entry = await flow.record({ ticker: 'AMZN', action: 'buy', quantity: 1, price: 100, cancel: true });
+    await flow.run(entry);
+
+    const record = await flow.deps.signals.get(entry);
+    expect(record?.status).toBe('rejected');
+    expect(record?.reason).toMatch(/^TRADING_HALTED/);
+    expect(record?.cancels?.orders).toEqual([{ clientOrderId: `pb-${unsentId}`, outcome: 'cancelled' }]);
+    expect((await flow.deps.signals.get(unsentId))?.status).toBe('cancelled');
+    expect(submitted).not.toHaveBeenCalled();
+    expect((await flow.deps.store.snapshot()).account.reservedCash).toBe('0');
+  });
+
   it('fails the signal, naming the order, when a cancel cannot be done — and places no entry beside it', async () => {
     const flow = await flowHarness(RESTING, undefined, { pollMs: 100 });
     const old = await resting(flow, limitBuy('META', 90), secondsAgo(2));
@@ -222,6 +243,16 @@ describe('delay: the workflow waits until the signal is due', () => {
 
     const waiting = await reconcile(deps, { settleAfterMs: 60_000 });
     expect(waiting.republished).not.toContain(signalId);
+
+    // Due an hour ago and still undecided (its execution lost): the periodic run finds it, and it ends.
+    const lost = await flow.record(
+      { ticker: 'MSFT', action: 'buy', quantity: 1, price: 400, delay: '+1 hour' },
+      secondsAgo(7200),
+    );
+    const periodic = await reconcile(deps, { settleAfterMs: 60_000 });
+    expect(periodic.republished).toContain(lost);
+    await flow.run(lost);
+    expect((await flow.deps.signals.get(lost))?.reason).toMatch(/^STALE_SIGNAL: due 3600/);
 
     // A start (nothing running): its wait was lost with the process, so it is published again to wait out the rest.
     const atStart = await reconcile(deps, { settleAfterMs: 0 });
