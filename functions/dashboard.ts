@@ -7,6 +7,7 @@ import { LambdaOperatorClient, type OperatorRequestInput } from '../shared/adapt
 import { STAGES } from '../shared/config/names.js';
 import { type DashboardAssets, loadAssets } from '../shared/dashboard/assets.js';
 import { DashboardSessions, LoginLimiter } from '../shared/dashboard/auth.js';
+import { LIVE_CHANNEL, type LiveEndpoint, REALTIME_PATH } from '../shared/dashboard/live.js';
 import {
   type ComponentHealth,
   createDashboard,
@@ -20,8 +21,20 @@ import type { TradeFlowDeps } from '../shared/usecases/trade-flow.js';
 import { cachedProbe, componentHealth, HEALTH_PROBE_KEY } from './health.js';
 import { BookNotOpenError, readOnlyDependencies } from './lambda-deps.js';
 
-/** How often the page asks for a fresh status in AWS, where a Lambda cannot hold a stream open. */
+/** How often the page asks for a fresh status while its live-update connection is down. */
 export const POLL_SECONDS = 10;
+
+/**
+ * Where pages subscribe to live updates: the stage's AppSync Events API (infra/constructs/
+ * live-updates.ts), from LIVE_REALTIME_DOMAIN and LIVE_HTTP_DOMAIN; undefined without them
+ * (the page then polls).
+ */
+export function liveEndpointFrom(env: NodeJS.ProcessEnv): LiveEndpoint | undefined {
+  const realtime = env.LIVE_REALTIME_DOMAIN;
+  const http = env.LIVE_HTTP_DOMAIN;
+  if (!realtime || !http) return undefined;
+  return { url: `wss://${realtime}${REALTIME_PATH}`, host: http, channel: LIVE_CHANNEL };
+}
 
 /**
  * The dashboard request an API Gateway (REST, proxy integration) event describes. `event.path` is
@@ -65,7 +78,7 @@ function basePathOf(path: string, requested: string): string {
 
 /**
  * The web dashboard in AWS, behind API Gateway: the same routes as the local bot's (login, session
- * cookie, CSRF, the operator requests), the page polling instead of streaming.
+ * cookie, CSRF, the operator requests); its pages subscribe to the stage's AppSync Events API.
  *
  *  1. Parse the event into a dashboard request (a stage root without its slash is redirected first,
  *     so the page's relative links resolve under the stage).
@@ -163,6 +176,7 @@ let instance: ReturnType<typeof createDashboardHandler> | undefined;
 /**
  * Environment: DASHBOARD_SECRET_ID (the password's secret), ADMIN_FUNCTION_NAME (the function its
  * writes go to), PINEBRIDGE_STAGE, the table names and PINEBRIDGE_CONFIG, and optionally
+ * LIVE_REALTIME_DOMAIN and LIVE_HTTP_DOMAIN (the live-update API), and optionally
  * DASHBOARD_ASSETS_DIR (default: `dashboard/` beside the bundle, written by infra/dashboard/build.ts).
  */
 export const handler = (event: APIGatewayProxyEvent, context?: Context): Promise<APIGatewayProxyResult> => {
@@ -180,6 +194,7 @@ export const handler = (event: APIGatewayProxyEvent, context?: Context): Promise
     const assetsDir =
       process.env.DASHBOARD_ASSETS_DIR || fileURLToPath(new URL('./dashboard/', import.meta.url));
     let assets: Promise<DashboardAssets> | undefined;
+    const live = liveEndpointFrom(process.env);
     instance = createDashboardHandler(
       createDashboard({
         password: () => password.get(),
@@ -189,7 +204,7 @@ export const handler = (event: APIGatewayProxyEvent, context?: Context): Promise
           assets ??= loadAssets(assetsDir);
           return assets;
         },
-        updates: 'poll',
+        ...(live === undefined ? {} : { live: () => live }),
         pollSeconds: POLL_SECONDS,
         secureCookies: true,
         sessions: new DashboardSessions(),

@@ -17,7 +17,7 @@ import type { ItemAction } from './table-access.js';
  * (API Gateway, Step Functions, an operator's `lambda invoke`) sees the error itself; a schedule
  * invokes asynchronously and runs again a minute later.
  */
-export type InvokedBy = 'api' | 'workflow' | 'schedule' | 'operator' | 'queue';
+export type InvokedBy = 'api' | 'workflow' | 'schedule' | 'operator' | 'queue' | 'bus' | 'appsync';
 
 export interface PinebridgeFunctionProps
   extends Pick<
@@ -52,6 +52,9 @@ const DLQ_REASON: Record<InvokedBy, string> = {
     'Invoked synchronously by the operator (aws lambda invoke / the pinebridge CLI), who sees the error; a DLQ only applies to asynchronous invocations.',
   queue:
     'Reads an SQS queue whose own redrive policy parks a failing batch in its dead-letter queue (alarmed); a Lambda DLQ only applies to asynchronous invocations.',
+  bus: 'Invoked asynchronously by an EventBridge rule with a live-update hint that is worthless a minute later: Lambda retries it, and one lost for good costs open pages at most their once-a-minute read (failures raise the Lambda-errors alarm).',
+  appsync:
+    'Invoked synchronously by AppSync as its Lambda authorizer: the connecting page sees the refusal and reconnects; a DLQ only applies to asynchronous invocations.',
 };
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));

@@ -8,6 +8,7 @@ import {
   type UTCTimestamp,
 } from 'lightweight-charts';
 import { config, type output, type ZodMiniType } from 'zod/mini';
+import { EVENTS_SUBPROTOCOL } from '../../shared/dashboard/live.js';
 import {
   browser,
   byId,
@@ -15,13 +16,13 @@ import {
   h,
   type PageDialog,
   type PageElement,
-  type PageEventSource,
   type PageInput,
+  type PageSocket,
 } from './browser.js';
 import {
   ErrorAnswer,
   HealthAnswer,
-  LiveUpdate,
+  RealtimeMessage,
   ResumeAnswer,
   SessionAnswer,
   StatusAnswer,
@@ -39,9 +40,11 @@ import {
 } from './format.js';
 
 /**
- * The dashboard page: reads the status once, then keeps it fresh — from the local bot's event
- * stream (GET /events) when it has one, else by polling the status API (AWS, or a stream that
- * failed for good). Every answer is parsed before it is shown; a 401 anywhere goes to the login.
+ * The dashboard page: reads the status once, then keeps it fresh. It subscribes to the live-update
+ * channel (AppSync Events' realtime protocol: the AppSync API in AWS, the bot's own endpoint
+ * locally) and reads the status again whenever a message says something changed; while that
+ * connection is down it polls. Every answer is parsed before it is shown; a 401 anywhere goes to
+ * the login.
  */
 
 // zod would otherwise probe `new Function` once, which the page's Content-Security-Policy (no
@@ -57,8 +60,6 @@ type Health = output<typeof HealthAnswer>;
 
 let session: output<typeof SessionAnswer> | undefined;
 let rejectedOnly = false;
-let stream: PageEventSource | undefined;
-let pollTimer: ReturnType<typeof setTimeout> | undefined;
 let chart: { api: IChartApi; series: ISeriesApi<'Baseline'> } | undefined;
 let currentState: Status['tradingState'] | undefined;
 
@@ -321,53 +322,151 @@ async function refresh(): Promise<void> {
   render(status, health);
 }
 
-function poll(): void {
-  if (pollTimer !== undefined) clearTimeout(pollTimer);
-  const seconds = session?.pollSeconds ?? 10;
-  showConnection(`Polling every ${seconds} s`, 'polling');
-  pollTimer = setTimeout(() => {
-    refresh()
-      .then(poll)
-      .catch((error: unknown) => {
-        if (error instanceof LoggedOut) return;
-        poll();
-        showConnection('Server unreachable, retrying', 'trouble');
-      });
-  }, seconds * 1000);
-}
+/**
+ * While live, the page still reads this often: what changes without an event (prices aging, a
+ * reconciler's booking) shows within this, and a lost message costs no more.
+ */
+const LIVE_REFRESH_SECONDS = 60;
 
-function listen(): void {
-  stream?.close();
-  const EventSource = browser.EventSource;
-  if (session?.updates !== 'sse' || EventSource === undefined) {
-    stream = undefined;
-    poll();
+let socket: PageSocket | undefined;
+let live = false;
+let leaving = false;
+let tick: ReturnType<typeof setTimeout> | undefined;
+let watchdog: ReturnType<typeof setTimeout> | undefined;
+let reconnectSeconds = 2;
+let refreshing = false;
+let refreshAgain = false;
+
+const pollingText = () => `Polling every ${session?.pollSeconds ?? 10} s`;
+
+/**
+ * Reads the status now, or once more right after the read under way: a burst of changes costs
+ * two reads, not one per change. Every read puts off the next unprompted one.
+ */
+function refreshSoon(): void {
+  if (refreshing) {
+    refreshAgain = true;
     return;
   }
-  const source = new EventSource(`events?rejected=${rejectedOnly}`);
-  stream = source;
+  refreshing = true;
+  schedule();
+  refresh()
+    .then(() => {
+      if (socket === undefined) showConnection(pollingText(), 'polling');
+    })
+    .catch((error: unknown) => {
+      if (error instanceof LoggedOut) return stopListening();
+      showConnection('Server unreachable, retrying', 'trouble');
+    })
+    .finally(() => {
+      refreshing = false;
+      if (refreshAgain && !leaving) {
+        refreshAgain = false;
+        refreshSoon();
+      }
+    });
+}
+
+/** The next read nobody asked for: after `pollSeconds` while polling, now and then while live. */
+function schedule(): void {
+  if (tick !== undefined) clearTimeout(tick);
+  if (leaving) return;
+  tick = setTimeout(refreshSoon, (live ? LIVE_REFRESH_SECONDS : (session?.pollSeconds ?? 10)) * 1000);
+}
+
+const base64url = (text: string) =>
+  browser.btoa(text).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+
+const parseMessage = (text: string) => {
+  try {
+    return RealtimeMessage.safeParse(JSON.parse(text));
+  } catch {
+    return RealtimeMessage.safeParse(undefined);
+  }
+};
+
+/**
+ * Subscribes to the live-update channel, with the token of a fresh session answer (`known` on the
+ * first load): connect offering the auth header as a subprotocol, `connection_init`, then
+ * `subscribe` on `connection_ack`; live on `subscribe_success`; every `data` → a read. No `ka`
+ * within the acknowledged timeout, an error message or a close: lost().
+ */
+async function listen(known?: output<typeof SessionAnswer>): Promise<void> {
+  session = known ?? (await call('api/session', SessionAnswer));
+  const endpoint = session.live;
+  const WebSocket = browser.WebSocket;
+  if (endpoint === null || WebSocket === undefined || leaving) {
+    showConnection(pollingText(), 'polling');
+    return;
+  }
+  const authorization = { host: endpoint.host, Authorization: endpoint.token };
+  const opened = new WebSocket(endpoint.url, [
+    EVENTS_SUBPROTOCOL,
+    `header-${base64url(JSON.stringify(authorization))}`,
+  ]);
+  socket = opened;
+  let timeoutMs = 300_000;
+  const keepAlive = () => {
+    if (watchdog !== undefined) clearTimeout(watchdog);
+    watchdog = setTimeout(() => opened.close(4000, 'no keep-alive'), timeoutMs);
+  };
   showConnection('Connecting…', 'polling');
-  source.addEventListener('open', () => showConnection('Live', 'live'));
-  source.addEventListener('update', (message) => {
-    const update = LiveUpdate.parse(JSON.parse(message.data));
-    render(update.status, update.health);
-    showConnection('Live', 'live');
-  });
-  source.addEventListener('expired', () => {
-    source.close();
-    toLogin();
-  });
-  source.addEventListener('error', () => {
-    if (stream !== source) return;
-    // CONNECTING: the browser retries by itself. CLOSED: it gave up (e.g. a 401) — poll, which
-    // also finds out whether the session ended.
-    if (source.readyState === EventSource.CLOSED) {
-      stream = undefined;
-      poll();
-    } else {
-      showConnection('Reconnecting…', 'trouble');
+  opened.addEventListener('open', () => opened.send(JSON.stringify({ type: 'connection_init' })));
+  opened.addEventListener('message', (message) => {
+    const parsed = parseMessage(message.data);
+    if (socket !== opened || !parsed.success) return;
+    const { type, connectionTimeoutMs } = parsed.data;
+    if (type === 'connection_ack') {
+      timeoutMs = connectionTimeoutMs ?? timeoutMs;
+      keepAlive();
+      opened.send(
+        JSON.stringify({
+          type: 'subscribe',
+          id: `updates-${Date.now()}`,
+          channel: endpoint.channel,
+          authorization,
+        }),
+      );
+    } else if (type === 'ka') {
+      keepAlive();
+    } else if (type === 'subscribe_success') {
+      live = true;
+      reconnectSeconds = 2;
+      showConnection('Live', 'live');
+      // Whatever changed while connecting.
+      refreshSoon();
+    } else if (type === 'data') {
+      refreshSoon();
+    } else if (type === 'error' || type.endsWith('_error')) {
+      opened.close(4000, type);
     }
   });
+  opened.addEventListener('close', () => lost(opened));
+}
+
+/** The connection failed or ended: poll meanwhile, and subscribe again later (2 s, doubling to a minute). */
+function lost(from?: PageSocket): void {
+  if (from !== undefined && socket !== from) return;
+  socket = undefined;
+  live = false;
+  if (watchdog !== undefined) clearTimeout(watchdog);
+  if (leaving) return;
+  showConnection(pollingText(), 'polling');
+  schedule();
+  setTimeout(() => {
+    listen().catch((error: unknown) => {
+      if (error instanceof LoggedOut) return stopListening();
+      lost();
+    });
+  }, reconnectSeconds * 1000);
+  reconnectSeconds = Math.min(60, reconnectSeconds * 2);
+}
+
+/** Leaving the page (logout, or the session ended): no more reads, no reconnection. */
+function stopListening(): void {
+  leaving = true;
+  if (tick !== undefined) clearTimeout(tick);
+  socket?.close(1000, 'leaving');
 }
 
 // ── Actions ──────────────────────────────────────────────────────────────────────────────────
@@ -421,7 +520,7 @@ async function runPending(): Promise<void> {
         ? `Trading is ${answer.tradingState} again.`
         : 'Trading was already ACTIVE.';
     }
-    if (stream === undefined) await refresh();
+    refreshSoon();
   } catch (error) {
     if (error instanceof LoggedOut) return;
     result.textContent = `Failed: ${(error as Error).message}`;
@@ -430,7 +529,7 @@ async function runPending(): Promise<void> {
 }
 
 async function logout(): Promise<void> {
-  stream?.close();
+  stopListening();
   await fetch('logout', {
     method: 'POST',
     credentials: 'same-origin',
@@ -442,7 +541,8 @@ async function logout(): Promise<void> {
 // ── Start ────────────────────────────────────────────────────────────────────────────────────
 
 async function start(): Promise<void> {
-  session = await call('api/session', SessionAnswer);
+  const first = await call('api/session', SessionAnswer);
+  session = first;
   byId('stop-button').addEventListener('click', () => confirmAction('stop'));
   byId('resume-button').addEventListener('click', () => confirmAction('resume'));
   byId('confirm-ok').addEventListener('click', () => void runPending());
@@ -458,12 +558,14 @@ async function start(): Promise<void> {
   byId('logout').addEventListener('click', () => void logout());
   byId<PageInput>('rejected-only').addEventListener('change', () => {
     rejectedOnly = byId<PageInput>('rejected-only').checked;
-    // The stream reconnects with the filter and sends a fresh status at once; polling asks now.
-    if (stream !== undefined) listen();
-    else void refresh().catch(() => undefined);
+    refreshSoon();
   });
   await refresh();
-  listen();
+  schedule();
+  listen(first).catch((error: unknown) => {
+    if (error instanceof LoggedOut) return stopListening();
+    lost();
+  });
 }
 
 function boot(): void {

@@ -37,11 +37,12 @@ export interface PageMessage {
   data: string;
 }
 
-/** The browser's EventSource, as far as the page uses it. */
-export interface PageEventSource {
-  readonly readyState: number;
-  addEventListener(type: string, listener: (message: PageMessage) => void): void;
-  close(): void;
+/** The browser's WebSocket, as far as the page uses it. */
+export interface PageSocket {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open' | 'close' | 'error', listener: () => void): void;
+  addEventListener(type: 'message', listener: (message: PageMessage) => void): void;
 }
 
 interface Browser {
@@ -53,7 +54,8 @@ interface Browser {
     readonly visibilityState: string;
   };
   location: { assign(url: string): void };
-  EventSource?: { new (url: string): PageEventSource; readonly CLOSED: number };
+  WebSocket?: new (url: string, protocols: string[]) => PageSocket;
+  btoa(text: string): string;
 }
 
 export const browser = globalThis as unknown as Browser;

@@ -20,7 +20,7 @@ export async function buildDashboardAssets(): Promise<DashboardAssets> {
       outfile: 'app.js',
       format: 'esm',
       platform: 'browser',
-      // Browsers of the last few years: <dialog>, EventSource, ResizeObserver (the chart's autoSize).
+      // Browsers of the last few years: <dialog>, WebSocket, ResizeObserver (the chart's autoSize).
       target: ['chrome110', 'firefox115', 'safari16'],
       minify: true,
       legalComments: 'eof',

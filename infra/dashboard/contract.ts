@@ -5,6 +5,7 @@ import {
   nullable,
   number,
   object,
+  optional,
   type output,
   positive,
   record,
@@ -96,16 +97,30 @@ export const SessionAnswer = object({
   csrfToken: string().check(minLength(1)),
   /** Epoch seconds. */
   expiresAt: number(),
-  /** `sse`: GET /events streams updates (the local bot); `poll`: ask every `pollSeconds` (AWS). */
-  updates: stringEnum(['sse', 'poll']),
+  /**
+   * Where to subscribe to live updates (AppSync Events' realtime protocol, locally and in AWS),
+   * with a token of a few minutes; null: poll every `pollSeconds`.
+   */
+  live: nullable(
+    object({
+      url: string().check(minLength(1)),
+      host: string().check(minLength(1)),
+      channel: string().check(minLength(1)),
+      token: string().check(minLength(1)),
+    }),
+  ),
   pollSeconds: number().check(positive()),
 });
 export type SessionAnswer = output<typeof SessionAnswer>;
 
-/** One message of the live stream (`event: update`): a fresh status and health, either may be missing. */
-export const LiveUpdate = object({
-  status: nullable(StatusAnswer),
-  health: nullable(HealthAnswer),
+/**
+ * A message of the realtime endpoint, as far as the page reads one: its type (`connection_ack`,
+ * `ka`, `subscribe_success`, `data`, `subscribe_error`…), and with `connection_ack` the silence
+ * after which the link counts as dead. A `data` message's event only says that something changed.
+ */
+export const RealtimeMessage = object({
+  type: string(),
+  connectionTimeoutMs: optional(number().check(positive())),
 });
 
 export const StopAnswer = object({

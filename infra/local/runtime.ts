@@ -3,12 +3,12 @@ import { cachedProbe, componentHealth } from '../../functions/health.js';
 import { createWebhookHandler } from '../../functions/webhook.js';
 import { AlpacaBroker, type AlpacaCredentialSource } from '../../shared/adapters/alpaca/alpaca-broker.js';
 import { type CoreDependencies, createCoreDependencies } from '../../shared/adapters/dependencies.js';
+import { ObservedTradingStateEvents } from '../../shared/adapters/events.js';
 import { channelsFrom } from '../../shared/adapters/notify/channels.js';
 import { channelCredentialsFrom } from '../../shared/adapters/notify/credentials.js';
 import { EnvWebhookSecrets } from '../../shared/adapters/secrets.js';
 import { ConfigError } from '../../shared/config/load.js';
 import type { Config } from '../../shared/config/schema.js';
-import { ObservedTradingStateEvents } from '../../shared/dashboard/live.js';
 import { AuthFailureWatch, authFailuresNotice } from '../../shared/domain/notification.js';
 import { logger } from '../../shared/logger.js';
 import { BrokerAuthError, type Clock, type SignalPublisher } from '../../shared/ports/index.js';
@@ -109,7 +109,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       ...(options.alpaca ? { alpaca: options.alpaca } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       // Open dashboards hear of every change of trading state, whoever made it.
-      events: new ObservedTradingStateEvents(logger, () => dashboard.notify()),
+      events: new ObservedTradingStateEvents(logger, () => dashboard.notify('trading-state')),
     });
     // A real broker proves its keys belong to the configured mode before anything trades.
     // Unreachable now is not fatal: the check runs again before the first order.
@@ -134,7 +134,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     // Both front doors (admin API, dashboard) act through here: open dashboards see every outcome.
     const operateLocally = async (request: OperatorRequest, source: string) => {
       const result = await operate(deps, request, source);
-      if (isWriteAction(request.action)) dashboard.notify();
+      if (isWriteAction(request.action)) dashboard.notify('operator');
       return result;
     };
     // /health is public and the dashboard asks with every update: the broker's answer is reused for a
@@ -155,14 +155,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       health,
       log: logger,
     });
-    workflow.events.on('settled', () => dashboard.notify());
+    workflow.events.on('settled', () => dashboard.notify('execution'));
 
     // As the auth-failures alarm does in AWS: refused secrets above the threshold are told once per window.
     const authFailures = new AuthFailureWatch(config.monitoring.authFailureThreshold);
     const server = createLocalServer({
       webhook: async (event) => {
         const answer = await webhook(event);
-        if (answer.statusCode === 202) dashboard.notify();
+        if (answer.statusCode === 202) dashboard.notify('signal');
         if (answer.statusCode === 401 && notifier !== undefined) {
           const count = authFailures.record(Date.now());
           if (count !== undefined) notifier.notify(authFailuresNotice(count, 5, new Date().toISOString()));

@@ -53,7 +53,7 @@ export interface LocalServerRoutes {
    * its broker probe being cached.
    */
   throttles: { public: TokenBucket; admin: TokenBucket; dashboard: TokenBucket };
-  /** The web dashboard (infra/dashboard): GET /, /login, /logout, /assets/*, /api/* and GET /events. */
+  /** The web dashboard (infra/dashboard): GET /, /login, /logout, /assets/*, /api/*, and its realtime endpoint. */
   dashboard?: LocalDashboard;
 }
 
@@ -123,7 +123,7 @@ function authorized(req: IncomingMessage, token: string): boolean {
  * (its own login and session cookie).
  */
 export function createLocalServer(routes: LocalServerRoutes): Server {
-  return createServer(async (req, res) => {
+  const server = createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const path = url.pathname.replace(/\/+$/, '') || '/';
@@ -178,4 +178,14 @@ export function createLocalServer(routes: LocalServerRoutes): Server {
       if (!res.headersSent) send(res, 500, { error: 'internal error' });
     }
   });
+  // The dashboard's live updates (a WebSocket, infra/local/realtime.ts), on the dashboard's budget.
+  server.on('upgrade', (req, socket, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const refuse = (status: string) =>
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    if (routes.dashboard === undefined) return refuse('404 Not Found');
+    if (!routes.throttles.dashboard.take()) return refuse('429 Too Many Requests');
+    routes.dashboard.upgrade(req, socket, head).catch(() => socket.destroy());
+  });
+  return server;
 }

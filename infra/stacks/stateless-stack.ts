@@ -29,6 +29,7 @@ import {
 } from '../../shared/usecases/tasks.js';
 import { WebhookFirewall, webhookAllowListPolicy } from '../constructs/api-protection.js';
 import { DASHBOARD_THROTTLES, DashboardFunction } from '../constructs/dashboard-function.js';
+import { LiveUpdates } from '../constructs/live-updates.js';
 import { Monitoring } from '../constructs/monitoring.js';
 import { Notifications } from '../constructs/notifications.js';
 import { PinebridgeFunction } from '../constructs/pinebridge-function.js';
@@ -91,6 +92,7 @@ export class StatelessStack extends Stack {
   readonly adminFunction: PinebridgeFunction;
   /** The web dashboard behind the API (login, status, stop/resume); absent with dashboard.enabled false. */
   readonly dashboardFunction?: DashboardFunction;
+  readonly liveUpdates?: LiveUpdates;
   readonly monitoring: Monitoring;
   readonly notifications: Notifications;
   readonly firewall?: WebhookFirewall;
@@ -297,6 +299,15 @@ export class StatelessStack extends Stack {
         adminFunctionName: adminFunctionName(stage),
       });
       bindTradingTables(this.dashboardFunction, 'Dashboard');
+      // Open pages hear of every change within about a second instead of polling (docs/DASHBOARD.md).
+      this.liveUpdates = new LiveUpdates(this, 'LiveUpdates', {
+        stage,
+        prefix,
+        bus: props.bus,
+        dashboardSecret: props.dashboardSecret,
+      });
+      this.dashboardFunction.addEnvironment('LIVE_REALTIME_DOMAIN', this.liveUpdates.api.realtimeDns);
+      this.dashboardFunction.addEnvironment('LIVE_HTTP_DOMAIN', this.liveUpdates.api.httpDns);
     }
 
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', {
@@ -411,6 +422,9 @@ export class StatelessStack extends Stack {
         Health: health,
         Notifier: this.notifications.notifier,
         ...(this.dashboardFunction ? { Dashboard: this.dashboardFunction } : {}),
+        ...(this.liveUpdates
+          ? { LiveAuthorizer: this.liveUpdates.authorizer, LivePublisher: this.liveUpdates.publisher }
+          : {}),
       },
       stateMachine: this.tradeFlow.stateMachine,
       bus: props.bus,

@@ -174,3 +174,21 @@ export class EventBridgeNotices implements Notices {
     await Promise.all(pending);
   }
 }
+
+/**
+ * Local mode's trading-state announcements: logged as before, and then `onTransition` — how the
+ * dashboard hears of every change of state, whoever made it (breaker, emergency stop, resume).
+ */
+export class ObservedTradingStateEvents extends LoggedTradingStateEvents {
+  constructor(
+    log: Log,
+    private readonly onTransition: (transition: TradingStateTransition) => void,
+  ) {
+    super(log);
+  }
+
+  override async transitioned(transition: TradingStateTransition): Promise<void> {
+    await super.transitioned(transition);
+    this.onTransition(transition);
+  }
+}

@@ -4,6 +4,13 @@ import { secretsMatch } from '../domain/secrets.js';
 /** How long a dashboard login lasts: a trading day and then some, so the page can stay open. */
 export const SESSION_TTL_SECONDS = 12 * 60 * 60;
 
+/**
+ * How long a live-update token lasts: long enough to open the realtime connection and subscribe,
+ * short enough that one copied out of a page is soon worthless. The page asks for a fresh one
+ * (GET /api/session, with its cookie) before every (re)connection.
+ */
+export const LIVE_TOKEN_TTL_SECONDS = 5 * 60;
+
 /** The header the page sends its CSRF token in; a cross-site form or `no-cors` fetch cannot set it. */
 export const CSRF_HEADER = 'x-csrf-token';
 
@@ -15,6 +22,7 @@ export interface Session {
 }
 
 const TOKEN = /^v1\.([A-Za-z0-9_-]{22})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
+const LIVE_TOKEN = /^live1\.([A-Za-z0-9_-]{22})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
 
 const mac = (key: Buffer, text: string) => createHmac('sha256', key).update(text).digest('base64url');
 
@@ -24,6 +32,10 @@ const mac = (key: Buffer, text: string) => createHmac('sha256', key).update(text
  * a per-process salt): the cookie holds no secret, a new password ends every session, and a local
  * restart asks for the password again. A CSRF token is the session id signed under another label,
  * so it needs no storage either and is worthless without the session cookie it belongs to.
+ *
+ * A live-update token (`live1.<id>.<expires>.<hmac>`, another label again) lets the page's
+ * realtime connection prove its session without the cookie, which stays HttpOnly: it expires
+ * within LIVE_TOKEN_TTL_SECONDS, never after its session, and opens nothing but the updates channel.
  *
  * Logout is remembered in memory until the session would have expired: in one local process that
  * revokes the cookie everywhere; in AWS it revokes it in the container that served the logout and
@@ -72,6 +84,28 @@ export class DashboardSessions {
   /** Still within its lifetime and not logged out (a live update stream checks before each push). */
   isLive(session: Session): boolean {
     return session.expiresAt > this.now() / 1000 && !this.revoked.has(session.id);
+  }
+
+  /** A live-update token for the session, valid for LIVE_TOKEN_TTL_SECONDS at most. */
+  liveToken(password: string, session: Session): { token: string; expiresAt: number } {
+    const expiresAt = Math.min(session.expiresAt, Math.floor(this.now() / 1000) + LIVE_TOKEN_TTL_SECONDS);
+    const body = `live1.${session.id}.${expiresAt}`;
+    return { token: `${body}.${mac(this.keyFor(password), `live.${body}`)}`, expiresAt };
+  }
+
+  /**
+   * The seconds a live-update token has left, or undefined: malformed, forged, expired, or its
+   * session logged out (in this process).
+   */
+  liveTokenLeft(password: string, token: string | undefined): number | undefined {
+    const parts = LIVE_TOKEN.exec(token ?? '');
+    if (parts === null) return undefined;
+    const [, id = '', expires = '', signature = ''] = parts;
+    const body = `live1.${id}.${expires}`;
+    if (!secretsMatch(signature, mac(this.keyFor(password), `live.${body}`))) return undefined;
+    const expiresAt = Number(expires);
+    if (!this.isLive({ id, expiresAt })) return undefined;
+    return Math.floor(expiresAt - this.now() / 1000);
   }
 
   csrfToken(password: string, session: Session): string {

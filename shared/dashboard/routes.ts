@@ -10,6 +10,7 @@ import {
   type Session,
   sameOrigin,
 } from './auth.js';
+import type { LiveEndpoint } from './live.js';
 
 /** One HTTP request, as the local server and the Lambda's API Gateway event both describe it. */
 export interface DashboardRequest {
@@ -43,15 +44,17 @@ export interface DashboardOptions {
   operate(request: OperatorRequest, source: string): Promise<unknown>;
   health(): Promise<ComponentHealth>;
   assets(): Promise<DashboardAssets>;
-  /** `sse` where GET /events streams updates (the local bot); `poll` where it cannot (Lambda). */
-  updates: 'sse' | 'poll';
+  /**
+   * Where the page subscribes to live updates (shared/dashboard/live.ts): the local bot's own
+   * endpoint, or the AppSync Events API in AWS. Without it the page polls every `pollSeconds`;
+   * with it the page polls only while the connection is down.
+   */
+  live?(request: DashboardRequest): LiveEndpoint;
   pollSeconds: number;
   /** Served over https (AWS): the cookie is `Secure` and `__Host-` prefixed. */
   secureCookies: boolean;
   sessions: DashboardSessions;
   limiter: LoginLimiter;
-  /** Told of each logout, so the session's live stream ends with it. */
-  onLogout?(session: Session): void;
 }
 
 export interface Dashboard {
@@ -65,22 +68,23 @@ export const isDashboardPath = (path: string): boolean =>
   path === '/' ||
   path === '/login' ||
   path === '/logout' ||
-  path === '/events' ||
   path.startsWith('/assets/') ||
   path.startsWith('/api/');
 
 const READ_VIEWS = ['positions', 'orders', 'signals', 'pnl'] as const;
 
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** The page's policy; `connect` adds the realtime endpoint's origin to what the page may reach. */
+const contentSecurityPolicy = (connect: readonly string[] = []) =>
+  [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    `connect-src ${["'self'", ...connect].join(' ')}`,
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
 
 const COMMON_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -110,7 +114,7 @@ const html = (statusCode: number, body: string, headers: Record<string, string> 
   headers: {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy': CSP,
+    'content-security-policy': contentSecurityPolicy(),
     ...COMMON_HEADERS,
     ...headers,
   },
@@ -160,7 +164,7 @@ function passwordOf(request: DashboardRequest): string | undefined {
  *     session, else a redirect to the login.
  *  2. `GET /login`, `POST /login` (the password; failures rate-limited per address) which sets the
  *     HttpOnly, SameSite=Strict session cookie, and `POST /logout`.
- *  3. `GET /api/session` (the CSRF token and how to get updates), `GET /api/health`,
+ *  3. `GET /api/session` (the CSRF token, and where to subscribe to live updates with a fresh token), `GET /api/health`,
  *     `GET /api/status[/<view>]`: the operator's reads (docs/API.md), with the session cookie.
  *  4. `POST /api/admin/<stop|resume|reset-breaker>`: the operator's actions, only with the cookie,
  *     the session's CSRF token in `X-CSRF-Token`, and an `Origin` naming this host.
@@ -222,7 +226,6 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       if (!options.sessions.checkCsrf(password, session, request.headers[CSRF_HEADER]))
         return json(403, { error: 'cross-site request refused' });
       options.sessions.revoke(session);
-      options.onLogout?.(session);
     }
     return json(200, { loggedOut: true }, { 'set-cookie': cookie('', 0) });
   }
@@ -232,10 +235,13 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     const password = await options.password();
     if (path === '/api/session') {
       if (method !== 'GET') return json(405, { error: 'use GET' }, { allow: 'GET' });
+      const live = options.live?.(request);
       return json(200, {
         csrfToken: options.sessions.csrfToken(password, session),
         expiresAt: session.expiresAt,
-        updates: options.updates,
+        // A fresh token with every answer: the page asks before each (re)connection.
+        live:
+          live === undefined ? null : { ...live, token: options.sessions.liveToken(password, session).token },
         pollSeconds: options.pollSeconds,
       });
     }
@@ -307,7 +313,12 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       if (path === '/') {
         if (method !== 'GET') return json(405, { error: 'use GET' }, { allow: 'GET' });
         if (session === undefined) return redirect(`${request.basePath}/login`);
-        return html(200, (await options.assets()).page.body);
+        const live = options.live?.(request);
+        return html(200, (await options.assets()).page.body, {
+          'content-security-policy': contentSecurityPolicy(
+            live === undefined ? [] : [new URL(live.url).origin],
+          ),
+        });
       }
       if (path.startsWith('/api/')) {
         if (session === undefined) return json(401, { error: 'login required' });

@@ -5,17 +5,22 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDashboardHandler } from '../../functions/dashboard.js';
+import { AppSyncEventsPublisher, createLivePublisher } from '../../functions/live-publisher.js';
 import { writeDashboardAssets } from '../../infra/dashboard/build.js';
 import { StatusAnswer } from '../../infra/dashboard/contract.js';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.js';
 import { parseConfig } from '../../shared/config/load.js';
 import { loadAssets } from '../../shared/dashboard/assets.js';
 import { DashboardSessions, LoginLimiter } from '../../shared/dashboard/auth.js';
+import { EVENTS_SUBPROTOCOL, LIVE_CHANNEL, REALTIME_PATH } from '../../shared/dashboard/live.js';
 import { createDashboard } from '../../shared/dashboard/routes.js';
 import type { Clock } from '../../shared/ports/index.js';
+import { operate } from '../../shared/usecases/operator.js';
+import { startFakeAppSyncEvents, TEST_CREDENTIALS, TEST_REGION } from '../fakes/appsync-events.js';
 import { aStageGet } from '../fixtures/builders.js';
 
 const SECRET = `whsec-${randomUUID()}`;
@@ -62,10 +67,7 @@ function watch(target: Page): string[] {
   });
   target.on('pageerror', (error) => found.push(`page error: ${error.message}`));
   target.on('requestfailed', (request) => {
-    const error = request.failure()?.errorText ?? '?';
-    // The page closes its own event stream to reopen it with another filter: an abort, not a failure.
-    if (new URL(request.url()).pathname === '/events' && error === 'net::ERR_ABORTED') return;
-    found.push(`request failed: ${request.url()} (${error})`);
+    found.push(`request failed: ${request.url()} (${request.failure()?.errorText ?? '?'})`);
   });
   target.on('response', (response) => {
     if (response.status() >= 400) found.push(`HTTP ${response.status()}: ${response.url()}`);
@@ -96,6 +98,21 @@ async function sessionCookie(): Promise<string> {
   const cookie = (await context.cookies(runtime.url)).find((c) => c.name === 'pinebridge_session');
   if (cookie === undefined) throw new Error('no session cookie');
   return `${cookie.name}=${cookie.value}`;
+}
+
+/** Opens the realtime endpoint at `base` with a token as the page would: `open`, or `refused`. */
+function realtimeUpgrade(base: string, token: string): Promise<'open' | 'refused'> {
+  const header = Buffer.from(JSON.stringify({ host: new URL(base).host, Authorization: token })).toString(
+    'base64url',
+  );
+  const socket = new WebSocket(`${base}${REALTIME_PATH}`, [EVENTS_SUBPROTOCOL, `header-${header}`]);
+  return new Promise((resolve) => {
+    socket.addEventListener('open', () => {
+      socket.close();
+      resolve('open');
+    });
+    socket.addEventListener('error', () => resolve('refused'));
+  });
 }
 
 async function logIn(target: Page, password: string) {
@@ -165,10 +182,10 @@ afterAll(async () => {
 });
 
 describe('the web dashboard in a real browser', () => {
-  it('requires a login: the page, the API and the live stream refuse without it, and a wrong password is refused', async () => {
+  it('requires a login: the page, the API and the live updates refuse without it, and a wrong password is refused', async () => {
     const root = await fetch(`${runtime.url}/`, { redirect: 'manual' });
     const api = await fetch(`${runtime.url}/api/status`);
-    const events = await fetch(`${runtime.url}/events`);
+    const live = await realtimeUpgrade(runtime.url.replace('http:', 'ws:'), 'live1.not-a-token');
     const action = await fetch(`${runtime.url}/api/admin/stop`, {
       method: 'POST',
       headers: { origin: runtime.url, 'content-type': 'application/json' },
@@ -189,7 +206,7 @@ describe('the web dashboard in a real browser', () => {
     expect(root.status).toBe(303);
     expect(root.headers.get('location')).toBe('/login');
     expect(api.status).toBe(401);
-    expect(events.status).toBe(401);
+    expect(live).toBe('refused');
     expect(action.status).toBe(401);
     expect(landedOn).toBe('/login');
     expect(refused.status()).toBe(401);
@@ -285,16 +302,22 @@ describe('the web dashboard in a real browser', () => {
     expect(phoneFound).toEqual([]);
   });
 
-  it('falls back to polling the status API when the event stream is unavailable, as in AWS', async () => {
+  it('falls back to polling the status API while the live-update connection is down, and goes live again', async () => {
     const polling = await context.newPage();
-    // The stream answers as a server without one would: the browser gives up on it for good.
-    await polling.route('**/events*', (route) => route.fulfill({ status: 503, body: 'no stream here' }));
+    // Every connection is closed at once, as a network that drops WebSockets would.
+    let refusing = true;
+    await polling.routeWebSocket('**/event/realtime', (ws) => {
+      if (refusing) ws.close({ code: 1011, reason: 'no realtime here' });
+      else ws.connectToServer();
+    });
     await polling.goto(`${runtime.url}/`);
     await polling.locator('#connection', { hasText: 'Polling every' }).waitFor(WAIT);
 
     await alert({ ticker: 'QQQ', quantity: 2, price: 512.3 });
 
     await polling.locator('#positions tbody tr', { hasText: 'QQQ' }).waitFor(WAIT);
+    refusing = false;
+    await polling.locator('#connection', { hasText: 'Live' }).waitFor(WAIT);
     await polling.close();
   });
 
@@ -423,7 +446,6 @@ describe('the dashboard function in AWS', () => {
         operate: async () => ({}),
         health: async () => ({ ok: true, components: {} }),
         assets: () => loadAssets(dir),
-        updates: 'poll',
         pollSeconds: 10,
         secureCookies: true,
         sessions: new DashboardSessions(),
@@ -442,4 +464,116 @@ describe('the dashboard function in AWS', () => {
     expect(login.body).toContain('name="password"');
     expect(root).toMatchObject({ statusCode: 303, headers: { location: '/prod/login' } });
   });
+
+  it('a deployed page shows a fill without a reload once the bus publishes to AppSync Events, and was not told before', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pinebridge-dashboard-'));
+    await writeDashboardAssets(dir);
+    const appsync = await startFakeAppSyncEvents(async () => ADMIN);
+    // The dashboard function as deployed (its routes, AWS sessions, the live endpoint from its
+    // environment), reading the same book the trades below are booked in; behind an HTTP adapter
+    // standing in for API Gateway.
+    const handler = createDashboardHandler(
+      createDashboard({
+        password: async () => ADMIN,
+        operate: (request, source) => operate(runtime.deps, request, source),
+        health: async () => ({ ok: true, components: { database: 'ok' } }),
+        assets: () => loadAssets(dir),
+        live: () => ({ url: appsync.realtimeUrl, host: appsync.host, channel: LIVE_CHANNEL }),
+        pollSeconds: 10,
+        // Served over plain http on loopback here: no Secure cookie (in AWS it is one).
+        secureCookies: false,
+        sessions: new DashboardSessions(),
+        limiter: new LoginLimiter(),
+      }),
+    );
+    const api = await serveAsApiGateway(handler);
+    const publish = createLivePublisher(
+      new AppSyncEventsPublisher(appsync.httpUrl, TEST_REGION, async () => TEST_CREDENTIALS),
+    );
+    const deployed = await browser.newPage();
+    const deployedProblems: string[] = [];
+    deployed.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') deployedProblems.push(`console: ${m.text()}`);
+    });
+    deployed.on('pageerror', (error) => deployedProblems.push(`page error: ${error.message}`));
+    try {
+      await deployed.goto(`${api.url}/`);
+      await deployed.getByLabel('Password').fill(ADMIN);
+      await Promise.all([
+        deployed.waitForURL(`${api.url}/`),
+        deployed.getByRole('button', { name: 'Log in' }).click(),
+      ]);
+      await deployed.locator('#connection', { hasText: 'Live' }).waitFor(WAIT);
+      await deployed.evaluate('window.pinebridgeNotReloaded = true');
+
+      await alert({ ticker: 'META', quantity: 3, price: 601.2 });
+      // Nothing on the channel yet: the page, live, does not poll, so it has not seen the fill.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const before = await deployed.locator('#positions tbody tr', { hasText: 'META' }).count();
+      const publishedAt = Date.now();
+      await publish({
+        source: 'pinebridge.notify',
+        'detail-type': 'Notice',
+        time: new Date().toISOString(),
+        detail: {
+          kind: 'fill',
+          severity: 'info',
+          title: 'Bought 3 META',
+          lines: [],
+          at: new Date().toISOString(),
+        },
+      });
+      await deployed.locator('#positions tbody tr', { hasText: 'META' }).waitFor(WAIT);
+      const shownAfterMs = Date.now() - publishedAt;
+
+      expect(before).toBe(0);
+      expect(await deployed.evaluate('window.pinebridgeNotReloaded')).toBe(true);
+      // Within the issue's ~2 s of the publish (a loopback figure: AWS adds the bus and AppSync hops).
+      expect(shownAfterMs).toBeLessThan(2_000);
+      expect(appsync.authorizations.map((a) => [a.operation, a.allowed])).toEqual([
+        ['connect', true],
+        ['subscribe', true],
+      ]);
+      expect(deployedProblems).toEqual([]);
+    } finally {
+      await deployed.close();
+      await api.close();
+      await appsync.close();
+    }
+  });
 });
+
+/** Serves a dashboard function over HTTP as API Gateway's proxy integration would call it (no stage). */
+async function serveAsApiGateway(
+  handler: ReturnType<typeof createDashboardHandler>,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers))
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    const body = Buffer.concat(chunks).toString('utf8');
+    const result = await handler({
+      httpMethod: req.method ?? 'GET',
+      path: url.pathname,
+      headers,
+      body: body === '' ? null : body,
+      isBase64Encoded: false,
+      multiValueQueryStringParameters: null,
+      queryStringParameters: url.search === '' ? null : Object.fromEntries(url.searchParams),
+      requestContext: { path: url.pathname, identity: { sourceIp: '127.0.0.1' } },
+    } as unknown as APIGatewayProxyEvent);
+    res.writeHead(result.statusCode, result.headers as Record<string, string>);
+    res.end(result.body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DashboardFunction } from '../../infra/constructs/dashboard-function.js';
+import { LiveUpdates } from '../../infra/constructs/live-updates.js';
 import {
   PinebridgeFunction,
   UNREACHED_CREDENTIAL_PROVIDERS,
@@ -143,5 +145,54 @@ describe('dashboard bundle', () => {
     expect(appJs?.body.length).toBeGreaterThan(100_000);
     expect(appJs?.body).not.toMatch(/\bimport\s*\(|from\s*["']https?:/);
     expect(root).toMatchObject({ statusCode: 303, headers: { location: '/prod/login' } });
+  });
+});
+
+describe('live-update bundles', () => {
+  it('the authorizer and the publisher bundle and load in a fresh process, refusing what is not theirs without any network', async () => {
+    const app = new App({ outdir, builtinCloudFormationValidation: false });
+    const stack = new Stack(app, 'LiveBundle');
+    const live = new LiveUpdates(stack, 'Live', {
+      stage: 'prod',
+      prefix: 'pinebridge-prod',
+      bus: new EventBus(stack, 'Bus'),
+      dashboardSecret: new Secret(stack, 'Password'),
+    });
+    app.synth();
+    const template = Template.fromStack(stack);
+    const bundleOf = (fn: LiveUpdates['publisher']) => {
+      const resource = template.toJSON().Resources[
+        stack.getLogicalId(fn.node.defaultChild as CfnElement)
+      ] as {
+        Properties: { Code: { S3Key: string } };
+      };
+      return pathToFileURL(
+        join(outdir, `asset.${resource.Properties.Code.S3Key.replace(/\.zip$/, '')}`, 'index.mjs'),
+      ).href;
+    };
+    const script = `
+      const authorizer = await import(${JSON.stringify(bundleOf(live.authorizer))});
+      const publisher = await import(${JSON.stringify(bundleOf(live.publisher))});
+      process.stdout.write(JSON.stringify([
+        await authorizer.handler({ authorizationToken: 42 }),
+        await publisher.handler({ source: 'aws.cloudwatch', 'detail-type': 'CloudWatch Alarm State Change' }),
+      ]));
+    `;
+
+    const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], {
+      env: {
+        PATH: process.env.PATH,
+        DASHBOARD_SECRET_ID: 'pinebridge-prod/dashboard',
+        LIVE_HTTP_DOMAIN: 'example.appsync-api.eu-west-1.amazonaws.com',
+        PINEBRIDGE_STAGE: 'prod',
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'not-a-real-key',
+        AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+      },
+    });
+
+    expect(JSON.parse(stdout)).toEqual([{ isAuthorized: false }, { published: false }]);
   });
 });

@@ -3,8 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { reconcileWindows } from '../../infra/constructs/reconcile-schedules.js';
 import type { StatefulStack } from '../../infra/stacks/stateful-stack.js';
 import { TABLES, type TableKey } from '../../shared/adapters/dynamodb/tables.js';
-import { SIGNAL_EVENT } from '../../shared/adapters/events.js';
+import { NOTICE_EVENT, SIGNAL_EVENT, TRADING_STATE_EVENT } from '../../shared/adapters/events.js';
 import { adminFunctionName, dashboardFunctionName } from '../../shared/config/names.js';
+import { LIVE_NAMESPACE } from '../../shared/dashboard/live.js';
 import { TRADE_FLOW_TASK_NAMES } from '../../shared/usecases/tasks.js';
 import {
   asList,
@@ -77,6 +78,9 @@ const PAPER_BROKER_DYNAMO_ACCESS: Record<string, Record<string, string[]>> = {
     paperOrders: ['GetItem', 'UpdateItem'],
   },
   Breaker: { portfolio: SNAPSHOT },
+  // The live-update functions touch no table: a token is checked by its signature, a hint is published as is.
+  LiveAuthorizer: {},
+  LivePublisher: {},
   Notifier: {
     signals: ['GetItem'],
     'signals/index/byDay': ['Query'],
@@ -269,13 +273,15 @@ describe('REST API', () => {
 });
 
 describe('Lambda functions', () => {
-  it('there is one function for the webhook, each trade-flow task, the breaker, the reconciler, the operator, /health, the web dashboard and the notifier', () => {
+  it('there is one function for the webhook, each trade-flow task, the breaker, the reconciler, the operator, /health, the web dashboard, its live updates and the notifier', () => {
     expect(view.functionNames().sort()).toEqual(
       [
         'Admin',
         'Breaker',
         'Dashboard',
         'Health',
+        'LiveAuthorizer',
+        'LivePublisher',
         'Notifier',
         'Reconciler',
         'Webhook',
@@ -309,10 +315,11 @@ describe('Lambda functions', () => {
     expect(view.lambdaProps(webhookId()).Timeout).toBeLessThanOrEqual(3);
   });
 
-  it('the webhook and /health ship without source maps (a cold-start cost); every other function has them in stack traces', () => {
+  it('the webhook, /health and the live-update functions ship without source maps (a cold-start cost someone waits on); every other function has them in stack traces', () => {
+    const quick = ['Health', 'LiveAuthorizer', 'LivePublisher'].map((name) => view.functionId(name));
     for (const [id] of view.lambdas()) {
       const options = view.variables(id).NODE_OPTIONS;
-      if ([webhookId(), view.functionId('Health')].includes(id)) expect(options, id).toBeUndefined();
+      if ([webhookId(), ...quick].includes(id)) expect(options, id).toBeUndefined();
       else expect(options, id).toBe('--enable-source-maps');
     }
   });
@@ -446,7 +453,8 @@ describe('IAM: least privilege', () => {
   });
 
   it('every trading function is given every table’s name (its dependencies build every store), granted or not', () => {
-    for (const name of view.functionNames().filter((n) => !['Webhook', 'Health'].includes(n)))
+    const untrading = ['Webhook', 'Health', 'LiveAuthorizer', 'LivePublisher'];
+    for (const name of view.functionNames().filter((n) => !untrading.includes(n)))
       for (const key of Object.keys(TABLES) as TableKey[])
         expect(
           renderValue(view.variables(view.functionId(name))[TABLES[key].envVar], statefulJson),
@@ -740,6 +748,106 @@ describe('web dashboard', () => {
   });
 });
 
+describe('live dashboard updates (AppSync Events)', () => {
+  const apiId = () => {
+    const apis = resourcesOfType(json, 'AWS::AppSync::Api');
+    expect(apis).toHaveLength(1);
+    return apis[0]?.[0] ?? '';
+  };
+
+  it('one Event API: pages connect and subscribe through the Lambda authorizer (never cached), only IAM publishes', () => {
+    const config = propsOf(json.Resources[apiId()]).EventConfig as Record<string, unknown>;
+    const providers = asList(config.AuthProviders) as {
+      AuthType: string;
+      LambdaAuthorizerConfig?: unknown;
+    }[];
+    const lambda = providers.find((p) => p.AuthType === 'AWS_LAMBDA')?.LambdaAuthorizerConfig as Record<
+      string,
+      unknown
+    >;
+
+    expect(providers.map((p) => p.AuthType).sort()).toEqual(['AWS_IAM', 'AWS_LAMBDA']);
+    expect(renderValue(lambda.AuthorizerUri)).toBe(`<${view.functionId('LiveAuthorizer')}.Arn>`);
+    expect(lambda.AuthorizerResultTtlInSeconds).toBe(0);
+    expect(config.ConnectionAuthModes).toEqual([{ AuthType: 'AWS_LAMBDA' }]);
+    expect(config.DefaultSubscribeAuthModes).toEqual([{ AuthType: 'AWS_LAMBDA' }]);
+    expect(config.DefaultPublishAuthModes).toEqual([{ AuthType: 'AWS_IAM' }]);
+    // No API key exists to leak.
+    expect(resourcesOfType(json, 'AWS::AppSync::ApiKey')).toEqual([]);
+    expect(resourcesOfType(json, 'AWS::AppSync::ChannelNamespace').map(([, ns]) => propsOf(ns).Name)).toEqual(
+      [LIVE_NAMESPACE],
+    );
+  });
+
+  it('AppSync, and only AppSync for this API, may invoke the authorizer', () => {
+    const permissions = resourcesOfType(json, 'AWS::Lambda::Permission')
+      .map(([, p]) => propsOf(p))
+      .filter((p) => renderValue(p.FunctionName) === `<${view.functionId('LiveAuthorizer')}.Arn>`);
+
+    expect(permissions).toHaveLength(1);
+    expect(permissions[0]).toMatchObject({
+      Action: 'lambda:InvokeFunction',
+      Principal: 'appsync.amazonaws.com',
+    });
+    expect(renderValue(permissions[0]?.SourceArn)).toBe(`<${apiId()}.ApiArn>`);
+  });
+
+  it('a rule sends every signal, notice and trading-state change on the bus to the publisher, for a minute at most', () => {
+    const rules = resourcesOfType(json, 'AWS::Events::Rule')
+      .map(([, rule]) => propsOf(rule))
+      .filter((props) =>
+        asList(props.Targets).some(
+          (t) => renderValue((t as { Arn: unknown }).Arn) === `<${view.functionId('LivePublisher')}.Arn>`,
+        ),
+      );
+
+    expect(rules).toHaveLength(1);
+    expect(renderValue(rules[0]?.EventBusName, statefulJson)).toBe(
+      renderValue({ Ref: logicalIdOf(stateful.bus) }),
+    );
+    expect((rules[0]?.EventPattern as { source: string[] }).source.sort()).toEqual(
+      [SIGNAL_EVENT.source, NOTICE_EVENT.source, TRADING_STATE_EVENT.source].sort(),
+    );
+    expect(asList(rules[0]?.Targets)[0]).toMatchObject({
+      RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 60 },
+    });
+  });
+
+  it('only the publisher may publish, only on the pinebridge namespace, and nothing may connect or subscribe with IAM', () => {
+    const appsyncGrants = view
+      .functionNames()
+      .map((name) => [name, view.grants(view.functionId(name), 'appsync')] as const)
+      .filter(([, grants]) => grants.length > 0);
+
+    expect(appsyncGrants.map(([name]) => name)).toEqual(['LivePublisher']);
+    const [grant] = appsyncGrants[0]?.[1] ?? [];
+    expect(grant?.actions).toEqual(['appsync:EventPublish']);
+    expect(grant?.resources).toEqual([
+      `arn:<AWS::Partition>:appsync:<AWS::Region>:<AWS::AccountId>:apis/<${apiId()}.ApiId>/channelNamespace/${LIVE_NAMESPACE}`,
+    ]);
+    expect(renderValue(view.variables(view.functionId('LivePublisher')).LIVE_HTTP_DOMAIN)).toBe(
+      `<${apiId()}.Dns.Http>`,
+    );
+  });
+
+  it('the dashboard tells pages where to subscribe: the API’s realtime and HTTP domains', () => {
+    const variables = view.variables(dashboardId());
+
+    expect(renderValue(variables.LIVE_REALTIME_DOMAIN)).toBe(`<${apiId()}.Dns.Realtime>`);
+    expect(renderValue(variables.LIVE_HTTP_DOMAIN)).toBe(`<${apiId()}.Dns.Http>`);
+  });
+
+  it('with the dashboard off there is no live-update API and no function for it', () => {
+    const app = buildTestApp({ config: { dashboard: { enabled: false } } });
+    const without = Template.fromStack(app.stateless).toJSON() as CfnTemplate;
+    const names = new StatelessView(without, statefulJson).functionNames();
+
+    expect(resourcesOfType(without, 'AWS::AppSync::Api')).toEqual([]);
+    expect(names).not.toContain('LiveAuthorizer');
+    expect(names).not.toContain('LivePublisher');
+  });
+});
+
 describe('schedules', () => {
   /** The rule or schedules that invoke a function. */
   const eventRuleFor = (functionId: string) =>
@@ -862,10 +970,11 @@ describe('schedules', () => {
 });
 
 describe('broker keys', () => {
-  it('no function is given broker keys while the paper broker is configured; the webhook, the dashboard and the notifier read only their own secret', () => {
+  it('no function is given broker keys while the paper broker is configured; the webhook, the dashboard (and its live-update authorizer) and the notifier read only their own secret', () => {
     const ownSecret = new Map([
       [webhookId(), `<${logicalIdOf(stateful.webhookSecret)}>`],
       [dashboardId(), `<${logicalIdOf(stateful.dashboardSecret)}>`],
+      [view.functionId('LiveAuthorizer'), `<${logicalIdOf(stateful.dashboardSecret)}>`],
       [view.functionId('Notifier'), `<${logicalIdOf(stateful.notificationsSecret)}>`],
     ]);
     for (const [id] of view.lambdas()) {

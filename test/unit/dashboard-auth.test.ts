@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DashboardSessions, LoginLimiter, readCookie, sameOrigin } from '../../shared/dashboard/auth.js';
+import {
+  DashboardSessions,
+  LIVE_TOKEN_TTL_SECONDS,
+  LoginLimiter,
+  readCookie,
+  sameOrigin,
+} from '../../shared/dashboard/auth.js';
 
 const PASSWORD = 'correct-horse-battery-staple';
 
@@ -68,6 +74,57 @@ describe('dashboard sessions', () => {
     expect(sessions.checkCsrf(PASSWORD, mine, undefined)).toBe(false);
     expect(sessions.checkCsrf(PASSWORD, mine, '')).toBe(false);
     expect(sessions.checkCsrf('another-password-here', mine, token)).toBe(false);
+  });
+});
+
+describe('live-update tokens', () => {
+  it('last a few minutes, never beyond their session, and are neither the cookie nor the CSRF token', () => {
+    const clock = clockAt(1_700_000_000_000);
+    const sessions = new DashboardSessions({ now: clock.now, ttlSeconds: 3600 });
+    const { session, cookieValue } = sessions.issue(PASSWORD);
+
+    const { token, expiresAt } = sessions.liveToken(PASSWORD, session);
+
+    expect(token).toMatch(/^live1\.[\w-]{22}\.\d+\.[\w-]{43}$/);
+    expect(expiresAt).toBe(1_700_000_000 + LIVE_TOKEN_TTL_SECONDS);
+    expect(sessions.liveTokenLeft(PASSWORD, token)).toBe(LIVE_TOKEN_TTL_SECONDS);
+    expect(token.split('.')[3]).not.toBe(cookieValue.split('.')[3]);
+    expect(token).not.toContain(sessions.csrfToken(PASSWORD, session));
+    // Neither opens what the other does.
+    expect(sessions.verify(PASSWORD, token)).toBeUndefined();
+    expect(sessions.liveTokenLeft(PASSWORD, cookieValue)).toBeUndefined();
+    clock.ms += (LIVE_TOKEN_TTL_SECONDS - 1) * 1000;
+    expect(sessions.liveTokenLeft(PASSWORD, token)).toBe(1);
+    clock.ms += 1000;
+    expect(sessions.liveTokenLeft(PASSWORD, token)).toBeUndefined();
+
+    // Near its end a session gives tokens only for what it has left.
+    clock.ms = 1_700_000_000_000 + 3600_000 - 30_000;
+    expect(sessions.liveToken(PASSWORD, session).expiresAt).toBe(session.expiresAt);
+  });
+
+  it('refuses a forged, altered or foreign token, one of a logged-out session, and one under another password', () => {
+    const sessions = new DashboardSessions({ salt: 'process-1' });
+    const { session } = sessions.issue(PASSWORD);
+    const { token } = sessions.liveToken(PASSWORD, session);
+    const [version, id, expires, signature] = token.split('.') as [string, string, string, string];
+    const other = sessions.issue(PASSWORD).session;
+    const otherToken = sessions.liveToken(PASSWORD, other).token;
+
+    for (const forged of [
+      `${version}.${id}.${Number(expires) + 3600}.${signature}`,
+      `${version}.${other.id}.${expires}.${signature}`,
+      `v1.${id}.${expires}.${signature}`,
+      `${version}.${id}.${expires}`,
+      '',
+      undefined,
+    ])
+      expect(sessions.liveTokenLeft(PASSWORD, forged)).toBeUndefined();
+    expect(sessions.liveTokenLeft('another-password-here', token)).toBeUndefined();
+    expect(new DashboardSessions({ salt: 'process-2' }).liveTokenLeft(PASSWORD, token)).toBeUndefined();
+    sessions.revoke(other);
+    expect(sessions.liveTokenLeft(PASSWORD, otherToken)).toBeUndefined();
+    expect(sessions.liveTokenLeft(PASSWORD, token)).toBeGreaterThan(0);
   });
 });
 

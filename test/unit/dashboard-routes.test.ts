@@ -34,7 +34,6 @@ function build(overrides: Partial<DashboardOptions> = {}): Dashboard {
     },
     health: async () => ({ ok: true, components: { database: 'ok' } }),
     assets: async () => ASSETS,
-    updates: 'poll',
     pollSeconds: 10,
     secureCookies: true,
     sessions: new DashboardSessions(),
@@ -181,7 +180,36 @@ describe('dashboard routes', () => {
       { action: 'status', rejected: true },
       { action: 'orders', limit: 5, open: true },
     ]);
-    expect(JSON.parse(session.body)).toMatchObject({ updates: 'poll', pollSeconds: 10 });
+    // No live-update endpoint configured: the page polls.
+    expect(JSON.parse(session.body)).toMatchObject({ live: null, pollSeconds: 10 });
+  });
+
+  it('tells the page where to subscribe to live updates, with a fresh short-lived token each time, and lets the page reach it', async () => {
+    const sessions = new DashboardSessions();
+    const realtime = 'xyz.appsync-realtime-api.eu-west-1.amazonaws.com';
+    const live = {
+      url: `wss://${realtime}/event/realtime`,
+      host: 'xyz.appsync-api.eu-west-1.amazonaws.com',
+      channel: '/pinebridge/updates',
+    };
+    dashboard = build({ sessions, live: () => live });
+    const { cookie } = await logIn();
+    const ask = async () =>
+      JSON.parse(
+        (await dashboard.handle(request({ path: '/api/session', headers: { host: HOST, cookie } }))).body,
+      ) as { live: typeof live & { token: string } };
+
+    const first = await ask();
+    const page = await dashboard.handle(request({ path: '/', headers: { host: HOST, cookie } }));
+    const login = await dashboard.handle(request({ path: '/login' }));
+
+    expect(first.live).toMatchObject(live);
+    expect(sessions.liveTokenLeft(PASSWORD, first.live.token)).toBeGreaterThan(0);
+    expect(sessions.liveTokenLeft(PASSWORD, first.live.token)).toBeLessThanOrEqual(300);
+    // The cookie's session is not in the token: another label, another signature.
+    expect(cookie).not.toContain(first.live.token.split('.')[3]);
+    expect(page.headers['content-security-policy']).toContain(`connect-src 'self' wss://${realtime}`);
+    expect(login.headers['content-security-policy']).toContain("connect-src 'self';");
   });
 
   it('runs an admin action only with the cookie, this origin and the session CSRF token, recording who asked', async () => {
