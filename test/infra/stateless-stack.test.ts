@@ -805,7 +805,7 @@ describe('live dashboard updates (AppSync Events)', () => {
     expect(renderValue(rules[0]?.EventBusName, statefulJson)).toBe(
       renderValue({ Ref: logicalIdOf(stateful.bus) }),
     );
-    expect((rules[0]?.EventPattern as { source: string[] }).source.sort()).toEqual(
+    expect([...((rules[0]?.EventPattern as { source: string[] } | undefined)?.source ?? [])].sort()).toEqual(
       [SIGNAL_EVENT.source, NOTICE_EVENT.source, TRADING_STATE_EVENT.source].sort(),
     );
     expect(asList(rules[0]?.Targets)[0]).toMatchObject({
