@@ -117,6 +117,15 @@ export interface BacktestFigures {
 }
 
 /** bench/notify.ts: signal-to-fill without a notification channel, and with three that never answer. */
+/** bench/live-updates.ts: alert to an open page, subscribed (live) and polling every 10 s. */
+export interface LiveFigures {
+  runs: { mode: 'live' | 'polling'; count: number; p50: number; p99: number }[];
+  /** Mean of the live runs' p99, ms. */
+  liveP99: number;
+  /** Mean of the polling runs' p50, ms. */
+  pollingP50: number;
+}
+
 export interface NotifyFigures {
   runs: { hanging: boolean; count: number; p50: number; p99: number }[];
   /** Mean of the hanging runs' p50 over the baseline runs'. */
@@ -133,6 +142,7 @@ export interface FigureFiles {
   'cold-start': ColdStartFigures;
   backtest: BacktestFigures;
   notify: NotifyFigures;
+  live: LiveFigures;
 }
 
 export function writeFigures<K extends keyof FigureFiles>(name: K, figures: FigureFiles[K]): void {
