@@ -21,8 +21,16 @@ export interface Session {
   expiresAt: number;
 }
 
-const TOKEN = /^v1\.([A-Za-z0-9_-]{22})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
-const LIVE_TOKEN = /^live1\.([A-Za-z0-9_-]{22})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
+/**
+ * The two signed values, each `<version>.<session id>.<expires>.<hmac>` with the HMAC taken under
+ * its own label: the session cookie, and the live-update token. Neither passes for the other.
+ */
+const SIGNED = {
+  session: { version: 'v1', label: 'session' },
+  live: { version: 'live1', label: 'live' },
+} as const;
+type Signed = (typeof SIGNED)[keyof typeof SIGNED];
+const SIGNED_VALUE = /^([a-z0-9]{1,8})\.([A-Za-z0-9_-]{22})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
 
 const mac = (key: Buffer, text: string) => createHmac('sha256', key).update(text).digest('base64url');
 
@@ -60,28 +68,23 @@ export class DashboardSessions {
   }
 
   issue(password: string): { session: Session; cookieValue: string; maxAgeSeconds: number } {
-    const id = randomBytes(16).toString('base64url');
-    const expiresAt = Math.floor(this.now() / 1000) + this.ttlSeconds;
-    const body = `v1.${id}.${expiresAt}`;
+    const session = {
+      id: randomBytes(16).toString('base64url'),
+      expiresAt: Math.floor(this.now() / 1000) + this.ttlSeconds,
+    };
     return {
-      session: { id, expiresAt },
-      cookieValue: `${body}.${mac(this.keyFor(password), `session.${body}`)}`,
+      session,
+      cookieValue: this.sign(SIGNED.session, password, session),
       maxAgeSeconds: this.ttlSeconds,
     };
   }
 
   /** The session a cookie value proves, or undefined: malformed, forged, expired or logged out. */
   verify(password: string, cookieValue: string | undefined): Session | undefined {
-    const parts = TOKEN.exec(cookieValue ?? '');
-    if (parts === null) return undefined;
-    const [, id = '', expires = '', signature = ''] = parts;
-    const body = `v1.${id}.${expires}`;
-    if (!secretsMatch(signature, mac(this.keyFor(password), `session.${body}`))) return undefined;
-    const session = { id, expiresAt: Number(expires) };
-    return this.isLive(session) ? session : undefined;
+    return this.check(SIGNED.session, password, cookieValue);
   }
 
-  /** Still within its lifetime and not logged out (a live update stream checks before each push). */
+  /** Still within its lifetime and not logged out. */
   isLive(session: Session): boolean {
     return session.expiresAt > this.now() / 1000 && !this.revoked.has(session.id);
   }
@@ -89,8 +92,7 @@ export class DashboardSessions {
   /** A live-update token for the session, valid for LIVE_TOKEN_TTL_SECONDS at most. */
   liveToken(password: string, session: Session): { token: string; expiresAt: number } {
     const expiresAt = Math.min(session.expiresAt, Math.floor(this.now() / 1000) + LIVE_TOKEN_TTL_SECONDS);
-    const body = `live1.${session.id}.${expiresAt}`;
-    return { token: `${body}.${mac(this.keyFor(password), `live.${body}`)}`, expiresAt };
+    return { token: this.sign(SIGNED.live, password, { id: session.id, expiresAt }), expiresAt };
   }
 
   /**
@@ -98,14 +100,8 @@ export class DashboardSessions {
    * session logged out (in this process).
    */
   liveTokenLeft(password: string, token: string | undefined): number | undefined {
-    const parts = LIVE_TOKEN.exec(token ?? '');
-    if (parts === null) return undefined;
-    const [, id = '', expires = '', signature = ''] = parts;
-    const body = `live1.${id}.${expires}`;
-    if (!secretsMatch(signature, mac(this.keyFor(password), `live.${body}`))) return undefined;
-    const expiresAt = Number(expires);
-    if (!this.isLive({ id, expiresAt })) return undefined;
-    return Math.floor(expiresAt - this.now() / 1000);
+    const proven = this.check(SIGNED.live, password, token);
+    return proven === undefined ? undefined : Math.floor(proven.expiresAt - this.now() / 1000);
   }
 
   csrfToken(password: string, session: Session): string {
@@ -120,6 +116,22 @@ export class DashboardSessions {
     const nowSeconds = this.now() / 1000;
     for (const [id, expiresAt] of this.revoked) if (expiresAt <= nowSeconds) this.revoked.delete(id);
     this.revoked.set(session.id, session.expiresAt);
+  }
+
+  private sign(kind: Signed, password: string, { id, expiresAt }: Session): string {
+    const body = `${kind.version}.${id}.${expiresAt}`;
+    return `${body}.${mac(this.keyFor(password), `${kind.label}.${body}`)}`;
+  }
+
+  /** What a signed value of `kind` proves, if it is well-formed, genuine, unexpired and not logged out. */
+  private check(kind: Signed, password: string, value: string | undefined): Session | undefined {
+    const parts = SIGNED_VALUE.exec(value ?? '');
+    if (parts === null || parts[1] !== kind.version) return undefined;
+    const [, , id = '', expires = '', signature = ''] = parts;
+    const body = `${kind.version}.${id}.${expires}`;
+    if (!secretsMatch(signature, mac(this.keyFor(password), `${kind.label}.${body}`))) return undefined;
+    const session = { id, expiresAt: Number(expires) };
+    return this.isLive(session) ? session : undefined;
   }
 
   private keyFor(password: string): Buffer {

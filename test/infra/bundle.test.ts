@@ -30,6 +30,20 @@ const SECRET_VARS = [
   'PINEBRIDGE_WEBHOOK_SECRET_PREVIOUS_UNTIL',
 ];
 
+/**
+ * A Lambda-like environment for a bundle run in a fresh process: a stage, silent logs, fake
+ * credentials, and every AWS endpoint a closed loopback port (none of these runs may need AWS).
+ */
+const LAMBDA_LIKE_ENV = {
+  PATH: process.env.PATH,
+  PINEBRIDGE_STAGE: 'prod',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  AWS_REGION: 'eu-west-1',
+  AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+  AWS_SECRET_ACCESS_KEY: 'not-a-real-key',
+  AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+};
+
 const outdir = mkdtempSync(join(tmpdir(), 'pinebridge-bundle-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
@@ -118,16 +132,10 @@ describe('dashboard bundle', () => {
     );
     const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], {
       env: {
-        PATH: process.env.PATH,
+        ...LAMBDA_LIKE_ENV,
         ...tables,
         DASHBOARD_SECRET_ID: 'pinebridge-prod/dashboard',
         ADMIN_FUNCTION_NAME: 'pinebridge-prod-admin',
-        PINEBRIDGE_STAGE: 'prod',
-        POWERTOOLS_LOG_LEVEL: 'SILENT',
-        AWS_REGION: 'eu-west-1',
-        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-        AWS_SECRET_ACCESS_KEY: 'not-a-real-key',
-        AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
       },
     });
     const [login, appJs, root] = JSON.parse(stdout) as {
@@ -181,15 +189,9 @@ describe('live-update bundles', () => {
 
     const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], {
       env: {
-        PATH: process.env.PATH,
+        ...LAMBDA_LIKE_ENV,
         DASHBOARD_SECRET_ID: 'pinebridge-prod/dashboard',
         LIVE_HTTP_DOMAIN: 'example.appsync-api.eu-west-1.amazonaws.com',
-        PINEBRIDGE_STAGE: 'prod',
-        POWERTOOLS_LOG_LEVEL: 'SILENT',
-        AWS_REGION: 'eu-west-1',
-        AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-        AWS_SECRET_ACCESS_KEY: 'not-a-real-key',
-        AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
       },
     });
 
