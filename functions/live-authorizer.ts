@@ -33,8 +33,8 @@ export interface AuthorizerAnswer {
  *
  *  1. The token must be a live token of a dashboard session (shared/dashboard/auth.ts), signed
  *     with the current dashboard password and unexpired (a few minutes at most).
- *  2. Connecting (EVENT_CONNECT) and subscribing to LIVE_CHANNEL (EVENT_SUBSCRIBE) are allowed;
- *     anything else — another channel, publishing — is refused: only the publisher function
+ *  2. Connecting (EVENT_CONNECT, no channel) and subscribing to LIVE_CHANNEL (EVENT_SUBSCRIBE)
+ *     are allowed; another channel, or publishing, is refused: only the publisher function
  *     publishes, with IAM.
  *  3. The answer is cached by AppSync no longer than the token lives.
  *
@@ -47,12 +47,12 @@ export const createLiveAuthorizer =
     if (!parsed.success) return { isAuthorized: false };
     const { authorizationToken, requestContext } = parsed.data;
     const operation = requestContext?.operation;
-    const allowed =
-      operation === undefined ||
-      operation === 'EVENT_CONNECT' ||
-      (operation === 'EVENT_SUBSCRIBE' && requestContext?.channel === LIVE_CHANNEL);
+    const channel = requestContext?.channel;
+    // Publishing is IAM-only, so AppSync should never ask about it; refused here all the same.
+    // Keyed on what is asked, not on the operation's exact name: a connect names no channel.
+    const allowed = !/PUBLISH/i.test(operation ?? '') && (channel === undefined || channel === LIVE_CHANNEL);
     if (!allowed) {
-      logger.warn('live updates: refused an operation pages never need', { operation });
+      logger.warn('live updates: refused an operation pages never need', { operation, channel });
       return { isAuthorized: false };
     }
     let left: number | undefined;
