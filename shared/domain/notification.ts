@@ -233,6 +233,9 @@ export class AuthFailureWatch {
   }
 }
 
+/** A digest lists this many notices by title; the rest are counted (a digest is a summary). */
+export const DIGEST_MAX_LINES = 40;
+
 /** Many notices folded into one message (a burst, or a channel that was slow). */
 export function digestNotice(notices: readonly Notice[], at: string): Notice {
   const worst = notices.reduce<Severity>(
@@ -245,7 +248,14 @@ export function digestNotice(notices: readonly Notice[], at: string): Notice {
     kind: 'digest',
     severity: worst,
     title: `${notices.length} updates (${[...counts].map(([kind, n]) => `${n} ${kind}`).join(', ')})`,
-    lines: notices.map((n) => n.title),
+    lines: [
+      ...notices.slice(0, DIGEST_MAX_LINES).map((n) => n.title),
+      ...(notices.length > DIGEST_MAX_LINES
+        ? [
+            `… and ${notices.length - DIGEST_MAX_LINES} more: the dashboard and \`pinebridge signals\` list them all`,
+          ]
+        : []),
+    ],
     at,
   };
 }
@@ -265,6 +275,44 @@ export const SLACK_MAX_HEADER = 150;
 
 /** A title is one line: longer ones are cut (a channel's limit is for the details). */
 const TITLE_MAX = 512;
+
+/**
+ * How many characters of details (lines, as the channel counts them, escaped) one message of each
+ * channel carries, with room left for the title and a part number: Telegram's 4,096 for the
+ * whole text, Discord's 4,096 for the embed's description, Slack's 3,000 for a section.
+ */
+const DETAIL_LIMIT: Record<ChannelType, number> = {
+  telegram: TELEGRAM_MAX_TEXT - TITLE_MAX - 100,
+  discord: DISCORD_MAX_EMBED_DESCRIPTION,
+  slack: SLACK_MAX_SECTION,
+  webhook: Number.POSITIVE_INFINITY,
+};
+
+/**
+ * A notice as the messages `channel` sends it: itself when its details fit one message, else
+ * several parts, whole lines each, titled `… (1/3)`, `… (2/3)`…, so nothing a trader must read
+ * (what an incomplete stop left open, every mismatched position) is cut. Only a single line
+ * longer than a whole message is shortened.
+ */
+export function splitNotice(notice: Notice, channel: ChannelType): Notice[] {
+  const limit = DETAIL_LIMIT[channel];
+  const size = (line: string) => escapeMarkup(line).length + 1;
+  const fit = (line: string): string =>
+    size(line) > limit ? fit(clip(line, Math.floor(line.length * 0.9))) : line;
+  const parts: string[][] = [[]];
+  let used = 0;
+  for (const line of notice.lines.map(fit)) {
+    if (used > 0 && used + size(line) > limit) {
+      parts.push([]);
+      used = 0;
+    }
+    parts.at(-1)?.push(line);
+    used += size(line);
+  }
+  if (parts.length === 1) return [{ ...notice, lines: parts[0] ?? [] }];
+  const title = clip(notice.title, TITLE_MAX - 12);
+  return parts.map((lines, i) => ({ ...notice, title: `${title} (${i + 1}/${parts.length})`, lines }));
+}
 
 const ICON: Record<Severity, string> = { info: '✅', warning: '⚠️', critical: '🚨' };
 const DISCORD_COLOR: Record<Severity, number> = { info: 0x2e7d32, warning: 0xf9a825, critical: 0xc62828 };

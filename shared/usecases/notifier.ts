@@ -5,6 +5,7 @@ import {
   digestNotice,
   mismatchNotice,
   type Notice,
+  splitNotice,
   stopIncompleteNotice,
   tradingStateNotice,
   unknownOrderNotice,
@@ -85,11 +86,13 @@ class ChannelQueue {
 
   private async pump(): Promise<void> {
     while (this.queue.length > 0) {
-      const wait = this.lastSentAt + this.options.paceMs - Date.now();
-      if (wait > 0) await sleep(wait);
-      const message = this.next();
-      await this.deliver(message);
-      this.lastSentAt = Date.now();
+      // A notice too long for one message goes as parts, each paced and retried on its own.
+      for (const part of splitNotice(this.next(), this.channel.name)) {
+        const wait = this.lastSentAt + this.options.paceMs - Date.now();
+        if (wait > 0) await sleep(wait);
+        await this.deliver(part);
+        this.lastSentAt = Date.now();
+      }
     }
   }
 

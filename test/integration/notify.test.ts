@@ -124,6 +124,34 @@ describe('notification channels against loopback fakes of Telegram, Discord, Sla
     }
   });
 
+  it('sends a notice too long for one message as numbered parts, each valid at the service, every line delivered', async () => {
+    const { fake, list } = await channels();
+    const notifier = new Notifier({ channels: list, log: silentLog });
+    const lines = Array.from(
+      { length: 120 },
+      (_, i) => `close POS${i}: failed, still open (broker answered 503)`,
+    );
+
+    notifier.notify({
+      kind: 'stop-incomplete',
+      severity: 'critical',
+      title: 'Emergency stop INCOMPLETE',
+      lines,
+      at: new Date().toISOString(),
+    });
+    await notifier.flush();
+
+    for (const service of ['telegram', 'discord', 'slack'] as const) {
+      const received = fake.messages.filter((m) => m.service === service);
+      expect(received.length, service).toBeGreaterThan(1);
+      const seen = received.map((m) => m.visible).join('\n');
+      for (const line of lines) expect(seen, `${service}: ${line}`).toContain(line);
+      expect(seen, service).toContain(`(${received.length}/${received.length})`);
+    }
+    expect(fake.messages.filter((m) => m.service === 'webhook')).toHaveLength(1);
+    expect(fake.violations).toEqual([]);
+  });
+
   it('a channel that never answers holds nothing up: notify returns at once, the others deliver, and it is reported failing once', async () => {
     const { fake, list } = await channels({ timeoutMs: 200 });
     fake.hang('discord');

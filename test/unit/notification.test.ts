@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   AuthFailureWatch,
+  DIGEST_MAX_LINES,
   DISCORD_MAX_CONTENT,
   DISCORD_MAX_EMBED_DESCRIPTION,
   DISCORD_MAX_EMBED_TITLE,
@@ -12,6 +13,7 @@ import {
   renderTelegram,
   SLACK_MAX_HEADER,
   SLACK_MAX_SECTION,
+  splitNotice,
   TELEGRAM_MAX_TEXT,
 } from '../../shared/domain/notification.js';
 import { summaryDue } from '../../shared/usecases/daily-summary.js';
@@ -63,6 +65,75 @@ describe('notices on every channel, within each one’s documented limits', () =
     expect(digest.severity).toBe('critical');
     expect(digest.title).toMatch(/^10 updates \(2 fill, 1 refusal/);
     expect(digest.lines).toHaveLength(10);
+  });
+});
+
+describe('long notices are split, not cut', () => {
+  // An emergency stop that left 150 positions open: every one must reach the trader.
+  const left: Notice = {
+    kind: 'stop-incomplete',
+    severity: 'critical',
+    title: 'Emergency stop INCOMPLETE: 150 broker actions failed',
+    lines: Array.from(
+      { length: 150 },
+      (_, i) => `close SYM${i}: failed (broker answered 503) <& retry by hand>`,
+    ),
+    at: AT,
+  };
+  const telegramLength = (notice: Notice) =>
+    renderTelegram(notice)
+      .text.replace(/<[^>]*>/g, '')
+      .replaceAll('&lt;', '<')
+      .replaceAll('&gt;', '>')
+      .replaceAll('&amp;', '&').length;
+
+  it.each(['telegram', 'discord', 'slack'] as const)(
+    'on %s: parts within the limit, every line once, in order, numbered',
+    (channel) => {
+      const parts = splitNotice(left, channel);
+
+      expect(parts.length).toBeGreaterThan(1);
+      expect(parts.flatMap((p) => p.lines)).toEqual(left.lines);
+      parts.forEach((part, i) => {
+        expect(part.title).toBe(`${left.title} (${i + 1}/${parts.length})`);
+        expect(part.severity).toBe('critical');
+        // Rendered whole: nothing clipped, within the channel's documented limit.
+        if (channel === 'telegram') {
+          expect(telegramLength(part)).toBeLessThanOrEqual(TELEGRAM_MAX_TEXT);
+          expect(renderTelegram(part).text).not.toContain('\n…');
+        }
+        if (channel === 'discord')
+          expect(renderDiscord(part).embeds[0]?.description).toBe(part.lines.join('\n'));
+        if (channel === 'slack')
+          expect(renderSlack(part).blocks[1]?.text.text.length).toBeLessThanOrEqual(SLACK_MAX_SECTION);
+      });
+    },
+  );
+
+  it('leaves a notice that fits as it is, sends the webhook everything at once, and shortens only a line longer than a message', () => {
+    const one = EVERY_NOTICE[0] as Notice;
+    const monster: Notice = { ...one, lines: ['z'.repeat(20_000), 'after'] };
+
+    expect(splitNotice(one, 'telegram')).toEqual([one]);
+    expect(splitNotice(left, 'webhook')).toEqual([left]);
+    const [shortened, ...rest] = splitNotice(monster, 'telegram');
+    expect(rest).toEqual([]);
+    expect(shortened?.lines).toEqual([expect.stringMatching(/^z+ …$/), 'after']);
+    expect(telegramLength(shortened as Notice)).toBeLessThanOrEqual(TELEGRAM_MAX_TEXT);
+  });
+
+  it('a digest stays a summary: it lists the first notices by title and counts the rest', () => {
+    const many = Array.from({ length: 200 }, (_, i) => ({
+      ...(EVERY_NOTICE[0] as Notice),
+      title: `fill ${i}`,
+    }));
+
+    const digest = digestNotice(many, AT);
+
+    expect(digest.title).toBe('200 updates (200 fill)');
+    expect(digest.lines).toHaveLength(DIGEST_MAX_LINES + 1);
+    expect(digest.lines.at(-1)).toMatch(/^… and 160 more/);
+    expect(splitNotice(digest, 'slack')).toEqual([digest]);
   });
 });
 
