@@ -297,11 +297,11 @@ const DETAIL_LIMIT: Record<ChannelType, number> = {
 export function splitNotice(notice: Notice, channel: ChannelType): Notice[] {
   const limit = DETAIL_LIMIT[channel];
   const size = (line: string) => escapeMarkup(line).length + 1;
-  const fit = (line: string): string =>
-    size(line) > limit ? fit(clip(line, Math.floor(line.length * 0.9))) : line;
+  const fitted = (line: string): string =>
+    size(line) > limit ? fitted(clip(line, Math.floor(line.length * 0.9))) : line;
   const parts: string[][] = [[]];
   let used = 0;
-  for (const line of notice.lines.map(fit)) {
+  for (const line of notice.lines.map(fitted)) {
     if (used > 0 && used + size(line) > limit) {
       parts.push([]);
       used = 0;
