@@ -317,7 +317,8 @@ describe('the web dashboard in a real browser', () => {
 
     await polling.locator('#positions tbody tr', { hasText: 'QQQ' }).waitFor(WAIT);
     refusing = false;
-    await polling.locator('#connection', { hasText: 'Live' }).waitFor(WAIT);
+    // The page subscribes again after 2 s, doubling (2, 4, 8, 16 s…): live again by the next try.
+    await polling.locator('#connection', { hasText: 'Live' }).waitFor({ timeout: 45_000 });
     await polling.close();
   });
 
