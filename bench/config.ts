@@ -22,3 +22,26 @@ export const BENCH_CONFIG: ConfigInput = {
   },
   api: { throttle: { rateLimit: 100_000, burstLimit: 100_000 } },
 };
+
+/**
+ * Sends a local bot the `i`-th of a run of one-share AAPL alerts that alternate buy and sell (so
+ * the position never grows), with the idempotency id `id`; the accepted signal's id.
+ */
+export async function sendAlternatingAlert(
+  botUrl: string,
+  secret: string,
+  i: number,
+  id: string,
+): Promise<string> {
+  const answer = await fetch(`${botUrl}/webhook/${secret}`, {
+    method: 'POST',
+    body: JSON.stringify({
+      ticker: 'AAPL',
+      action: i % 2 === 0 ? 'buy' : 'sell',
+      quantity: 1,
+      price: '100',
+      id,
+    }),
+  });
+  return ((await answer.json()) as { signalId: string }).signalId;
+}

@@ -24,7 +24,7 @@ process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 const { startLocalRuntime } = await import('../infra/local/runtime.js');
 const { parseConfig } = await import('../shared/config/load.js');
 const { EVENTS_SUBPROTOCOL } = await import('../shared/dashboard/live.js');
-const { BENCH_CONFIG } = await import('./config.js');
+const { BENCH_CONFIG, sendAlternatingAlert } = await import('./config.js');
 
 const LIVE_ALERTS = Number(process.env.BENCH_LIVE_ALERTS ?? 100);
 const POLL_ALERTS = Number(process.env.BENCH_LIVE_POLL_ALERTS ?? 12);
@@ -98,17 +98,7 @@ async function samples(mode: Mode, count: number): Promise<number[]> {
       let nextPoll = performance.now() + phase;
       let seen = received;
       const started = performance.now();
-      const answer = await fetch(`${bot.url}/webhook/${secret}`, {
-        method: 'POST',
-        body: JSON.stringify({
-          ticker: 'AAPL',
-          action: i % 2 === 0 ? 'buy' : 'sell',
-          quantity: 1,
-          price: '100',
-          id: `l${mode}${i}`,
-        }),
-      });
-      const { signalId } = (await answer.json()) as { signalId: string };
+      const signalId = await sendAlternatingAlert(bot.url, secret, i, `l${mode}${i}`);
       for (;;) {
         if (mode === 'live') {
           // A message that came while the last read was under way counts: read again at once.

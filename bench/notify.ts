@@ -17,7 +17,7 @@ import { ms, replaceLatestRun, type Summary, summarize, table } from './stats.js
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 const { startLocalRuntime } = await import('../infra/local/runtime.js');
 const { parseConfig } = await import('../shared/config/load.js');
-const { BENCH_CONFIG } = await import('./config.js');
+const { BENCH_CONFIG, sendAlternatingAlert } = await import('./config.js');
 
 const ALERTS = Number(process.env.BENCH_NOTIFY_ALERTS ?? 300);
 const WARMUP = 30;
@@ -47,17 +47,7 @@ async function fills(hanging: boolean): Promise<number[]> {
   try {
     for (let i = 0; i < WARMUP + ALERTS; i++) {
       const started = performance.now();
-      const answer = await fetch(`${bot.url}/webhook/${secret}`, {
-        method: 'POST',
-        body: JSON.stringify({
-          ticker: 'AAPL',
-          action: i % 2 === 0 ? 'buy' : 'sell',
-          quantity: 1,
-          price: '100',
-          id: `n${i}`,
-        }),
-      });
-      const { signalId } = (await answer.json()) as { signalId: string };
+      const signalId = await sendAlternatingAlert(bot.url, secret, i, `n${i}`);
       for (;;) {
         const status = (await bot.deps.signals.get(signalId))?.status;
         if (status === 'filled') break;
