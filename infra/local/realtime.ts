@@ -23,7 +23,10 @@ export interface RealtimeOptions {
   log?: Log;
 }
 
-/** A channel path: a namespace and up to four more segments; a subscription may end in `*`. */
+/**
+ * A channel path: a namespace and up to four more segments; AppSync lets a subscription end in `*`,
+ * which passes here and is then refused by the authorizer (pages subscribe to one channel).
+ */
 const CHANNEL = /^\/[A-Za-z0-9-]{1,50}(\/[A-Za-z0-9-]{1,50}){0,3}(\/([A-Za-z0-9-]{1,50}|\*))?$/;
 
 interface Connection {
@@ -43,8 +46,7 @@ interface Connection {
  *  3. `subscribe` {id, channel, authorization} → `subscribe_success` or `subscribe_error`;
  *     `unsubscribe` {id} → `unsubscribe_success`.
  *  4. `publish(channel, events)` (in-process: the bot is the only publisher) sends each subscriber
- *     of the channel, or of `/<namespace>/*` above it, one `data` message per event, the event
- *     as a JSON string. Publishing over the socket is refused, as the API's IAM-only publishing is.
+ *     of the channel one `data` message per event, the event as a JSON string. Publishing over the socket is refused, as the API's IAM-only publishing is.
  */
 export class RealtimeServer {
   private readonly wss = new WebSocketServer({
@@ -83,19 +85,13 @@ export class RealtimeServer {
     this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws));
   }
 
-  /** Sends each event to every subscription of `channel`; the number of messages sent. */
-  publish(channel: string, events: readonly unknown[]): number {
-    let sent = 0;
-    for (const connection of this.connections) {
-      for (const [id, subscribed] of connection.subscriptions) {
-        if (!channelMatches(subscribed, channel)) continue;
-        for (const event of events) {
-          connection.socket.send(JSON.stringify({ type: 'data', id, event: JSON.stringify(event) }));
-          sent++;
-        }
-      }
-    }
-    return sent;
+  /** Sends each event to every subscription of `channel`. */
+  publish(channel: string, events: readonly unknown[]): void {
+    for (const connection of this.connections)
+      for (const [id, subscribed] of connection.subscriptions)
+        if (subscribed === channel)
+          for (const event of events)
+            connection.socket.send(JSON.stringify({ type: 'data', id, event: JSON.stringify(event) }));
   }
 
   /** Closes every connection (1001, going away), as before the server stops. */
@@ -195,13 +191,6 @@ function tokenOf(authorization: unknown): string | undefined {
   if (typeof authorization !== 'object' || authorization === null) return undefined;
   const token = (authorization as Record<string, unknown>).Authorization;
   return typeof token === 'string' ? token : undefined;
-}
-
-/** `/ns/a/b` is heard by a subscription to itself, and to `/ns/*` or `/ns/a/*` above it. */
-export function channelMatches(subscription: string, channel: string): boolean {
-  if (subscription === channel) return true;
-  if (!subscription.endsWith('/*')) return false;
-  return channel.startsWith(subscription.slice(0, -1));
 }
 
 function refuse(socket: Duplex, status: number, text: string): void {
