@@ -63,10 +63,6 @@ export class RealtimeServer {
     this.connectionTimeoutMs = options.connectionTimeoutMs ?? 300_000;
   }
 
-  get connected(): number {
-    return this.connections.size;
-  }
-
   /** Takes over an HTTP upgrade to REALTIME_PATH (anything else is refused with 404). */
   async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
