@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../infra/local/runtime.js';
+import { EVENTS_SUBPROTOCOL } from '../../shared/dashboard/live.js';
 import { type FakeAlpaca, startFakeAlpaca } from '../fakes/alpaca/server.js';
 import { type FakeNotify, startFakeNotify } from '../fakes/notify.js';
 import { leakedPiece } from '../support/leaks.js';
@@ -137,5 +138,64 @@ describe('leak scan: no secret in any log line, workflow input or output, or not
       ['notification signing secret', notify.webhookSecret],
     ] as const)
       expect(leakedPiece(haystack, secret), `${name} leaked`).toBeUndefined();
+  });
+
+  it('the dashboard and its live updates (login, session, realtime connect and subscribe, good and forged tokens) log neither the admin token nor a live token, and the channel carries neither', async () => {
+    const before = written.length;
+    const login = await fetch(`${runtime.url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { origin: runtime.url, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ password: ADMIN }).toString(),
+    });
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const session = (await (await fetch(`${runtime.url}/api/session`, { headers: { cookie } })).json()) as {
+      live: { url: string; host: string; channel: string; token: string };
+    };
+    const { url, host, channel, token } = session.live;
+    const open = (presented: string) =>
+      new WebSocket(url, [
+        EVENTS_SUBPROTOCOL,
+        `header-${Buffer.from(JSON.stringify({ host, Authorization: presented })).toString('base64url')}`,
+      ]);
+    const forged = open(`${token.slice(0, -4)}AAAA`);
+    const forgedRefused = await new Promise<boolean>((resolve) => {
+      forged.addEventListener('error', () => resolve(true));
+      forged.addEventListener('open', () => resolve(false));
+    });
+    const socket = open(token);
+    const received: string[] = [];
+    await new Promise<void>((resolve) => {
+      socket.addEventListener('open', () => socket.send(JSON.stringify({ type: 'connection_init' })));
+      socket.addEventListener('message', (m) => {
+        received.push(String(m.data));
+        const { type } = JSON.parse(String(m.data)) as { type: string };
+        if (type === 'connection_ack') {
+          const authorization = { host, Authorization: token };
+          socket.send(
+            JSON.stringify({ type: 'subscribe', id: 'other', channel: '/pinebridge/other', authorization }),
+          );
+          socket.send(JSON.stringify({ type: 'subscribe', id: 'mine', channel, authorization }));
+        }
+        if (type === 'subscribe_success') resolve();
+      });
+    });
+    await post(
+      `/webhook/${SECRET}`,
+      JSON.stringify({ ticker: 'AAPL', action: 'sell', quantity: 1, price: 187.5, id: randomUUID() }),
+    );
+    await runtime.settle();
+    const deadline = Date.now() + 5_000;
+    while (!received.some((r) => r.includes('"type":"data"')) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    socket.close();
+
+    expect(login.status).toBe(303);
+    expect(forgedRefused).toBe(true);
+    expect(received.some((r) => r.includes('"type":"data"'))).toBe(true);
+    const haystack = [written.slice(before).join(''), ...received].join('\n');
+    expect(leakedPiece(haystack, ADMIN), 'admin token leaked').toBeUndefined();
+    // The live token's signature: a credential, if short-lived.
+    expect(leakedPiece(haystack, token.split('.').at(-1) ?? ''), 'live token leaked').toBeUndefined();
   });
 });
